@@ -1,0 +1,44 @@
+"""A close job: positions to close and orders to cancel, pursued until the terminal agrees.
+
+CLOSE_ALL, a strategy's exit and the kill switch's flatten are all the same work: send a
+close for each position, and keep resending for whatever the terminal still reports open,
+until nothing is left or the job's time runs out (then it reports what remains).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+JOB_TIMEOUT_S = 60.0
+
+
+@dataclass
+class CloseJob:
+    name: str
+    kind: str  # close_all | close_strategy | flatten
+    corr: str
+    reason: str
+    tickets: set[int]
+    reply_to: str = "control"  # positions still to close
+    orders: set[int] = field(default_factory=set)  # pending orders still to cancel
+    closed: int = 0
+    cancelled: int = 0
+    attempts: int = 0
+    deadline: float = field(default_factory=lambda: time.monotonic() + JOB_TIMEOUT_S)
+
+    def forget_gone(self, open_positions: set[int], open_orders: set[int]) -> None:
+        """What the terminal no longer reports is done, whoever closed it."""
+        self.tickets &= open_positions
+        self.orders &= open_orders
+
+    @property
+    def done(self) -> bool:
+        return not self.tickets and not self.orders
+
+    @property
+    def remaining(self) -> int:
+        return len(self.tickets) + len(self.orders)
+
+    def expired(self, now: float) -> bool:
+        return now >= self.deadline

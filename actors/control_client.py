@@ -1,0 +1,67 @@
+"""A small REQ client for the control API: what `run.py ctl`, the tests and the stress
+tools use. One request, one reply; a request that gets no reply in time closes the socket
+(a REQ socket that missed its reply is stuck) and raises ControlTimeout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from typing import Any
+
+import msgpack
+import zmq
+
+_ids = itertools.count(1)
+
+
+class ControlTimeout(TimeoutError):
+    """No reply within the timeout: the executor is down, busy, or at another endpoint."""
+
+
+class ControlClient:
+    def __init__(self, endpoint: str, timeout_s: float = 10.0, context: zmq.Context | None = None) -> None:
+        self.endpoint = endpoint
+        self.timeout_s = timeout_s
+        self._context = context or zmq.Context.instance()
+        self._socket: zmq.Socket | None = None
+
+    def _connect(self) -> zmq.Socket:
+        if self._socket is None:
+            self._socket = self._context.socket(zmq.REQ)
+            self._socket.setsockopt(zmq.LINGER, 0)
+            self._socket.connect(self.endpoint)
+        return self._socket
+
+    def new_id(self) -> str:
+        return f"{os.getpid()}-{time.time_ns()}-{next(_ids)}"
+
+    def request(self, type_: str, data: dict[str, Any] | None = None, *, id: str | None = None,
+                timeout_s: float | None = None, **extra: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"v": 1, "id": id or self.new_id(), "type": type_, "ts": time.time_ns() // 1_000_000}
+        if data is not None:
+            body["data"] = data
+        body.update(extra)
+        return self.send_raw(msgpack.packb(body, use_bin_type=True), timeout_s=timeout_s)
+
+    def send_raw(self, *frames: bytes, timeout_s: float | None = None) -> dict[str, Any]:
+        """Send arbitrary frames (tests send hostile ones) and decode the reply."""
+        sock = self._connect()
+        sock.send_multipart(list(frames))
+        if not sock.poll(int((timeout_s or self.timeout_s) * 1000)):
+            self.close()
+            raise ControlTimeout(f"no reply from {self.endpoint} within {timeout_s or self.timeout_s:g} s; "
+                                 "is the executor running there?")
+        return msgpack.unpackb(sock.recv(), raw=False)
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+
+    def __enter__(self) -> ControlClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,188 @@
+"""The journal's tables (peewee models) and how the database is opened.
+
+The models are bound to a database at start-up (`open_database`), never at import, so
+tests can point them at a temporary file. One process runs one journal: the Journal actor
+is the only writer and the only thread that uses this connection.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import peewee as pw
+
+# WAL lets readers (backups, `sqlite3` in a shell) run beside the writer; FULL makes a
+# committed order row survive a power cut, which is the whole point of write-ahead.
+PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "full",
+    "busy_timeout": 5000,
+    "foreign_keys": 1,
+    "cache_size": -16_000,
+}
+
+
+class JSONField(pw.TextField):
+    """A map stored as JSON text, readable with plain `sqlite3`."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+    def python_value(self, value: str | None) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = None  # bound in open_database()
+
+
+class MetaRow(BaseModel):
+    """Facts about this journal itself, such as the tag that makes its order ids unique."""
+
+    key = pw.CharField(primary_key=True, max_length=32)
+    value = pw.TextField()
+
+    class Meta:
+        table_name = "meta"
+
+
+class StrategyRow(BaseModel):
+    strategy_id = pw.CharField(primary_key=True, max_length=64)
+    account = pw.BigIntegerField()
+    name = pw.CharField(max_length=64)
+    definition = JSONField()
+    state = pw.CharField(max_length=16)
+    restarts = pw.IntegerField(default=0)
+    updated_at = pw.BigIntegerField(index=True)
+
+    class Meta:
+        table_name = "strategies"
+
+
+class IntentRow(BaseModel):
+    """An order as we meant it, written before it is sent (L1 of RELIABILITY.md)."""
+
+    id = pw.AutoField()
+    client_order_id = pw.CharField(unique=True, null=True, max_length=32)
+    account = pw.BigIntegerField(index=True)
+    strategy_id = pw.CharField(max_length=64, index=True)
+    symbol = pw.CharField(max_length=32)
+    side = pw.CharField(max_length=4)
+    volume = pw.DoubleField()
+    closing = pw.BooleanField()
+    position_ticket = pw.BigIntegerField(default=0)
+    request = JSONField()
+    status = pw.CharField(max_length=12, index=True)  # PENDING SENT FILLED REJECTED UNKNOWN
+    retcode = pw.IntegerField(default=0)
+    order_ticket = pw.BigIntegerField(default=0)
+    deal_ticket = pw.BigIntegerField(default=0)
+    price = pw.DoubleField(default=0.0)
+    filled_volume = pw.DoubleField(default=0.0)
+    message = pw.TextField(default="")
+    created_at = pw.BigIntegerField(index=True)
+    updated_at = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "order_intents"
+
+
+class PositionRow(BaseModel):
+    account = pw.BigIntegerField()
+    ticket = pw.BigIntegerField()
+    strategy_id = pw.CharField(max_length=64, index=True)
+    symbol = pw.CharField(max_length=32)
+    side = pw.CharField(max_length=4)
+    volume = pw.DoubleField()
+    price_open = pw.DoubleField()
+    sl = pw.DoubleField(default=0.0)
+    tp = pw.DoubleField(default=0.0)
+    opened_at = pw.BigIntegerField(index=True)
+    closed_at = pw.BigIntegerField(null=True)
+    state = pw.CharField(max_length=8, index=True)  # open | closed
+
+    class Meta:
+        table_name = "positions"
+        primary_key = pw.CompositeKey("account", "ticket")
+
+
+class TradeRow(BaseModel):
+    """One closing deal: a whole or partial exit of a position, with its realised profit."""
+
+    id = pw.AutoField()
+    account = pw.BigIntegerField(index=True)
+    ticket = pw.BigIntegerField(index=True)
+    strategy_id = pw.CharField(max_length=64, index=True)
+    symbol = pw.CharField(max_length=32)
+    side = pw.CharField(max_length=4)
+    volume = pw.DoubleField()
+    open_time = pw.BigIntegerField()
+    open_price = pw.DoubleField()
+    close_time = pw.BigIntegerField(index=True)
+    close_price = pw.DoubleField()
+    profit = pw.DoubleField()
+    reason = pw.CharField(max_length=32, default="")
+
+    class Meta:
+        table_name = "trades"
+
+
+class KillSwitchRow(BaseModel):
+    id = pw.IntegerField(primary_key=True)  # always 1
+    active = pw.BooleanField()
+    reason = pw.TextField(default="")
+    engaged_at = pw.BigIntegerField(default=0)
+    locked_until = pw.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "kill_switch"
+
+
+class RiskLimitsRow(BaseModel):
+    account = pw.BigIntegerField(primary_key=True)
+    limits = JSONField()
+    updated_at = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "risk_limits"
+
+
+class EventRow(BaseModel):
+    """Every published event, in order: the trail an operator reads after an incident."""
+
+    id = pw.AutoField()
+    ts = pw.BigIntegerField(index=True)
+    type = pw.CharField(max_length=32, index=True)
+    payload = JSONField()
+
+    class Meta:
+        table_name = "events"
+
+
+class AuditRow(BaseModel):
+    id = pw.AutoField()
+    ts = pw.BigIntegerField(index=True)
+    request_id = pw.CharField(max_length=64, null=True)
+    type = pw.CharField(max_length=32)
+    data = JSONField(null=True)
+    ok = pw.BooleanField()
+    error_code = pw.CharField(max_length=32, default="")
+    client = pw.CharField(max_length=64, default="")
+
+    class Meta:
+        table_name = "audit"
+
+
+MODELS = (MetaRow, StrategyRow, IntentRow, PositionRow, TradeRow, KillSwitchRow, RiskLimitsRow, EventRow, AuditRow)
+
+
+def open_database(path: Path) -> pw.SqliteDatabase:
+    """Open (creating if needed) the journal at `path` and bind the models to it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = pw.SqliteDatabase(str(path), pragmas=PRAGMAS)
+    db.bind(MODELS, bind_refs=False, bind_backrefs=False)
+    db.connect(reuse_if_open=True)
+    db.create_tables(MODELS, safe=True)
+    return db

@@ -1,0 +1,135 @@
+"""The MarketData actor: ticks in, closed bars out, per account, symbol and timeframe.
+
+A strategy subscribes to (account, symbol, timeframe) with the history it needs; the first
+subscriber of a series makes MarketData fetch that history from the terminal
+(`copy_rates_from_pos`), so no strategy starts blind. From then on every closed bar is
+told to the series' subscribers. The latest quote of each symbol is posted on the status
+board, where the Account prices its orders.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from loguru import logger
+
+from actors import messages as m
+from actors.candles import CandleBuilder
+from actors.directory import Directory
+from actors.supervision import Supervised
+from actors.status_board import StatusBoard
+from actors.ticker import Ticker
+
+SeriesKey = tuple[int, str, str]  # account, symbol, timeframe
+HISTORY_RETRY_S = 3.0
+MIN_CAPACITY = 500
+
+
+@dataclass
+class Series:
+    subscribers: dict[str, int] = field(default_factory=dict)  # name -> bars of history wanted
+    builder: CandleBuilder | None = None
+    fetch_sent: float = 0.0  # monotonic time of the last history request
+
+
+class MarketData(Supervised):
+    def __init__(self, *, directory: Directory, board: StatusBoard) -> None:
+        super().__init__(name="market_data", parent="supervisor", directory=directory)
+        self.board = board
+        self.series: dict[SeriesKey, Series] = {}
+        self.by_symbol: dict[tuple[int, str], list[SeriesKey]] = {}
+        self.ticker: Ticker | None = None
+        self.ticks_seen = 0
+
+    def on_start(self) -> None:
+        self.ticker = Ticker(self.actor_ref, 1.0).start()
+
+    def on_stop(self) -> None:
+        if self.ticker:
+            self.ticker.stop()
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case m.TickBatch():
+                self._on_ticks(message)
+            case m.SubscribeBars():
+                self._subscribe(message)
+            case m.UnsubscribeBars(subscriber=name):
+                for series in self.series.values():
+                    series.subscribers.pop(name, None)
+            case m.RatesFetched():
+                self._on_history(message)
+            case m.Tick():
+                self._retry_history()
+            case _:
+                return super().on_receive(message)
+        return None
+
+    def _subscribe(self, sub: m.SubscribeBars) -> None:
+        key = (sub.account, sub.symbol, sub.timeframe)
+        series = self.series.setdefault(key, Series())
+        series.subscribers[sub.subscriber] = sub.history
+        if series.builder is None:
+            self._fetch_history(key, series)
+        else:
+            self._send_history(key, series, sub.subscriber, sub.history)
+
+    def _fetch_history(self, key: SeriesKey, series: Series) -> None:
+        account, symbol, timeframe = key
+        count = max(series.subscribers.values(), default=0) + 1  # + the forming bar
+        series.fetch_sent = time.monotonic()
+        self.directory.tell(f"terminal:{account}", m.FetchRates(account=account, symbol=symbol, timeframe=timeframe,
+                                                                count=count, reply_to="market_data"))
+
+    def _retry_history(self) -> None:
+        now = time.monotonic()
+        for key, series in self.series.items():
+            if series.builder is None and series.subscribers and now - series.fetch_sent > HISTORY_RETRY_S:
+                self._fetch_history(key, series)
+
+    def _on_history(self, msg: m.RatesFetched) -> None:
+        key = (msg.account, msg.symbol, msg.timeframe)
+        series = self.series.get(key)
+        if series is None or series.builder is not None:
+            return
+        if not msg.ok or not msg.rates:
+            logger.warning("history of {} {} on {} unavailable ({}); retrying", msg.symbol, msg.timeframe,
+                           msg.account, msg.error)
+            return
+        terminal = self.board.get(f"terminal:{msg.account}", {})
+        symbol_info = self.board.get(f"symbols:{msg.account}", {}).get(msg.symbol, {})
+        capacity = max(MIN_CAPACITY, 2 * max(series.subscribers.values(), default=0))
+        series.builder = CandleBuilder(msg.timeframe, int(terminal.get("tz_offset_s", 0)), capacity,
+                                       float(symbol_info.get("point", 0.0)))
+        loaded = series.builder.seed(msg.rates, last_is_forming=True)
+        self.by_symbol.setdefault((msg.account, msg.symbol), []).append(key)
+        logger.info("{} {} on {}: {} history bars", msg.symbol, msg.timeframe, msg.account, loaded)
+        for name, wanted in series.subscribers.items():
+            self._send_history(key, series, name, wanted)
+
+    def _send_history(self, key: SeriesKey, series: Series, subscriber: str, wanted: int) -> None:
+        columns = series.builder.series.columns(wanted)
+        rates = {name: tuple(np.asarray(values).tolist()) for name, values in columns.items()}
+        self.directory.tell(subscriber, m.HistoryLoaded(account=key[0], symbol=key[1], timeframe=key[2], rates=rates))
+
+    def _on_ticks(self, batch: m.TickBatch) -> None:
+        if not batch.time_msc:
+            return
+        self.ticks_seen += len(batch.time_msc)
+        self.board.post(f"quote:{batch.account}:{batch.symbol}", (batch.time_msc[-1], batch.bid[-1], batch.ask[-1]))
+        for key in self.by_symbol.get((batch.account, batch.symbol), ()):
+            series = self.series[key]
+            for t, bid, ask in zip(batch.time_msc, batch.bid, batch.ask):
+                bar = series.builder.on_tick(t, bid, ask)
+                if bar is not None:
+                    self._publish_bar(key, series, bar)
+
+    def _publish_bar(self, key: SeriesKey, series: Series, bar: Any) -> None:
+        message = m.BarClosed(account=key[0], symbol=key[1], timeframe=key[2], time=bar.time, open=bar.open,
+                              high=bar.high, low=bar.low, close=bar.close, tick_volume=float(bar.tick_volume),
+                              spread=float(bar.spread))
+        for name in series.subscribers:
+            self.directory.tell(name, message)

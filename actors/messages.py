@@ -1,0 +1,573 @@
+"""Every message the actors exchange, defined once: immutable and msgpack-encodable.
+
+Commands are verbs (`SubmitOrder`), events are past tense (`OrderFilled`). Fields hold only
+msgpack-native values (None, bool, int, float, str, tuples, maps with string keys), so the
+same object can cross a thread (as an object) or a socket (as msgpack) unchanged:
+`encode(msg)` / `decode(frame)` round-trip every type registered here.
+
+A field named `corr` correlates a control command with its `CommandReply`; an empty `corr`
+means nobody waits for a reply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+MESSAGE_TYPES: dict[str, type] = {}
+
+
+def message(cls: type) -> type:
+    """Class decorator: a frozen, slotted, keyword-only dataclass registered for the codec."""
+    cls = dataclass(frozen=True, slots=True, kw_only=True)(cls)
+    MESSAGE_TYPES[cls.__name__] = cls
+    return cls
+
+
+def to_map(msg: Any) -> dict[str, Any]:
+    """The message as a plain map (what events carry on the PUB socket)."""
+    return {f.name: getattr(msg, f.name) for f in dataclasses.fields(msg)}
+
+
+def encode(msg: Any) -> bytes:
+    return msgpack.packb({"_t": type(msg).__name__, **to_map(msg)}, use_bin_type=True)
+
+
+def decode(frame: bytes) -> Any:
+    body = msgpack.unpackb(frame, raw=False, use_list=False)
+    cls = MESSAGE_TYPES[body.pop("_t")]
+    return cls(**body)
+
+
+Map = dict  # a msgpack map with string keys; alias so field types read as wire types
+
+
+# ---------------------------------------------------------------- control commands ---
+@message
+class StartStrategy:
+    corr: str = ""
+    strategy_id: str
+    account: int | None = None
+    definition: Map
+
+
+@message
+class StopStrategy:
+    corr: str = ""
+    strategy_id: str
+    close_positions: bool = True
+
+
+@message
+class PauseStrategy:
+    corr: str = ""
+    strategy_id: str
+
+
+@message
+class ResumeStrategy:
+    corr: str = ""
+    strategy_id: str
+
+
+@message
+class UpdateStrategy:
+    corr: str = ""
+    strategy_id: str
+    definition: Map
+
+
+@message
+class OpenPosition:
+    corr: str = ""
+    account: int
+    symbol: str
+    side: str
+    volume: float | None = None
+    sizing: Map | None = None
+    sl: float | None = None
+    tp: float | None = None
+    sl_pips: float | None = None
+    tp_pips: float | None = None
+    comment: str = ""
+
+
+@message
+class ClosePosition:
+    corr: str = ""
+    account: int
+    ticket: int
+    volume: float | None = None
+
+
+@message
+class ModifyPosition:
+    corr: str = ""
+    account: int
+    ticket: int
+    sl: float | None = None
+    tp: float | None = None
+
+
+@message
+class CloseAll:
+    corr: str = ""
+    account: int
+    symbol: str | None = None
+    strategy_id: str | None = None
+    reason: str = "CLOSE_ALL"
+
+
+@message
+class UpdateRiskLimits:
+    corr: str = ""
+    account: int
+    limits: Map
+
+
+@message
+class EmergencyStop:
+    corr: str = ""
+    reason: str
+
+
+@message
+class ResetKillSwitch:
+    corr: str = ""
+
+
+@message
+class PerformanceRequest:
+    corr: str = ""
+    strategy_id: str | None = None
+    account: int | None = None
+    include_trades: bool = False
+
+
+@message
+class CommandReply:
+    """The one answer to a control command; `error` is {code, message, details}."""
+    corr: str
+    ok: bool
+    data: Map | None = None
+    error: Map | None = None
+
+
+# ------------------------------------------------------------- strategy <-> account ---
+@message
+class OrderIntent:
+    """A strategy (or a control client, through OpenPosition) wants a position opened."""
+    strategy_id: str
+    account: int
+    symbol: str
+    side: str
+    sizing: Map
+    sl_pips: float | None = None
+    tp_pips: float | None = None
+    tp_rr: float | None = None
+    comment: str = ""
+    max_positions: int = 0  # the strategy's own cap, counting orders in flight; 0 = none
+
+
+@message
+class CloseStrategyPositions:
+    strategy_id: str
+    account: int
+    side: str | None = None
+    reason: str = ""
+    corr: str = ""
+    reply_to: str = "control"
+
+
+@message
+class Flatten:
+    """Close every position and cancel every pending order of an account; retry until flat."""
+    corr: str
+    account: int
+    reason: str
+
+
+@message
+class AccountFlattened:
+    corr: str
+    account: int
+    closed_positions: int
+    cancelled_orders: int
+    remaining: int
+
+
+# ----------------------------------------------------------- account <-> risk guard ---
+@message
+class CheckOrder:
+    account: int
+    strategy_id: str
+    symbol: str
+    side: str
+    volume: float
+    closing: bool
+    open_positions: int
+    open_positions_of_strategy: int
+
+
+@message
+class RiskDecision:
+    approved: bool
+    reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------- account <-> terminal ---
+@message
+class SubmitOrder:
+    """An order_send request; `client_order_id` is also the bridge request id."""
+    account: int
+    client_order_id: str
+    request: Map
+    closing: bool
+    generation: int = 0
+
+
+@message
+class OrderResult:
+    account: int
+    client_order_id: str
+    ok: bool
+    retcode: int = 0
+    result: Map | None = None
+    error: str = ""
+
+
+@message
+class LinkStateChanged:
+    account: int
+    connected: bool
+    boot: str = ""
+    reason: str = ""
+
+
+@message
+class AccountInfoUpdated:
+    account: int
+    info: Map
+
+
+@message
+class PositionsSnapshot:
+    account: int
+    positions: tuple[Map, ...]
+    orders: tuple[Map, ...] = ()
+
+
+@message
+class SymbolsUpdated:
+    account: int
+    symbols: Map  # name -> MetaTrader5 symbol_info map
+
+
+@message
+class FetchDeals:
+    """history_deals_get(position=...) on behalf of `reply_to`."""
+    account: int
+    position: int
+    reply_to: str
+
+
+@message
+class DealsFetched:
+    account: int
+    position: int
+    ok: bool
+    deals: tuple[Map, ...] = ()
+    error: str = ""
+
+
+@message
+class TradeTransaction:
+    account: int
+    trans: Map
+    request: Map | None = None
+    result: Map | None = None
+
+
+# ------------------------------------------------------------------ bridge plumbing ---
+@message
+class EaMessage:
+    """A decoded bridge message from the EA of `account` (Gateway -> Terminal)."""
+    account: int
+    message: Map
+
+
+@message
+class SendToEa:
+    account: int
+    message: Map
+
+
+@message
+class TerminalDiscovered:
+    account: int
+
+
+# ---------------------------------------------------------------------- market data ---
+@message
+class TickBatch:
+    account: int
+    symbol: str
+    seq: int
+    time_msc: tuple[int, ...]
+    bid: tuple[float, ...]
+    ask: tuple[float, ...]
+
+
+@message
+class SubscribeBars:
+    subscriber: str
+    account: int
+    symbol: str
+    timeframe: str
+    history: int
+
+
+@message
+class UnsubscribeBars:
+    subscriber: str
+
+
+@message
+class FetchRates:
+    account: int
+    symbol: str
+    timeframe: str
+    count: int
+    reply_to: str
+
+
+@message
+class RatesFetched:
+    account: int
+    symbol: str
+    timeframe: str
+    ok: bool
+    rates: Map | None = None
+    error: str = ""
+
+
+@message
+class HistoryLoaded:
+    account: int
+    symbol: str
+    timeframe: str
+    rates: Map
+
+
+@message
+class BarClosed:
+    account: int
+    symbol: str
+    timeframe: str
+    time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    tick_volume: float
+    spread: float
+
+
+# -------------------------------------------------------------------------- journal ---
+@message
+class RecordIntent:
+    """Write-ahead row of an order, committed before the order leaves; the reply is its id."""
+    account: int
+    strategy_id: str
+    symbol: str
+    side: str
+    volume: float
+    closing: bool
+    position_ticket: int = 0
+    request: Map
+
+
+@message
+class RecordOrderOutcome:
+    client_order_id: str
+    status: str  # SENT | FILLED | REJECTED | UNKNOWN
+    retcode: int = 0
+    order_ticket: int = 0
+    deal_ticket: int = 0
+    price: float = 0.0
+    volume: float = 0.0
+    message: str = ""
+
+
+@message
+class SaveStrategy:
+    strategy_id: str
+    account: int
+    definition: Map
+    state: str
+    restarts: int = 0
+
+
+@message
+class LoadStrategies:
+    pass
+
+
+@message
+class LoadKillSwitch:
+    pass
+
+
+@message
+class SaveRiskLimits:
+    account: int
+    limits: Map
+
+
+@message
+class LoadRiskLimits:
+    account: int
+
+
+@message
+class LoadIntents:
+    account: int
+
+
+@message
+class LoadOpenPositions:
+    account: int
+
+
+@message
+class AuditCommand:
+    request_id: str | None
+    type: str
+    data: Map | None
+    ok: bool
+    error_code: str = ""
+    client: str = ""
+
+
+# ------------------------------------------------------------------------- events ---
+@message
+class OrderFilled:
+    account: int
+    client_order_id: str
+    strategy_id: str
+    ticket: int
+    symbol: str
+    side: str
+    volume: float
+    price: float
+    closing: bool
+    retcode: int = 0
+
+
+@message
+class OrderRejected:
+    account: int
+    client_order_id: str
+    strategy_id: str
+    symbol: str
+    retcode: int
+    message: str
+
+
+@message
+class RiskRejected:
+    account: int
+    strategy_id: str
+    symbol: str
+    side: str
+    reasons: tuple[str, ...]
+
+
+@message
+class PositionOpened:
+    account: int
+    strategy_id: str
+    ticket: int
+    symbol: str
+    side: str
+    volume: float
+    price_open: float
+    sl: float = 0.0
+    tp: float = 0.0
+
+
+@message
+class PositionClosed:
+    account: int
+    strategy_id: str
+    ticket: int
+    symbol: str
+    side: str
+    volume: float
+    price_close: float
+    profit: float
+    reason: str = ""
+    deal: int = 0
+
+
+@message
+class PositionModified:
+    account: int
+    ticket: int
+    sl: float
+    tp: float
+
+
+@message
+class KillSwitchEngaged:
+    reason: str
+    locked_until: int
+    engaged_at: int
+
+
+@message
+class KillSwitchReset:
+    reset_at: int
+
+
+@message
+class StrategyStateChanged:
+    strategy_id: str
+    state: str
+    reason: str = ""
+    restarts: int = 0
+
+
+@message
+class ActorFailed:
+    name: str
+    error: str
+
+
+@message
+class Ping:
+    """Are you alive and past `on_start`? Every supervised actor answers True."""
+
+
+@message
+class StopAllStrategies:
+    reason: str
+
+
+@message
+class Tick:
+    """The timer beat sent to actors that keep deadlines (heartbeats, reply timeouts)."""
+    now: float = 0.0
+
+
+EVENT_TYPES = (
+    OrderFilled, OrderRejected, RiskRejected, PositionOpened, PositionClosed,
+    PositionModified, KillSwitchEngaged, KillSwitchReset, StrategyStateChanged,
+    LinkStateChanged,
+)
+
+__all__ = [name for name in MESSAGE_TYPES] + ["encode", "decode", "to_map", "MESSAGE_TYPES", "EVENT_TYPES", "field"]

@@ -1,0 +1,91 @@
+"""The executor as one object: start the supervision tree (and the embedded simulator), wait,
+stop in reverse order. `run.py service` and the tests use exactly this.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pykka
+from loguru import logger
+
+from actors import messages as m
+from actors.config import ServiceConfig
+from actors.directory import Directory
+from actors.kill_switch import KillGate
+from actors.status_board import StatusBoard
+from actors.supervisor import Supervisor
+from bridge.sim_terminal import SimTerminal
+from bridge.symbols import load_symbols
+
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 60.0
+
+
+class ServiceError(RuntimeError):
+    """The executor could not start; the message says why in one line."""
+
+
+class Service:
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.directory = Directory()
+        self.board = StatusBoard()
+        self.gate = KillGate()
+        self.fatal = threading.Event()
+        self.supervisor: pykka.ActorRef | None = None
+        self.sim: SimTerminal | None = None
+
+    def start(self) -> Service:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.supervisor = Supervisor.start(config=self.config, directory=self.directory, board=self.board,
+                                           gate=self.gate, fatal=self.fatal)
+        try:
+            self.supervisor.ask(m.Ping(), timeout=START_TIMEOUT_S)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            raise ServiceError(self.directory.start_error("supervisor") or "the supervisor did not start") from None
+        if self.config.sim is not None:
+            self.sim = self._make_sim()
+            try:
+                self.sim.start()
+            except Exception as exc:
+                self.stop()
+                raise ServiceError(f"simulated terminal failed to start: {exc}") from exc
+        logger.info("executor running: control {}, events {}{}", self.config.control_endpoint,
+                    self.config.events_endpoint,
+                    f", simulated terminal {self.sim.login} at {self.config.sim.speed:g}x" if self.sim else
+                    f", waiting for EAs on {self.config.ea_ctl_endpoint}")
+        return self
+
+    def _make_sim(self) -> SimTerminal:
+        s = self.config.sim
+        symbols = load_symbols(s.symbols_file) if s.symbols_file else None
+        return SimTerminal(ctl_endpoint=self.config.ea_ctl_endpoint, md_endpoint=self.config.ea_md_endpoint,
+                           login=s.login, seed=s.seed, speed=s.speed, symbols=symbols, balance=s.balance,
+                           leverage=s.leverage, tz_offset_s=s.tz_offset_s, history_minutes=s.history_minutes)
+
+    def wait(self, stop_requested: threading.Event) -> int:
+        """Block until a stop is requested (0) or the supervisor gives up (1)."""
+        while not stop_requested.wait(0.2):
+            if self.fatal.is_set():
+                logger.critical("supervisor escalated; stopping with exit code 1 so the service manager restarts us")
+                return 1
+        return 0
+
+    def stop(self) -> None:
+        if self.sim is not None:
+            self.sim.stop()
+            self.sim = None
+        if self.supervisor is not None:
+            try:
+                self.supervisor.stop(timeout=STOP_TIMEOUT_S)
+            except pykka.ActorDeadError:
+                pass
+            self.supervisor = None
+        logger.info("executor stopped")
+
+    def __enter__(self) -> Service:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

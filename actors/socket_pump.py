@@ -1,0 +1,140 @@
+"""A thread that owns an actor's network sockets, so the actor can keep its mailbox loop.
+
+A pykka actor blocks on its inbox; a ZeroMQ socket must be polled; and a socket belongs to
+one thread. The pump resolves the three: it creates the network sockets inside its own
+thread and polls them together with one inproc PAIR. Inbound frames are handed to a
+callback (which `tell`s the actor); outbound frames go from the actor's end of the PAIR,
+created in the actor's thread, to the pump, which writes them to the named socket. Every
+socket thus has exactly one owning thread, and the actor never blocks on the network.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+
+import zmq
+from loguru import logger
+
+_STOP = b"\x00stop"
+_ids = itertools.count(1)
+
+SocketSetup = Callable[[zmq.Context], dict[str, zmq.Socket]]
+Receiver = Callable[[str, list[bytes]], None]
+
+
+class PumpStartError(RuntimeError):
+    """The pump could not create its sockets (typically: the endpoint is already in use)."""
+
+
+class SocketPump:
+    def __init__(self, name: str, setup: SocketSetup, on_receive: Receiver,
+                 context: zmq.Context | None = None) -> None:
+        self.name = name
+        self._setup = setup
+        self._on_receive = on_receive
+        self._context = context or zmq.Context.instance()
+        self._address = f"inproc://pump-{name}-{next(_ids)}"
+        self._actor_end: zmq.Socket | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    # --- called from the owning actor's thread ---
+    def start(self, timeout: float = 5.0) -> None:
+        self._actor_end = self._context.socket(zmq.PAIR)
+        self._actor_end.setsockopt(zmq.LINGER, 0)
+        self._actor_end.bind(self._address)
+        self._thread = threading.Thread(target=self._run, name=f"pump-{self.name}", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise PumpStartError(f"{self.name}: sockets not ready after {timeout} s")
+        if self._error is not None:
+            self._close_actor_end()
+            raise PumpStartError(f"{self.name}: {self._error}") from self._error
+
+    def send(self, socket_name: str, frames: list[bytes]) -> None:
+        if self._actor_end is None:
+            raise RuntimeError(f"pump {self.name} is not started")
+        self._actor_end.send_multipart([socket_name.encode(), *frames])
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._actor_end is None:
+            return
+        if self._thread is not None and self._thread.is_alive():
+            self._actor_end.send(_STOP)
+            self._thread.join(timeout)
+        self._close_actor_end()
+
+    def _close_actor_end(self) -> None:
+        if self._actor_end is not None:
+            self._actor_end.close(linger=0)
+            self._actor_end = None
+
+    # --- the pump's own thread ---
+    def _run(self) -> None:
+        sockets: dict[str, zmq.Socket] = {}
+        pump_end = self._context.socket(zmq.PAIR)
+        pump_end.setsockopt(zmq.LINGER, 0)
+        try:
+            pump_end.connect(self._address)
+            sockets = self._setup(self._context)
+        except BaseException as exc:  # noqa: BLE001 - reported to start() and re-raised there
+            self._error = exc
+            for sock in sockets.values():
+                sock.close(linger=0)
+            pump_end.close(linger=0)
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            self._loop(pump_end, sockets)
+        finally:
+            for sock in sockets.values():
+                sock.close(linger=0)
+            pump_end.close(linger=0)
+
+    def _loop(self, pump_end: zmq.Socket, sockets: dict[str, zmq.Socket]) -> None:
+        poller = zmq.Poller()
+        poller.register(pump_end, zmq.POLLIN)
+        names = {}
+        for name, sock in sockets.items():
+            if sock.type in (zmq.PUB,):
+                continue  # write-only
+            poller.register(sock, zmq.POLLIN)
+            names[sock] = name
+        while True:
+            for sock, _ in poller.poll():
+                if sock is pump_end:
+                    frames = pump_end.recv_multipart()
+                    if frames[0] == _STOP:
+                        return
+                    self._write(sockets, frames[0].decode(), frames[1:])
+                else:
+                    self._drain(sock, names[sock])
+
+    def _drain(self, sock: zmq.Socket, name: str, limit: int = 1000) -> None:
+        # Bounded so one chatty socket cannot starve the outbound queue.
+        for _ in range(limit):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                self._on_receive(name, frames)
+            except Exception:  # noqa: BLE001 - a receiver bug must not kill the pump
+                logger.exception("{}: receiver failed on a frame from {}", self.name, name)
+
+    def _write(self, sockets: dict[str, zmq.Socket], name: str, frames: list[bytes]) -> None:
+        sock = sockets.get(name)
+        if sock is None:
+            logger.error("{}: no socket named {}", self.name, name)
+            return
+        try:
+            sock.send_multipart(frames, zmq.NOBLOCK)
+        except zmq.Again:
+            logger.warning("{}: {} is full; message to {!r} dropped", self.name, name, frames[0][:32])
+        except zmq.ZMQError as exc:
+            # ROUTER_MANDATORY: the peer is gone. The sender's timeout deals with it.
+            logger.warning("{}: cannot send on {} to {!r}: {}", self.name, name, frames[0][:32], exc)

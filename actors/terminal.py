@@ -1,0 +1,206 @@
+"""The Terminal actor: one MT5 connection (one account), speaking the bridge protocol.
+
+It turns the account's intentions (`SubmitOrder`, `FetchRates`, `FetchDeals`) into bridge
+requests with ids, keeps the link alive (pings, silence detection), reconciles the account
+view on every new EA instance, and turns what the EA reports into messages for the Account
+and MarketData. Orders pass the kill gate here, the last point before they leave.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from loguru import logger
+
+from actors import messages as m
+from actors.directory import Directory
+from actors.supervision import Supervised
+from actors.ea_link import EaLink, PendingRequest
+from actors.kill_switch import KillGate
+from actors.status_board import StatusBoard
+from actors.ticker import Ticker
+from bridge import mt5, protocol
+
+
+class Terminal(Supervised):
+    def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate) -> None:
+        super().__init__(name=f"terminal:{login}", parent="supervisor", directory=directory)
+        self.login = login
+        self.board = board
+        self.gate = gate
+        self.link = EaLink(login)
+        self._introducing = False
+        self.ticker: Ticker | None = None
+        self.account_name = f"account:{login}"
+
+    def on_start(self) -> None:
+        self.ticker = Ticker(self.actor_ref, 0.25).start()
+        self._post_status(connected=False)
+
+    def on_stop(self) -> None:
+        if self.ticker:
+            self.ticker.stop()
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case m.EaMessage(message=body):
+                self._on_ea(body, time.monotonic())
+            case m.SubmitOrder():
+                self._submit(message, time.monotonic())
+            case m.FetchRates():
+                self._send(protocol.COPY_RATES_FROM_POS, purpose=message, symbol=message.symbol,
+                           timeframe=message.timeframe, start_pos=0, count=message.count)
+            case m.FetchDeals():
+                self._send(protocol.HISTORY_DEALS_GET, purpose=message, position=message.position)
+            case m.Tick():
+                self._on_tick(time.monotonic())
+            case _:
+                return super().on_receive(message)
+        return None
+
+    # --- inbound ---
+    def _on_ea(self, body: dict[str, Any], now: float) -> None:
+        self.link.heard(now)
+        if not self.link.up and body.get("type") != protocol.HELLO and not self._introducing:
+            # An EA mid-session (we restarted, or the link came back) will not say hello
+            # again: ask who it is, then reconcile exactly as after a hello.
+            self._introducing = True
+            self._send(protocol.TERMINAL_INFO, purpose=("introduce", str(body.get("boot", ""))))
+        if protocol.is_reply(body):
+            pending = self.link.take_reply(body)
+            if pending is not None:
+                self._on_reply(pending, body, now)
+            return
+        match body.get("type"):
+            case protocol.HELLO:
+                self._on_hello(body, now)
+            case protocol.TRADE_TRANSACTION:
+                self.directory.tell(self.account_name, m.TradeTransaction(
+                    account=self.login, trans=body.get("trans") or {}, request=body.get("request"),
+                    result=body.get("result")))
+            case protocol.POSITIONS | protocol.ORDERS:
+                self._send(protocol.POSITIONS_GET, purpose="positions")  # one consistent view of both
+            case protocol.ACCOUNT:
+                if isinstance(body.get("account"), dict):
+                    self.directory.tell(self.account_name, m.AccountInfoUpdated(account=self.login, info=body["account"]))
+            case protocol.TERMINAL_STATUS | protocol.LOG:
+                logger.info("terminal {}: {}", self.login, {k: v for k, v in body.items() if k not in protocol.ENVELOPE_KEYS})
+            case protocol.HB:
+                pass
+
+    def _on_hello(self, body: dict[str, Any], now: float) -> None:
+        was_up = self.link.up
+        new_instance = self.link.on_hello(body, now)
+        self._send(protocol.HELLO_ACK)
+        if was_up and not new_instance:
+            return  # a repeated hello of the EA we already reconciled with
+        logger.info("terminal {} up (EA boot {}, tz offset {} s)", self.login, body.get("boot"), body.get("tz_offset_s"))
+        self._post_status(connected=True, hello=body)
+        if isinstance(body.get("account"), dict):
+            self.directory.tell(self.account_name, m.AccountInfoUpdated(account=self.login, info=body["account"]))
+        # Reconcile: the account view is rebuilt from the terminal, never assumed.
+        self._send(protocol.SYMBOLS_GET, purpose="symbols")
+        self._send(protocol.ACCOUNT_INFO, purpose="account_info")
+        self._send(protocol.POSITIONS_GET, purpose="positions")
+        self.directory.tell(self.account_name, m.LinkStateChanged(account=self.login, connected=True,
+                                                                  boot=self.link.boot, reason="hello"))
+
+    def _on_reply(self, pending: PendingRequest, body: dict[str, Any], now: float) -> None:
+        ok = bool(body.get("ok"))
+        data = body.get("data")
+        error = body.get("error") or [mt5.RES_E_FAIL, "no error text"]
+        match pending.purpose:
+            case m.SubmitOrder() as order:
+                retcode = int(data.get("retcode", 0)) if ok and isinstance(data, dict) else 0
+                self.directory.tell(self.account_name, m.OrderResult(
+                    account=self.login, client_order_id=order.client_order_id, ok=ok, retcode=retcode,
+                    result=data if ok else None, error="" if ok else f"{error[0]}: {error[1]}"))
+            case m.FetchRates() as req:
+                self.directory.tell(req.reply_to, m.RatesFetched(
+                    account=self.login, symbol=req.symbol, timeframe=req.timeframe, ok=ok,
+                    rates=data if ok else None, error="" if ok else str(error[1])))
+            case m.FetchDeals() as req:
+                self.directory.tell(req.reply_to, m.DealsFetched(
+                    account=self.login, position=req.position, ok=ok, deals=tuple(data or ()) if ok else (),
+                    error="" if ok else str(error[1])))
+            case ("introduce", boot):
+                self._introducing = False
+                if ok and isinstance(data, dict) and not self.link.up:
+                    self._on_hello({**data, "boot": boot}, now)
+            case "symbols" if ok:
+                symbols = {s["name"]: s for s in data if isinstance(s, dict) and "name" in s}
+                self.board.post(f"symbols:{self.login}", symbols)
+                self.directory.tell(self.account_name, m.SymbolsUpdated(account=self.login, symbols=symbols))
+            case "account_info" if ok:
+                self.directory.tell(self.account_name, m.AccountInfoUpdated(account=self.login, info=data))
+            case "positions" if ok:
+                self._send(protocol.ORDERS_GET, purpose=("orders", tuple(data)))
+            case ("orders", positions) if ok:
+                self.directory.tell(self.account_name, m.PositionsSnapshot(
+                    account=self.login, positions=positions, orders=tuple(data)))
+            case _ if not ok:
+                logger.warning("terminal {}: {} failed: {}", self.login, pending.type, error)
+
+    # --- outbound ---
+    def _send(self, type_: str, *, purpose: Any = None, id: str | None = None, **fields: Any) -> None:
+        message = self.link.request(type_, time.monotonic(), purpose=purpose, id=id, **fields)
+        self.directory.tell("gateway", m.SendToEa(account=self.login, message=message))
+
+    def _submit(self, order: m.SubmitOrder, now: float) -> None:
+        refusal = None
+        if self.gate.tripped and not order.closing:
+            refusal = f"kill switch engaged ({self.gate.reason}): only closing orders may leave"
+        elif not self.link.up:
+            refusal = f"terminal {self.login} is not connected"
+        if refusal:
+            logger.warning("order {} not sent: {}", order.client_order_id, refusal)
+            self.directory.tell(self.account_name, m.OrderResult(
+                account=self.login, client_order_id=order.client_order_id, ok=False, error=refusal))
+            return
+        # The client order id is the request id: a resend is recognised by the EA, never re-executed.
+        self._send(protocol.ORDER_SEND, purpose=order, id=order.client_order_id, request=order.request)
+
+    # --- time ---
+    def _on_tick(self, now: float) -> None:
+        if self.link.up and self.link.is_silent(now):
+            self.link.up = False
+            logger.error("terminal {} silent for {:.1f} s: link down, order entry paused", self.login,
+                         now - self.link.last_heard)
+            self._post_status(connected=False)
+            self.directory.tell(self.account_name, m.LinkStateChanged(account=self.login, connected=False,
+                                                                      reason="heartbeat lost"))
+        if self.link.ping_due(now) and self.link.boot:
+            message = self.link.envelope.message(protocol.PING, id=f"p{int(now * 1000)}")
+            self.directory.tell("gateway", m.SendToEa(account=self.login, message=message))
+        for pending in self.link.expired(now):
+            self._on_timeout(pending, now)
+
+    def _on_timeout(self, pending: PendingRequest, now: float) -> None:
+        if isinstance(pending.purpose, m.SubmitOrder):
+            retry = self.link.retry(pending, now) if self.link.up else None
+            if retry is not None:
+                logger.warning("order {} unanswered; asking its status (try {})", pending.id, pending.tries + 1)
+                self.directory.tell("gateway", m.SendToEa(account=self.login, message=retry))
+                return
+            self.directory.tell(self.account_name, m.OrderResult(
+                account=self.login, client_order_id=pending.id, ok=False,
+                error=f"UNKNOWN: no answer after {pending.tries} tries; reconciliation decides"))
+            return
+        logger.warning("terminal {}: {} timed out", self.login, pending.type)
+        if isinstance(pending.purpose, m.FetchRates):
+            req = pending.purpose
+            self.directory.tell(req.reply_to, m.RatesFetched(account=self.login, symbol=req.symbol,
+                                                             timeframe=req.timeframe, ok=False, error="timeout"))
+        elif isinstance(pending.purpose, m.FetchDeals):
+            req = pending.purpose
+            self.directory.tell(req.reply_to, m.DealsFetched(account=self.login, position=req.position, ok=False,
+                                                             error="timeout"))
+
+    def _post_status(self, *, connected: bool, hello: dict[str, Any] | None = None) -> None:
+        previous = self.board.get(f"terminal:{self.login}", {})
+        snapshot = {**previous, "login": self.login, "connected": connected, "boot": self.link.boot}
+        if hello is not None:
+            snapshot.update(tz_offset_s=int(hello.get("tz_offset_s", 0)), symbols=list(hello.get("symbols", [])),
+                            terminal=hello.get("terminal", {}))
+        self.board.post(f"terminal:{self.login}", snapshot)

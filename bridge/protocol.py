@@ -1,0 +1,173 @@
+"""The EA bridge protocol of MT5_BRIDGE.md: endpoints, message types, timing and the codec.
+
+Both sides of the bridge (the executor's Terminal actor, and the EA or the simulated
+terminal) build and read messages only through this module, so the wire format lives in
+one place. Messages are flat msgpack maps: the envelope keys plus the message's own keys;
+replies add `ok` and either `data` or `error` ([code, text]).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgpack
+
+VERSION = 1
+
+DEFAULT_CTL_ENDPOINT = "tcp://127.0.0.1:5557"
+DEFAULT_MD_ENDPOINT = "tcp://127.0.0.1:5558"
+ROUTING_ID_PREFIX = "mt5-"
+
+# --- timing (seconds) ---
+PING_INTERVAL_S = 1.0
+HEARTBEAT_INTERVAL_S = 1.0
+MISSED_BEATS_FOR_DOWN = 3
+HELLO_REPEAT_S = 5.0
+REQUEST_TIMEOUT_S = 2.5
+DEAD_MAN_S = 3.0
+IDEMPOTENCY_TTL_S = 600.0
+
+# --- size limits: a peer that sends more is broken or hostile ---
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+MAX_STR_LEN = 1024 * 1024
+MAX_ARRAY_LEN = 1_000_000
+MAX_MAP_LEN = 100_000
+
+ENVELOPE_KEYS = ("v", "type", "id", "seq", "ts", "boot", "term")
+
+# --- session and liveness ---
+HELLO = "hello"
+HELLO_ACK = "hello_ack"
+PING = "ping"
+# The pong is the reply to a ping request (same `id`, `ok: true`).
+
+# --- requests, executor -> EA (names of the MetaTrader5 package functions) ---
+ACCOUNT_INFO = "account_info"
+TERMINAL_INFO = "terminal_info"
+SYMBOLS_GET = "symbols_get"
+SYMBOL_INFO = "symbol_info"
+SYMBOL_INFO_TICK = "symbol_info_tick"
+COPY_RATES_FROM_POS = "copy_rates_from_pos"
+COPY_TICKS_FROM = "copy_ticks_from"
+ORDER_CALC_MARGIN = "order_calc_margin"
+ORDER_CALC_PROFIT = "order_calc_profit"
+ORDER_CHECK = "order_check"
+ORDER_SEND = "order_send"
+POSITIONS_GET = "positions_get"
+ORDERS_GET = "orders_get"
+HISTORY_DEALS_GET = "history_deals_get"
+HISTORY_ORDERS_GET = "history_orders_get"
+SUBSCRIBE = "subscribe"
+
+REQUESTS = frozenset({
+    ACCOUNT_INFO, TERMINAL_INFO, SYMBOLS_GET, SYMBOL_INFO, SYMBOL_INFO_TICK,
+    COPY_RATES_FROM_POS, COPY_TICKS_FROM, ORDER_CALC_MARGIN, ORDER_CALC_PROFIT,
+    ORDER_CHECK, ORDER_SEND, POSITIONS_GET, ORDERS_GET, HISTORY_DEALS_GET,
+    HISTORY_ORDERS_GET, SUBSCRIBE, PING, HELLO_ACK,
+})
+
+# --- events, EA -> executor on CTL (never dropped) ---
+TRADE_TRANSACTION = "trade_transaction"
+POSITIONS = "positions"
+ORDERS = "orders"
+ACCOUNT = "account"
+TERMINAL_STATUS = "terminal_status"
+LOG = "log"
+
+EVENTS = frozenset({HELLO, TRADE_TRANSACTION, POSITIONS, ORDERS, ACCOUNT, TERMINAL_STATUS, LOG})
+
+# --- market data, EA -> executor on MD: topics ---
+TICK = "tick"
+BAR = "bar"
+HB = "hb"
+
+
+class ProtocolError(ValueError):
+    """A frame that is not a well-formed bridge message."""
+
+
+def routing_id(login: int) -> bytes:
+    """The ZMQ routing id an EA of account `login` connects with."""
+    return f"{ROUTING_ID_PREFIX}{login}".encode()
+
+
+def login_from_routing_id(identity: bytes) -> int | None:
+    text = identity.decode("ascii", "replace")
+    if not text.startswith(ROUTING_ID_PREFIX):
+        return None
+    digits = text[len(ROUTING_ID_PREFIX):]
+    return int(digits) if digits.isdigit() else None
+
+
+def tick_topic(symbol: str) -> bytes:
+    return f"{TICK}.{symbol}".encode()
+
+
+def bar_topic(symbol: str, timeframe: str) -> bytes:
+    return f"{BAR}.{symbol}.{timeframe}".encode()
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def pack(message: dict[str, Any]) -> bytes:
+    """Encode a message; uint64 tickets stay uint64, floats stay float64."""
+    return msgpack.packb(message, use_bin_type=True)
+
+
+def unpack(frame: bytes) -> dict[str, Any]:
+    """Decode one frame into a message map, or raise ProtocolError saying why."""
+    if len(frame) > MAX_FRAME_BYTES:
+        raise ProtocolError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
+    try:
+        message = msgpack.unpackb(
+            frame, raw=False, strict_map_key=True,
+            max_str_len=MAX_STR_LEN, max_bin_len=MAX_STR_LEN,
+            max_array_len=MAX_ARRAY_LEN, max_map_len=MAX_MAP_LEN,
+        )
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        raise ProtocolError(f"undecodable frame: {exc}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("frame is not a msgpack map")
+    if message.get("v") != VERSION:
+        raise ProtocolError(f"unsupported protocol version {message.get('v')!r}")
+    if not isinstance(message.get("type"), str):
+        raise ProtocolError("message has no string 'type'")
+    return message
+
+
+class Envelope:
+    """Stamps outgoing messages of one sender: sequence numbers, boot id, login.
+
+    One instance per sender (per socket and, on MD, per topic via `seq_key`).
+    """
+
+    def __init__(self, *, boot: str, term: int) -> None:
+        self.boot = boot
+        self.term = term
+        self._seq: dict[str, int] = {}
+
+    def next_seq(self, key: str = "") -> int:
+        value = self._seq.get(key, 0) + 1
+        self._seq[key] = value
+        return value
+
+    def message(self, type_: str, *, id: str = "", seq_key: str = "", **fields: Any) -> dict[str, Any]:
+        body = {
+            "v": VERSION, "type": type_, "id": id, "seq": self.next_seq(seq_key),
+            "ts": now_ms(), "boot": self.boot, "term": self.term,
+        }
+        body.update(fields)
+        return body
+
+    def reply(self, request: dict[str, Any], data: Any) -> dict[str, Any]:
+        return self.message(request["type"], id=request.get("id", ""), ok=True, data=data)
+
+    def error(self, request: dict[str, Any], code: int, text: str) -> dict[str, Any]:
+        return self.message(request.get("type", ""), id=request.get("id", ""), ok=False, error=[code, text])
+
+
+def is_reply(message: dict[str, Any]) -> bool:
+    return "ok" in message

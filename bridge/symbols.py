@@ -1,0 +1,212 @@
+"""Symbol specifications of the simulated trade server: the fixtures and the user's overrides.
+
+This module owns `SymbolSpec` (a symbol as the trade server knows it, with the field names of
+the MetaTrader5 package's `symbol_info`, plus the random-walk parameters of the price
+generator), the symbols the simulator ships (`DEFAULT_SYMBOLS`), loading a broker's symbols
+from a JSON file, and MT5's `group` filter syntax.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bridge import mt5
+
+FILLING_FOK_IOC = mt5.SYMBOL_FILLING_FOK | mt5.SYMBOL_FILLING_IOC
+WEDNESDAY = 3  # swap_rollover3days counts days from Sunday = 0, as MQL5's ENUM_DAY_OF_WEEK
+
+
+class SymbolConfigError(ValueError):
+    """A symbol description (a fixture or the user's JSON file) that cannot be simulated."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SymbolSpec:
+    """A tradable symbol. Prices in the profit currency, volumes in lots, distances in points."""
+
+    name: str
+    description: str = ""
+    currency_base: str = "EUR"
+    currency_profit: str = "USD"
+    currency_margin: str = "EUR"
+    digits: int = 5
+    point: float = 0.00001
+    trade_contract_size: float = 100_000.0
+    trade_tick_size: float = 0.00001
+    trade_calc_mode: int = mt5.SYMBOL_CALC_MODE_FOREX
+    trade_mode: int = mt5.SYMBOL_TRADE_MODE_FULL
+    trade_exemode: int = mt5.SYMBOL_TRADE_EXECUTION_MARKET
+    filling_mode: int = FILLING_FOK_IOC
+    volume_min: float = 0.01
+    volume_max: float = 100.0
+    volume_step: float = 0.01
+    volume_limit: float = 0.0  # 0 = no aggregate limit per direction
+    trade_stops_level: int = 0
+    trade_freeze_level: int = 0
+    margin_initial: float = 0.0
+    swap_long: float = 0.0
+    swap_short: float = 0.0
+    swap_rollover3days: int = WEDNESDAY
+    spread: int = 10
+    # Random-walk parameters of the price generator (bridge.price_feed).
+    sim_start_price: float = 1.0
+    sim_volatility: float = 0.000013  # relative standard deviation per sqrt(second)
+    sim_spread_points: float = 10.0
+
+    def __post_init__(self) -> None:
+        problem = _spec_problem(self)
+        if problem:
+            raise SymbolConfigError(f"symbol {self.name!r}: {problem}")
+
+    def to_info(self, bid: float, ask: float, time_ms: int, *,
+                trade_tick_value_profit: float = 0.0, trade_tick_value_loss: float = 0.0) -> dict[str, Any]:
+        """The MetaTrader5 `symbol_info` dict at quote (bid, ask, time_ms).
+
+        Tick values depend on the account's deposit currency and other symbols' quotes, so
+        the trade server computes them and passes them in.
+        """
+        info = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                if not field.name.startswith("sim_")}
+        current_spread = round((ask - bid) / self.point) if bid > 0 and ask > 0 else self.spread
+        info.update(
+            bid=bid, ask=ask, last=0.0, time=time_ms // 1000, time_msc=time_ms,
+            spread=current_spread, spread_float=True, select=True, visible=True, custom=False,
+            trade_tick_value=trade_tick_value_profit,
+            trade_tick_value_profit=trade_tick_value_profit,
+            trade_tick_value_loss=trade_tick_value_loss,
+        )
+        return info
+
+
+def _spec_problem(spec: SymbolSpec) -> str | None:
+    """Why `spec` cannot be simulated, or None."""
+    if not spec.name or not isinstance(spec.name, str):
+        return "name must be a non-empty string"
+    if not 0 <= spec.digits <= 10:
+        return f"digits must be within 0..10, got {spec.digits}"
+    positive = ("point", "trade_contract_size", "trade_tick_size", "volume_min", "volume_max",
+                "volume_step", "sim_start_price")
+    for name in positive:
+        value = getattr(spec, name)
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            return f"{name} must be a positive number, got {value!r}"
+    if spec.volume_min > spec.volume_max:
+        return f"volume_min {spec.volume_min} exceeds volume_max {spec.volume_max}"
+    if spec.sim_volatility < 0 or spec.sim_spread_points < 0:
+        return "sim_volatility and sim_spread_points must not be negative"
+    if spec.trade_stops_level < 0 or spec.trade_freeze_level < 0:
+        return "trade_stops_level and trade_freeze_level must not be negative"
+    return None
+
+
+def _forex(name: str, description: str, base: str, quote: str, *, digits: int, start: float,
+           spread: int, volatility: float, swap_long: float, swap_short: float) -> SymbolSpec:
+    point = 10.0 ** -digits
+    return SymbolSpec(
+        name=name, description=description, currency_base=base, currency_profit=quote,
+        currency_margin=base, digits=digits, point=point, trade_tick_size=point,
+        trade_contract_size=100_000.0, trade_calc_mode=mt5.SYMBOL_CALC_MODE_FOREX,
+        swap_long=swap_long, swap_short=swap_short, spread=spread,
+        sim_start_price=start, sim_volatility=volatility, sim_spread_points=float(spread),
+    )
+
+
+DEFAULT_SYMBOLS: dict[str, SymbolSpec] = {
+    "EURUSD": _forex("EURUSD", "Euro vs US Dollar", "EUR", "USD", digits=5, start=1.08,
+                     spread=10, volatility=0.000013, swap_long=-7.2, swap_short=2.1),
+    "GBPUSD": _forex("GBPUSD", "Great Britain Pound vs US Dollar", "GBP", "USD", digits=5,
+                     start=1.27, spread=14, volatility=0.000015, swap_long=-4.5, swap_short=-1.1),
+    "USDJPY": _forex("USDJPY", "US Dollar vs Japanese Yen", "USD", "JPY", digits=3, start=150.0,
+                     spread=12, volatility=0.000016, swap_long=14.5, swap_short=-25.3),
+    "XAUUSD": SymbolSpec(
+        name="XAUUSD", description="Gold vs US Dollar", currency_base="XAU",
+        currency_profit="USD", currency_margin="USD", digits=2, point=0.01,
+        trade_contract_size=100.0, trade_tick_size=0.01,
+        trade_calc_mode=mt5.SYMBOL_CALC_MODE_CFDLEVERAGE, volume_min=0.01, volume_max=50.0,
+        volume_step=0.01, swap_long=-55.0, swap_short=30.0, spread=25,
+        sim_start_price=2350.0, sim_volatility=0.000025, sim_spread_points=25.0,
+    ),
+}
+
+SPEC_FIELDS = {field.name: field for field in dataclasses.fields(SymbolSpec)}
+
+
+def load_symbols(path: str | Path, base: dict[str, SymbolSpec] | None = None) -> dict[str, SymbolSpec]:
+    """The symbols of `base` (default: DEFAULT_SYMBOLS) with the overrides of a JSON file.
+
+    The file is an object of symbol name → object of SymbolSpec fields, e.g.
+    `{"EURUSD": {"trade_stops_level": 10, "volume_min": 0.1}}`. A name not in `base` makes a
+    new symbol from SymbolSpec's defaults (a 5-digit EUR/USD-like FX pair) plus its fields.
+    """
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SymbolConfigError(f"{path}: symbol file not found; check the path") from None
+    except json.JSONDecodeError as exc:
+        raise SymbolConfigError(f"{path}: not valid JSON ({exc}); fix the file") from None
+    if not isinstance(document, dict):
+        raise SymbolConfigError(f"{path}: expected an object of symbol name -> fields")
+    symbols = dict(DEFAULT_SYMBOLS if base is None else base)
+    for name, overrides in document.items():
+        symbols[name] = _apply_overrides(path, name, symbols.get(name), overrides)
+    return symbols
+
+
+def _apply_overrides(path: Path, name: str, spec: SymbolSpec | None, overrides: Any) -> SymbolSpec:
+    where = f"{path}: symbol {name!r}"
+    if not isinstance(overrides, dict):
+        raise SymbolConfigError(f"{where}: expected an object of fields")
+    for key, value in overrides.items():
+        _check_field(where, key, value)
+    if overrides.get("name", name) != name:
+        raise SymbolConfigError(f"{where}: 'name' {overrides['name']!r} differs from its key")
+    fields = {key: _coerce(key, value) for key, value in overrides.items() if key != "name"}
+    try:
+        if spec is None:
+            return SymbolSpec(name=name, **fields)
+        return dataclasses.replace(spec, **fields)
+    except SymbolConfigError as exc:
+        raise SymbolConfigError(f"{path}: {exc}") from None
+
+
+def _check_field(where: str, key: str, value: Any) -> None:
+    field = SPEC_FIELDS.get(key)
+    if field is None:
+        allowed = ", ".join(sorted(SPEC_FIELDS))
+        raise SymbolConfigError(f"{where}: unknown key {key!r}; allowed keys: {allowed}")
+    expected = field.type
+    if expected == "str":
+        ok = isinstance(value, str)
+    elif expected == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok:
+        raise SymbolConfigError(f"{where}: {key!r} must be of type {expected}, got {value!r}")
+
+
+def _coerce(key: str, value: Any) -> Any:
+    return float(value) if SPEC_FIELDS[key].type == "float" else value
+
+
+def match_group(name: str, group: str | None) -> bool:
+    """Whether `name` passes an MT5 `group` filter such as "*USD*,!EUR*".
+
+    As in MT5: comma-separated masks, `*` wildcards, a `!` mask excludes; a name must match
+    an including mask and no excluding one. Without any including mask, everything is included.
+    """
+    if not group:
+        return True
+    masks = [mask.strip() for mask in group.split(",") if mask.strip()]
+    excludes = [mask[1:] for mask in masks if mask.startswith("!")]
+    includes = [mask for mask in masks if not mask.startswith("!")]
+    if any(fnmatch.fnmatchcase(name, mask) for mask in excludes):
+        return False
+    return not includes or any(fnmatch.fnmatchcase(name, mask) for mask in includes)

@@ -1,0 +1,95 @@
+"""Hand-checkable stand-ins for `actors.indicators`, injected into the rules language in tests.
+
+`sma` is a real rolling mean; every other fake returns its first input plus its numeric
+parameters (one per output field, offset by the field's index), so a test can tell from a
+value which function ran, with which input and parameters, and which field was read.
+Every call is recorded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import NamedTuple
+
+import numpy as np
+
+from actors.rules import Bars
+
+
+class Macd(NamedTuple):
+    macd: np.ndarray
+    signal: np.ndarray
+    hist: np.ndarray
+
+
+class Bollinger(NamedTuple):
+    upper: np.ndarray
+    middle: np.ndarray
+    lower: np.ndarray
+
+
+class Stochastic(NamedTuple):
+    k: np.ndarray
+    d: np.ndarray
+
+
+class Adx(NamedTuple):
+    adx: np.ndarray
+    plus_di: np.ndarray
+    minus_di: np.ndarray
+
+
+class Ichimoku(NamedTuple):
+    tenkan: np.ndarray
+    kijun: np.ndarray
+    senkou_a: np.ndarray
+    senkou_b: np.ndarray
+    chikou: np.ndarray
+
+
+INPUT_COUNTS = {"sma": 1, "ema": 1, "rsi": 1, "macd": 1, "atr": 3, "bollinger": 1,
+                "stochastic": 3, "adx": 3, "cci": 3, "williams_r": 3, "ichimoku": 3,
+                "vwap": 5, "obv": 2, "volume_ma": 1}
+OUTPUTS = {"macd": Macd, "bollinger": Bollinger, "stochastic": Stochastic, "adx": Adx,
+           "ichimoku": Ichimoku}
+
+
+def rolling_mean(values: np.ndarray, period: int) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    for end in range(period, len(values) + 1):
+        out[end - 1] = values[end - period:end].mean()
+    return out
+
+
+class FakeIndicators:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+        self.table = {name: self._fake(name) for name in INPUT_COUNTS}
+
+    def count(self) -> Counter:
+        return Counter(name for name, _ in self.calls)
+
+    def _fake(self, name: str):
+        inputs = INPUT_COUNTS[name]
+
+        def fake(*args):
+            arrays, params = args[:inputs], args[inputs:]
+            self.calls.append((name, params))
+            if name == "sma":
+                return rolling_mean(arrays[0], params[0])
+            base = arrays[0] + sum(params)
+            if name in OUTPUTS:
+                output = OUTPUTS[name]
+                return output(*(base + index for index in range(len(output._fields))))
+            return base
+        return fake
+
+
+def bars_from(close, **others) -> Bars:
+    """Bars around `close`: open = close, high = close + 1, low = close - 1 unless given."""
+    close = np.asarray(close, dtype=np.float64)
+    arrays = {"open": close, "high": close + 1.0, "low": close - 1.0, "close": close,
+              "volume": np.full(len(close), 100.0),
+              "time": np.arange(len(close), dtype=np.float64) * 60_000}
+    arrays.update({name: np.asarray(values, dtype=np.float64) for name, values in others.items()})
+    return Bars(**arrays)
