@@ -258,6 +258,7 @@ class Account(Supervised):
             volume=flight.volume, closing=closing, position_ticket=flight.ticket, request=request),
             timeout=ASK_TIMEOUT_S)
         request = {**request, "magic": magic_for(intent_id), "comment": coid}
+        flight.extra["request"] = request
         self.in_flight[coid] = flight
         self.directory.tell(f"terminal:{self.login}", m.SubmitOrder(
             account=self.login, client_order_id=coid, request=request, closing=closing))
@@ -283,11 +284,13 @@ class Account(Supervised):
         if flight.kind == "open":
             ticket = int(result["order"])  # hedging: the position ticket is the opening order's
             self.view.strategy_of_ticket[ticket] = flight.strategy_id
+            self.view.add_filled(ticket, flight.extra["request"], result)
+            self._post()
             self.directory.publish(m.OrderFilled(
                 account=self.login, client_order_id=coid, strategy_id=flight.strategy_id, ticket=ticket,
                 symbol=flight.symbol, side=flight.side, volume=result["volume"], price=result["price"],
                 closing=False, retcode=result["retcode"]))
-            request = result.get("request") or {}
+            request = flight.extra["request"]
             self.directory.publish(m.PositionOpened(
                 account=self.login, strategy_id=flight.strategy_id, ticket=ticket, symbol=flight.symbol,
                 side=flight.side, volume=result["volume"], price_open=result["price"],

@@ -44,6 +44,17 @@ class AccountView:
         self.synced = True
         return changed
 
+    def add_filled(self, ticket: int, request: Mapping[str, Any], result: Mapping[str, Any]) -> None:
+        """Show a position we just opened before the terminal's next snapshot confirms it,
+        so a close-all or flatten issued in between does not miss it."""
+        if ticket in self.positions:
+            return
+        self.positions[ticket] = {
+            "ticket": ticket, "symbol": request["symbol"], "type": request["type"], "volume": result["volume"],
+            "price_open": result["price"], "sl": request.get("sl", 0.0), "tp": request.get("tp", 0.0),
+            "magic": request.get("magic", 0), "profit": 0.0, "comment": request.get("comment", ""),
+        }
+
     def strategy_of(self, ticket: int) -> str:
         known = self.strategy_of_ticket.get(ticket)
         if known is not None:

@@ -28,9 +28,13 @@ class CloseJob:
     deadline: float = field(default_factory=lambda: time.monotonic() + JOB_TIMEOUT_S)
 
     def forget_gone(self, open_positions: set[int], open_orders: set[int]) -> None:
-        """What the terminal no longer reports is done, whoever closed it."""
-        self.tickets &= open_positions
-        self.orders &= open_orders
+        """What the terminal no longer reports is done, whoever closed it. A flatten also
+        takes on whatever appeared since it started: its goal is an empty account."""
+        if self.kind == "flatten":
+            self.tickets, self.orders = set(open_positions), set(open_orders)
+        else:
+            self.tickets &= open_positions
+            self.orders &= open_orders
 
     @property
     def done(self) -> bool:

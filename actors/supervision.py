@@ -48,8 +48,9 @@ class Supervised(pykka.ThreadingActor):
         self.directory = directory
 
     def __init_subclass__(cls, **kwargs: object) -> None:
-        # pykka neither calls on_failure nor tells anyone when on_start raises; the parent
-        # only sees a dead actor. Record why, so the parent can say it in one line.
+        # Wrap each subclass's on_start. pykka neither calls on_failure nor tells anyone
+        # when on_start raises; the parent only sees a dead actor. Record why, so the
+        # parent can say it in one line.
         super().__init_subclass__(**kwargs)
         original = cls.__dict__.get("on_start")
         if original is None:
@@ -57,6 +58,8 @@ class Supervised(pykka.ThreadingActor):
 
         @functools.wraps(original)
         def on_start(self: Supervised) -> None:
+            # Registered before on_start runs, so replies to what on_start asks for find us.
+            self.directory.register(self.name, self.actor_ref)
             try:
                 original(self)
             except Exception as exc:

@@ -1,0 +1,145 @@
+"""The executor's command line: `service`, `sim` and `ctl`.
+
+Thin on purpose: parse, call, map failures to exit codes (0 ok, 1 runtime failure,
+2 bad usage) with one line that says what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+DEFAULT_SIM_LOGIN = 5_000_001
+
+
+def main(argv: list[str] | None = None) -> int:
+    from actors import ctl
+
+    parser = argparse.ArgumentParser(prog="run.py", description="MetaTrader 5 strategy executor")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    svc = sub.add_parser("service", help="run the executor (with an embedded simulated MT5 terminal by default)")
+    svc.add_argument("--data-dir", type=Path, default=Path("data"), help="journal, logs and keys (default ./data)")
+    svc.add_argument("--config", type=Path, help="JSON file of settings (command-line options win)")
+    svc.add_argument("--control", help="control endpoint (default tcp://127.0.0.1:5555)")
+    svc.add_argument("--events", help="events endpoint (default tcp://127.0.0.1:5556)")
+    svc.add_argument("--ea-ctl", help="where EAs connect for requests (default tcp://127.0.0.1:5557)")
+    svc.add_argument("--ea-md", help="where EAs publish market data (default tcp://127.0.0.1:5558)")
+    svc.add_argument("--sim-speed", type=float, help="simulated clock speed-up (1 = real time, 60 = a minute a second)")
+    svc.add_argument("--sim-seed", type=int, help="seed of the simulated prices")
+    svc.add_argument("--no-sim", action="store_true", help="no embedded simulator: wait for a real EA")
+    svc.add_argument("--log-level", default=None, help="stderr log level (default INFO)")
+
+    sim = sub.add_parser("sim", help="run the simulated MT5 terminal as its own process")
+    sim.add_argument("--ctl", default="tcp://127.0.0.1:5557", help="the executor's EA request endpoint")
+    sim.add_argument("--md", default="tcp://127.0.0.1:5558", help="the executor's EA market-data endpoint")
+    sim.add_argument("--login", type=int, default=DEFAULT_SIM_LOGIN)
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--speed", type=float, default=1.0)
+    sim.add_argument("--symbols", type=Path, help="JSON file describing your broker's symbols")
+
+    ctl.add_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        match args.command:
+            case "service":
+                return run_service(args)
+            case "sim":
+                return run_sim(args)
+            case "ctl":
+                return run_ctl(args)
+    except ctl.UsageError as exc:
+        print(f"run.py: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 2
+
+
+def run_service(args: argparse.Namespace) -> int:
+    from actors.config import ConfigError, load_config
+    from actors.logs import setup_logging
+    from actors.service import Service, ServiceError
+
+    sim_overrides = {k: v for k, v in (("speed", args.sim_speed), ("seed", args.sim_seed)) if v is not None}
+    try:
+        base = load_config(args.config)
+        sim = None if args.no_sim or base.sim is None else {**_sim_dict(base.sim), **sim_overrides}
+        config = load_config(args.config, data_dir=args.data_dir, control_endpoint=args.control,
+                             events_endpoint=args.events, ea_ctl_endpoint=args.ea_ctl, ea_md_endpoint=args.ea_md,
+                             log_level=args.log_level, sim=sim, no_sim=args.no_sim or None)
+    except (ConfigError, TypeError, ValueError) as exc:
+        print(f"run.py service: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(config.data_dir, config.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    service = Service(config)
+    try:
+        service.start()
+    except ServiceError as exc:
+        print(f"run.py service: cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return service.wait(stop)
+    finally:
+        service.stop()
+
+
+def _sim_dict(sim: object) -> dict:
+    import dataclasses
+    return dataclasses.asdict(sim)
+
+
+def run_sim(args: argparse.Namespace) -> int:
+    from actors.logs import setup_logging
+    from bridge.sim_terminal import SimTerminal
+    from bridge.symbols import SymbolConfigError, load_symbols
+
+    setup_logging(None)
+    try:
+        symbols = load_symbols(args.symbols) if args.symbols else None
+    except (OSError, SymbolConfigError, ValueError) as exc:
+        print(f"run.py sim: {exc}", file=sys.stderr)
+        return 2
+    if not args.speed > 0:
+        print("run.py sim: --speed must be positive", file=sys.stderr)
+        return 2
+    terminal = SimTerminal(ctl_endpoint=args.ctl, md_endpoint=args.md, login=args.login, seed=args.seed,
+                           speed=args.speed, symbols=symbols)
+    signal.signal(signal.SIGTERM, lambda *_: terminal.stop())
+    terminal.run_forever()
+    return 0
+
+
+def run_ctl(args: argparse.Namespace) -> int:
+    from actors import ctl
+    from actors.control_client import ControlClient, ControlTimeout
+
+    type_, data = ctl.build_request(args)
+    with ControlClient(args.control, timeout_s=args.timeout) as client:
+        try:
+            reply = client.request(type_, data)
+        except ControlTimeout as exc:
+            print(f"run.py ctl: {exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        print(json.dumps(reply, indent=2, sort_keys=True))
+    elif reply.get("ok"):
+        print(ctl.render(type_, reply.get("data") or {}))
+    if not reply.get("ok"):
+        error = reply.get("error") or {}
+        if not args.json:
+            details = f" {json.dumps(error.get('details'))}" if error.get("details") else ""
+            print(f"run.py ctl: {error.get('code')}: {error.get('message')}{details}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

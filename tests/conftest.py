@@ -1,0 +1,112 @@
+"""Shared fixtures: a whole executor (with its simulated terminal) on free loopback ports,
+a control client for it, and helpers that wait on conditions with deadlines.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.config import load_config
+from actors.control_client import ControlClient
+from actors.logs import setup_logging
+from actors.service import Service
+
+
+def free_endpoint() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
+             message: str = "condition") -> Any:
+    """Poll `condition` until it returns something truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+def make_config(data_dir: Path, **overrides: Any):
+    sim = {"speed": 600.0, "history_minutes": 600, "seed": 7, **overrides.pop("sim", {})}
+    return load_config(None, data_dir=data_dir, control_endpoint=free_endpoint(),
+                       events_endpoint=free_endpoint(), ea_ctl_endpoint=free_endpoint(),
+                       ea_md_endpoint=free_endpoint(), sim=sim, log_level="DEBUG", **overrides)
+
+
+class Executor:
+    """A running service plus a client; `restart()` keeps the data dir and endpoints."""
+
+    def __init__(self, config) -> None:
+        self.config = config
+        self.service = Service(config).start()
+        self.client = ControlClient(config.control_endpoint, timeout_s=30.0)
+
+    def request(self, type_: str, data: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        return self.client.request(type_, data, **kw)
+
+    def ok(self, type_: str, data: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        reply = self.request(type_, data, **kw)
+        assert reply["ok"], reply
+        return reply["data"]
+
+    def status(self) -> dict[str, Any]:
+        return self.ok("STATUS_REQUEST")
+
+    def wait_connected(self, timeout: float = 15.0) -> int:
+        def connected() -> int | None:
+            accounts = self.status()["accounts"]
+            return accounts[0]["login"] if accounts and accounts[0]["connected"] else None
+        login = wait_for(connected, timeout, message="the simulated terminal to connect")
+        # Orders need a quote and a reconciled account: wait until the account can trade.
+        wait_for(lambda: self.service.board.get(f"quote:{login}:EURUSD"), timeout, message="a EURUSD quote")
+        return login
+
+    @property
+    def sim(self):
+        return self.service.sim
+
+    def stop(self) -> None:
+        self.client.close()
+        self.service.stop()
+
+    def restart(self) -> Executor:
+        """Stop and start again on the same data dir and endpoints (a new simulator too)."""
+        self.stop()
+        self.service = Service(self.config).start()
+        self.client = ControlClient(self.config.control_endpoint, timeout_s=30.0)
+        return self
+
+
+@pytest.fixture
+def executor_factory(tmp_path: Path) -> Iterator[Callable[..., Executor]]:
+    setup_logging(tmp_path, "DEBUG", stderr=False)
+    started: list[Executor] = []
+
+    def start(**overrides: Any) -> Executor:
+        executor = Executor(make_config(tmp_path / "data", **overrides))
+        started.append(executor)
+        return executor
+
+    yield start
+    for executor in started:
+        executor.stop()
+    pykka.ActorRegistry.stop_all()
+
+
+@pytest.fixture
+def executor(executor_factory) -> Executor:
+    ex = executor_factory()
+    ex.wait_connected()
+    return ex
