@@ -296,6 +296,8 @@ class Account(Supervised):
                 side=flight.side, volume=result["volume"], price_open=result["price"],
                 sl=float(request.get("sl", 0.0)), tp=float(request.get("tp", 0.0))))
             self._reply_ok(flight.corr, {"ticket": ticket, "price": result["price"], "volume": result["volume"]})
+            self.directory.tell(f"terminal:{self.login}", m.FetchDeals(  # journals the opening deal
+                account=self.login, position=ticket, reply_to=f"account:{self.login}"))
         elif flight.kind == "close":
             self.directory.publish(m.OrderFilled(
                 account=self.login, client_order_id=coid, strategy_id=flight.strategy_id, ticket=flight.ticket,
@@ -334,6 +336,9 @@ class Account(Supervised):
         if not msg.ok:
             logger.warning("account {}: deals of position {} unavailable: {}", self.login, msg.position, msg.error)
             return
+        if msg.deals:
+            self.directory.tell("journal", m.RecordDeals(account=self.login, strategy_id=self.view.strategy_of(
+                msg.position), deals=msg.deals))
         for deal in msg.deals:
             closed = self.view.record_exit_deal(deal)
             if closed is None:

@@ -17,7 +17,7 @@ from actors import messages as m
 from actors.directory import Directory
 from actors.supervision import Supervised
 from actors.journal_models import (
-    AuditRow, EventRow, IntentRow, KillSwitchRow, MetaRow, PositionRow, RiskLimitsRow,
+    AuditRow, DealRow, EventRow, IntentRow, KillSwitchRow, MetaRow, PositionRow, RiskLimitsRow,
     StrategyRow, TradeRow, open_database,
 )
 from actors.kill_switch import KillSwitchState
@@ -68,6 +68,8 @@ class Journal(Supervised):
                 return self._record_intent(message)
             case m.RecordOrderOutcome():
                 self._record_outcome(message)
+            case m.RecordDeals():
+                self._record_deals(message)
             case m.SaveStrategy():
                 self._save_strategy(message)
             case m.LoadStrategies():
@@ -118,6 +120,18 @@ class Journal(Supervised):
         updated = IntentRow.update(**fields).where(IntentRow.client_order_id == msg.client_order_id).execute()
         if not updated:
             logger.error("outcome for unknown client order id {}", msg.client_order_id)
+
+    def _record_deals(self, msg: m.RecordDeals) -> None:
+        fields = ("ticket", "order", "position_id", "symbol", "type", "entry", "reason", "volume", "price", "profit",
+                  "swap", "commission", "fee", "magic", "comment", "time_msc")
+        rows = [{"account": msg.account, "strategy_id": msg.strategy_id,
+                 **{f: deal.get(f, 0 if f not in ("symbol", "comment") else "") for f in fields}}
+                for deal in msg.deals]
+        for row in rows:
+            row["magic"] = str(row["magic"])
+        with self.db.atomic():
+            for row in rows:
+                DealRow.replace(**row).execute()
 
     def _load_intents(self, account: int) -> list[dict[str, Any]]:
         rows = IntentRow.select().where((IntentRow.account == account) & ~(IntentRow.status << FINAL_STATUSES))

@@ -129,6 +129,33 @@ class TradeRow(BaseModel):
         table_name = "trades"
 
 
+class DealRow(BaseModel):
+    """Every deal of our positions as MT5 reports it (MetaTrader5 TradeDeal fields)."""
+
+    account = pw.BigIntegerField()
+    ticket = pw.BigIntegerField()
+    order = pw.BigIntegerField()
+    position_id = pw.BigIntegerField(index=True)
+    strategy_id = pw.CharField(max_length=64, index=True)
+    symbol = pw.CharField(max_length=32)
+    type = pw.IntegerField()
+    entry = pw.IntegerField()
+    reason = pw.IntegerField()
+    volume = pw.DoubleField()
+    price = pw.DoubleField()
+    profit = pw.DoubleField()
+    swap = pw.DoubleField()
+    commission = pw.DoubleField()
+    fee = pw.DoubleField()
+    magic = pw.CharField(max_length=20)  # text: a uint64 magic does not fit SQLite's int64
+    comment = pw.CharField(max_length=64)
+    time_msc = pw.BigIntegerField(index=True)
+
+    class Meta:
+        table_name = "deals"
+        primary_key = pw.CompositeKey("account", "ticket")
+
+
 class KillSwitchRow(BaseModel):
     id = pw.IntegerField(primary_key=True)  # always 1
     active = pw.BooleanField()
@@ -175,7 +202,7 @@ class AuditRow(BaseModel):
         table_name = "audit"
 
 
-MODELS = (MetaRow, StrategyRow, IntentRow, PositionRow, TradeRow, KillSwitchRow, RiskLimitsRow, EventRow, AuditRow)
+MODELS = (MetaRow, StrategyRow, IntentRow, PositionRow, TradeRow, DealRow, KillSwitchRow, RiskLimitsRow, EventRow, AuditRow)
 
 
 def open_database(path: Path) -> pw.SqliteDatabase:

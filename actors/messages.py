@@ -404,6 +404,13 @@ class RecordOrderOutcome:
 
 
 @message
+class RecordDeals:
+    account: int
+    strategy_id: str
+    deals: tuple[Map, ...]
+
+
+@message
 class SaveStrategy:
     strategy_id: str
     account: int

@@ -44,6 +44,14 @@ def test_sma_cross_strategy_opens_and_closes_trades(executor):
     assert [d["entry"] for d in deals] == [0, 1]  # DEAL_ENTRY_IN, then OUT: one open, one close
     assert closed[0]["profit"] == pytest.approx(deals[1]["profit"], abs=0.01)
 
+    def journaled_deals():
+        with sqlite3.connect(executor.config.data_dir / "journal.sqlite3") as db:
+            return db.execute("SELECT ticket, entry, strategy_id, magic FROM deals WHERE position_id = ? "
+                              "ORDER BY ticket", (closed[0]["ticket"],)).fetchall()
+    rows = wait_for(lambda: len(journaled_deals()) == 2 and journaled_deals(), message="both deals journaled")
+    assert [(r[0], r[1], r[2]) for r in rows] == [(d["ticket"], d["entry"], "sma") for d in deals]
+    assert int(rows[0][3]) == deals[0]["magic"]
+
 
 def test_orders_are_journaled_before_they_reach_the_terminal(executor):
     opened = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "sell", "volume": 0.2})
