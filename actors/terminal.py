@@ -31,6 +31,8 @@ class Terminal(Supervised):
         self.gate = gate
         self.link = EaLink(login)
         self._introducing = False
+        self.positions: tuple = ()  # the terminal's last word on open positions and orders
+        self.orders: tuple = ()
         self.ticker: Ticker | None = None
         self.account_name = f"account:{login}"
 
@@ -79,8 +81,12 @@ class Terminal(Supervised):
                 self.directory.tell(self.account_name, m.TradeTransaction(
                     account=self.login, trans=body.get("trans") or {}, request=body.get("request"),
                     result=body.get("result")))
-            case protocol.POSITIONS | protocol.ORDERS:
-                self._send(protocol.POSITIONS_GET, purpose="positions")  # one consistent view of both
+            case protocol.POSITIONS if isinstance(body.get("positions"), (list, tuple)):
+                self.positions = tuple(body["positions"])
+                self._tell_snapshot()
+            case protocol.ORDERS if isinstance(body.get("orders"), (list, tuple)):
+                self.orders = tuple(body["orders"])
+                self._tell_snapshot()
             case protocol.ACCOUNT:
                 if isinstance(body.get("account"), dict):
                     self.directory.tell(self.account_name, m.AccountInfoUpdated(account=self.login, info=body["account"]))
@@ -137,10 +143,14 @@ class Terminal(Supervised):
             case "positions" if ok:
                 self._send(protocol.ORDERS_GET, purpose=("orders", tuple(data)))
             case ("orders", positions) if ok:
-                self.directory.tell(self.account_name, m.PositionsSnapshot(
-                    account=self.login, positions=positions, orders=tuple(data)))
+                self.positions, self.orders = positions, tuple(data)
+                self._tell_snapshot()
             case _ if not ok:
                 logger.warning("terminal {}: {} failed: {}", self.login, pending.type, error)
+
+    def _tell_snapshot(self) -> None:
+        self.directory.tell(self.account_name, m.PositionsSnapshot(account=self.login, positions=self.positions,
+                                                                   orders=self.orders))
 
     # --- outbound ---
     def _send(self, type_: str, *, purpose: Any = None, id: str | None = None, **fields: Any) -> None:
