@@ -55,12 +55,15 @@ class AccountView:
             "magic": request.get("magic", 0), "profit": 0.0, "comment": request.get("comment", ""),
         }
 
-    def strategy_of(self, ticket: int) -> str:
+    def strategy_of(self, ticket: int, magic: int = 0) -> str:
+        """The owner of a position or order; `magic` helps once it has left the snapshot."""
         known = self.strategy_of_ticket.get(ticket)
         if known is not None:
             return known
-        position = self.positions.get(ticket) or next((o for o in self.orders if o["ticket"] == ticket), None)
-        if position is not None and intent_id_from_magic(int(position.get("magic", 0))) is not None:
+        if not magic:
+            item = self.positions.get(ticket) or next((o for o in self.orders if o["ticket"] == ticket), None)
+            magic = int(item.get("magic", 0)) if item is not None else 0
+        if intent_id_from_magic(magic) is not None:
             return "unknown"  # ours by magic, opened by a journal this process has not read
         return EXTERNAL
 
@@ -85,7 +88,8 @@ class AccountView:
         side = "buy" if deal["type"] == mt5.DEAL_TYPE_SELL else "sell"
         net = float(deal.get("profit", 0.0)) + float(deal.get("swap", 0.0)) + float(deal.get("commission", 0.0)) \
             + float(deal.get("fee", 0.0))
-        return m.PositionClosed(account=self.login, strategy_id=self.strategy_of(position), ticket=position,
+        return m.PositionClosed(account=self.login, strategy_id=self.strategy_of(position, int(deal.get("magic", 0))),
+                                ticket=position,
                                 symbol=str(deal["symbol"]), side=side, volume=float(deal["volume"]),
                                 price_close=float(deal["price"]), profit=round(net, 2),
                                 reason=REASON_NAMES.get(deal.get("reason"), str(deal.get("reason"))), deal=ticket)

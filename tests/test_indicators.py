@@ -256,8 +256,16 @@ def test_incremental_equals_batch_for_any_length(closes, period):
 
 # --- the INDICATORS table ---
 
-def call(spec, bars, *params, **context):
-    return spec.function(*(bars[name] for name in spec.inputs), *params, **context)
+def call(spec, bars, *params):
+    return spec.function(*(bars[name] for name in spec.inputs), *params)
+
+
+def default_params(spec) -> list:
+    return [default if default is not None else 10 for _, default in spec.params]
+
+
+def output_fields(spec, result) -> dict[str, np.ndarray]:
+    return dict(zip(spec.outputs, result)) if spec.outputs else {"value": result}
 
 
 def test_table_has_every_rules_language_name_and_the_aliases():
@@ -305,14 +313,6 @@ def test_window_bars_determine_the_latest_value(name, bars):
 
 
 # --- edge cases ---
-
-def default_params(spec) -> list:
-    return [default if default is not None else 10 for _, default in spec.params]
-
-
-def output_fields(spec, result) -> dict[str, np.ndarray]:
-    return dict(zip(spec.outputs, result)) if spec.outputs else {"value": result}
-
 
 @pytest.mark.parametrize("name", sorted(INDICATORS))
 @pytest.mark.parametrize("length", [0, 1, 5])
