@@ -3,8 +3,9 @@ kill switch, and stops everything in reverse order.
 
 Core actors start in dependency order (Journal, Gateway, MarketData, ControlServer, the
 strategy supervisor), each confirmed alive with a `Ping` before the next. Each account's
-actors (RiskGuard, Account, Terminal) start when its EA first says hello. A crashed actor is
-restarted (one_for_one, at most 3 restarts in 60 s); past that the supervisor escalates:
+actors (RiskGuard, Account, Terminal) start when its EA first says hello and take their
+place before MarketData. A crashed actor is restarted together with every actor started
+after it (rest_for_one, at most 3 restarts in 60 s); past that the supervisor escalates:
 it engages the kill switch and marks the service fatal, so the process exits non-zero and
 the OS service manager restarts it into a clean reconciliation.
 """
@@ -120,12 +121,22 @@ class Supervisor(pykka.ThreadingActor):
         child.ref = child.start()
         self.directory.register(child.name, child.ref)
         if child not in self.children:
-            self.children.append(child)  # before the ping: a failed start is still stopped
+            self._place(child)  # before the ping: a failed start is still stopped
         try:
             child.ref.ask(m.Ping(), timeout=START_TIMEOUT_S)
         except (pykka.ActorDeadError, pykka.Timeout) as exc:
             why = self.directory.start_error(child.name) or "see the log above"
             raise RuntimeError(f"{child.name} failed to start: {why}") from exc
+
+    def _place(self, child: Child) -> None:
+        """Start order is RELIABILITY.md's: journal, gateway, then each account's RiskGuard,
+        Account and Terminal, then MarketData, ControlServer and the strategies."""
+        if child.name.split(":")[0] in ("risk", "account", "terminal"):
+            first_after_accounts = next((i for i, c in enumerate(self.children) if c.name == "market_data"),
+                                        len(self.children))
+            self.children.insert(first_after_accounts, child)
+        else:
+            self.children.append(child)
 
     def _stop_child(self, child: Child) -> None:
         ref, child.ref = child.ref, None
@@ -181,16 +192,25 @@ class Supervisor(pykka.ThreadingActor):
                 self._on_failure(child.name, "actor died")
 
     def _on_failure(self, name: str, error: str) -> None:
-        child = next((c for c in self.children if c.name == name), None)
-        if child is None or child.ref is None or child.ref.is_alive() or self.state != "running":
+        """rest_for_one: restart the crashed child and every child started after it, since
+        those may hold references to, or subscriptions with, the one that died."""
+        index = next((i for i, c in enumerate(self.children) if c.name == name), None)
+        if index is None or self.state != "running":
+            return
+        child = self.children[index]
+        if child.ref is None or child.ref.is_alive():
             return
         self.directory.unregister(name, child.ref)
         child.ref = None
         if not self.intensity.allow():
             return self._escalate(f"{name} crashed ({error}) and restarts exceeded 3 in 60 s")
-        logger.warning("{} crashed ({}); restarting", name, error)
+        later = self.children[index + 1:]
+        logger.warning("{} crashed ({}); restarting it and {}", name, error, [c.name for c in later] or "nothing else")
+        for other in reversed(later):
+            self._stop_child(other)
         try:
-            self._start_child(child)
+            for restarted in self.children[index:]:
+                self._start_child(restarted)
         except RuntimeError as exc:
             self._escalate(str(exc))
 

@@ -109,8 +109,7 @@ class Terminal(Supervised):
         self._send(protocol.SYMBOLS_GET, purpose="symbols")
         self._send(protocol.ACCOUNT_INFO, purpose="account_info")
         self._send(protocol.POSITIONS_GET, purpose="positions")
-        self.directory.tell(self.account_name, m.LinkStateChanged(account=self.login, connected=True,
-                                                                  boot=self.link.boot, reason="hello"))
+        self._link_changed(True, "hello")
 
     def _on_reply(self, pending: PendingRequest, body: dict[str, Any], now: float) -> None:
         ok = bool(body.get("ok"))
@@ -148,6 +147,11 @@ class Terminal(Supervised):
             case _ if not ok:
                 logger.warning("terminal {}: {} failed: {}", self.login, pending.type, error)
 
+    def _link_changed(self, connected: bool, reason: str) -> None:
+        event = m.LinkStateChanged(account=self.login, connected=connected, boot=self.link.boot, reason=reason)
+        self.directory.tell(self.account_name, event)
+        self.directory.publish(event)
+
     def _tell_snapshot(self) -> None:
         self.directory.tell(self.account_name, m.PositionsSnapshot(account=self.login, positions=self.positions,
                                                                    orders=self.orders))
@@ -178,8 +182,7 @@ class Terminal(Supervised):
             logger.error("terminal {} silent for {:.1f} s: link down, order entry paused", self.login,
                          now - self.link.last_heard)
             self._post_status(connected=False)
-            self.directory.tell(self.account_name, m.LinkStateChanged(account=self.login, connected=False,
-                                                                      reason="heartbeat lost"))
+            self._link_changed(False, "heartbeat lost")
         if self.link.ping_due(now) and self.link.boot:
             message = self.link.envelope.message(protocol.PING, id=f"p{int(now * 1000)}")
             self.directory.tell("gateway", m.SendToEa(account=self.login, message=message))

@@ -163,3 +163,27 @@ def test_running_strategies_are_restored_after_a_restart(executor_factory):
     [row] = executor.status()["strategies"]
     assert (row["strategy_id"], row["state"]) == ("keeper", "paused")
     assert executor.service.directory.get("strategy:keeper") is not None
+
+
+def test_a_crashed_core_actor_is_restarted_with_the_actors_that_depend_on_it(executor):
+    """rest_for_one: MarketData dies; it, the control server and the strategies come back."""
+    executor.ok("START_STRATEGY", {"strategy_id": "survivor", "strategy": SMA_CROSS})
+    directory = executor.service.directory
+    strategy = wait_for(lambda: directory.get("strategy:survivor"), message="the strategy")
+    wait_for(lambda: strategy.proxy().ready.get(timeout=5), message="the strategy's history")
+    market_data = directory.get("market_data")
+    login = executor.status()["accounts"][0]["login"]
+    # Ticks whose prices are not numbers make MarketData raise.
+    market_data.tell(m.TickBatch(account=login, symbol="EURUSD", seq=1, time_msc=(2**62,), bid=(None,), ask=(None,)))
+    wait_for(lambda: not market_data.is_alive(), message="MarketData to die")
+
+    new_market_data = wait_for(lambda: directory.get("market_data"), message="a new MarketData")
+    assert new_market_data is not market_data
+    executor.client.close()  # the control server was restarted too: a fresh REQ socket
+    assert wait_for(lambda: executor.ok("PING"), message="the control server")
+    restored = wait_for(lambda: (ref := directory.get("strategy:survivor")) is not strategy and ref,
+                        message="the strategy to be restarted")
+    wait_for(lambda: restored.proxy().ready.get(timeout=5), message="the restarted strategy's history")
+    assert directory.get(f"account:{login}") is not None and executor.status()["accounts"][0]["connected"]
+    [row] = executor.status()["strategies"]
+    assert row["state"] == "running"
