@@ -310,6 +310,10 @@ class Account(Supervised):
             self.directory.tell(f"terminal:{self.login}", m.FetchDeals(
                 account=self.login, position=flight.ticket, reply_to=f"account:{self.login}"))
         elif flight.kind == "modify":
+            position = self.view.positions.get(flight.ticket)
+            if position is not None:  # before the next snapshot, so a following modify keeps these stops
+                position.update(sl=flight.extra["sl"], tp=flight.extra["tp"])
+                self._post()
             self.directory.publish(m.PositionModified(account=self.login, ticket=flight.ticket,
                                                       sl=flight.extra["sl"], tp=flight.extra["tp"]))
             self._reply_ok(flight.corr, {"ticket": flight.ticket, "sl": flight.extra["sl"], "tp": flight.extra["tp"]})

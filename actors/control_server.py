@@ -159,8 +159,7 @@ class ControlServer(Supervised):
             self._finish(corr, cp.reply_error, cp.error(cp.UNAVAILABLE, f"{target.destination} is not running; retry shortly"))
 
     def _answer_now(self, prefix: list[bytes], envelope: Any, reply: bytes, err: dict | None) -> None:
-        if envelope.type not in ("PING", "STATUS_REQUEST") or err is not None:
-            self._audit(envelope.id, envelope.type, envelope.data, err)
+        self._audit(envelope.id, envelope.type, envelope.data, err)  # every command, reads too (RELIABILITY.md)
         self.cache.put(envelope.id, reply)
         self._send(prefix, reply)
 

@@ -47,7 +47,7 @@ class StrategySupervisor(Supervised):
         self.board = board
         self.specs: dict[str, StrategySpec] = {}
         self.retirements = RestartIntensity(max_restarts=5, window_s=60.0)
-        self.waiting_close: dict[str, str] = {}  # internal corr -> STOP_STRATEGY corr
+        self.waiting_close: dict[str, tuple[str, str]] = {}  # internal corr -> (STOP_STRATEGY corr, strategy id)
         self._corr = itertools.count(1)
         self.ticker: Ticker | None = None
 
@@ -115,18 +115,17 @@ class StrategySupervisor(Supervised):
         if not cmd.close_positions:
             return self._ok(cmd.corr, {"strategy_id": spec.strategy_id, "state": STOPPED, "closed": 0})
         internal = f"stop-{next(self._corr)}"
-        self.waiting_close[internal] = cmd.corr
+        self.waiting_close[internal] = (cmd.corr, spec.strategy_id)
         self.directory.tell(f"account:{spec.account}", m.CloseStrategyPositions(
             strategy_id=spec.strategy_id, account=spec.account, reason="STOP_STRATEGY", corr=internal,
             reply_to="strategies"))
 
     def _closed_for_stop(self, reply: m.CommandReply) -> None:
-        corr = self.waiting_close.pop(reply.corr)
+        corr, strategy_id = self.waiting_close.pop(reply.corr)
         if not reply.ok:
             return self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=reply.error))
         data = reply.data or {}
-        strategy_id = next((s.strategy_id for s in self.specs.values() if s.state == STOPPED), "")
-        self._ok(corr, {"strategy_id": data.get("strategy_id", strategy_id), "state": STOPPED,
+        self._ok(corr, {"strategy_id": strategy_id, "state": STOPPED,
                         "closed": data.get("closed", 0), "remaining": data.get("remaining", 0)})
 
     def _pause_or_resume(self, cmd: m.PauseStrategy | m.ResumeStrategy) -> None:
@@ -151,6 +150,7 @@ class StrategySupervisor(Supervised):
             self._halt(spec)
             self._spawn(spec)  # open positions stay: they belong to the strategy id, not the actor
         self._save(spec)
+        self._post()  # STATUS_REQUEST shows the new name, symbol and timeframe
         self._ok(cmd.corr, {"strategy_id": spec.strategy_id, "state": spec.state})
 
     # --- supervision ---
