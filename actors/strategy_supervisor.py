@@ -22,7 +22,7 @@ from actors.directory import Directory
 from actors.rules import RuleError, compile_rules
 from actors.status_board import StatusBoard
 from actors.strategy import Strategy
-from actors.supervision import RestartIntensity, Supervised
+from actors.supervision import RestartIntensity, Supervised, stop_actor
 from actors.ticker import Ticker
 
 RUNNING, PAUSED, STOPPED, FAILED = "running", "paused", "stopped", "failed"
@@ -161,15 +161,7 @@ class StrategySupervisor(Supervised):
 
     def _halt(self, spec: StrategySpec) -> None:
         ref, spec.ref = spec.ref, None
-        if ref is None:
-            return
-        self.directory.unregister(f"strategy:{spec.strategy_id}", ref)
-        try:
-            ref.stop(timeout=STOP_TIMEOUT_S)
-        except pykka.ActorDeadError:
-            pass
-        except pykka.Timeout:
-            logger.error("strategy {} did not stop in {} s; abandoned", spec.strategy_id, STOP_TIMEOUT_S)
+        stop_actor(self.directory, f"strategy:{spec.strategy_id}", ref, STOP_TIMEOUT_S)
 
     def _poll(self) -> None:
         # pykka skips on_failure when on_start raises: a dead actor we did not stop is a crash too.

@@ -19,6 +19,19 @@ from actors import messages as m
 from actors.directory import Directory
 
 
+def stop_actor(directory: Directory, name: str, ref: pykka.ActorRef | None, timeout: float) -> None:
+    """Unregister and stop a child; a child that will not stop in time is abandoned, logged."""
+    if ref is None:
+        return
+    directory.unregister(name, ref)
+    try:
+        ref.stop(timeout=timeout)
+    except pykka.ActorDeadError:
+        pass
+    except pykka.Timeout:
+        logger.error("{} did not stop within {} s; abandoned", name, timeout)
+
+
 class RestartIntensity:
     def __init__(self, max_restarts: int = 3, window_s: float = 60.0) -> None:
         self.max_restarts = max_restarts

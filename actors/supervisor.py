@@ -33,7 +33,7 @@ from actors.market_data import MarketData
 from actors.risk_guard import RiskGuard
 from actors.status_board import StatusBoard
 from actors.strategy_supervisor import StrategySupervisor
-from actors.supervision import RestartIntensity, Supervised
+from actors.supervision import RestartIntensity, stop_actor
 from actors.terminal import Terminal
 from actors.ticker import Ticker
 
@@ -140,15 +140,7 @@ class Supervisor(pykka.ThreadingActor):
 
     def _stop_child(self, child: Child) -> None:
         ref, child.ref = child.ref, None
-        if ref is None:
-            return
-        self.directory.unregister(child.name, ref)
-        try:
-            ref.stop(timeout=STOP_TIMEOUT_S)
-        except pykka.ActorDeadError:
-            pass
-        except pykka.Timeout:
-            logger.error("{} did not stop within {} s", child.name, STOP_TIMEOUT_S)
+        stop_actor(self.directory, child.name, ref, STOP_TIMEOUT_S)
 
     # --- messages ---
     def on_receive(self, message: Any) -> Any:

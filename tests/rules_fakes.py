@@ -9,42 +9,11 @@ Every call is recorded.
 from __future__ import annotations
 
 from collections import Counter
-from typing import NamedTuple
 
 import numpy as np
 
+from actors.indicators import Adx, Bollinger, Ichimoku, Macd, Stochastic  # noqa: F401 - the real result types
 from actors.rules import Bars
-
-
-class Macd(NamedTuple):
-    macd: np.ndarray
-    signal: np.ndarray
-    hist: np.ndarray
-
-
-class Bollinger(NamedTuple):
-    upper: np.ndarray
-    middle: np.ndarray
-    lower: np.ndarray
-
-
-class Stochastic(NamedTuple):
-    k: np.ndarray
-    d: np.ndarray
-
-
-class Adx(NamedTuple):
-    adx: np.ndarray
-    plus_di: np.ndarray
-    minus_di: np.ndarray
-
-
-class Ichimoku(NamedTuple):
-    tenkan: np.ndarray
-    kijun: np.ndarray
-    senkou_a: np.ndarray
-    senkou_b: np.ndarray
-    chikou: np.ndarray
 
 
 INPUT_COUNTS = {"sma": 1, "ema": 1, "rsi": 1, "macd": 1, "atr": 3, "bollinger": 1,
