@@ -21,6 +21,7 @@ from actors.candles import CandleBuilder
 from actors.directory import Directory
 from actors.supervision import Supervised
 from actors.status_board import StatusBoard
+from actors.tick_gaps import Tick, TickSequencer
 from actors.ticker import Ticker
 
 SeriesKey = tuple[int, str, str]  # account, symbol, timeframe
@@ -41,6 +42,7 @@ class MarketData(Supervised):
         self.board = board
         self.series: dict[SeriesKey, Series] = {}
         self.by_symbol: dict[tuple[int, str], list[SeriesKey]] = {}
+        self.sequencers: dict[tuple[int, str], TickSequencer] = {}
         self.ticker: Ticker | None = None
         self.ticks_seen = 0
 
@@ -62,8 +64,11 @@ class MarketData(Supervised):
                     series.subscribers.pop(name, None)
             case m.RatesFetched():
                 self._on_history(message)
+            case m.TicksFetched():
+                self._on_backfill(message)
             case m.Tick():
                 self._retry_history()
+                self._expire_backfills()
             case _:
                 return super().on_receive(message)
         return None
@@ -95,7 +100,7 @@ class MarketData(Supervised):
         series = self.series.get(key)
         if series is None or series.builder is not None:
             return
-        if not msg.ok or not msg.rates:
+        if not msg.ok or msg.rates is None:
             logger.warning("history of {} {} on {} unavailable ({}); retrying", msg.symbol, msg.timeframe,
                            msg.account, msg.error)
             return
@@ -120,9 +125,39 @@ class MarketData(Supervised):
             return
         self.ticks_seen += len(batch.time_msc)
         self.board.post(f"quote:{batch.account}:{batch.symbol}", (batch.time_msc[-1], batch.bid[-1], batch.ask[-1]))
-        for key in self.by_symbol.get((batch.account, batch.symbol), ()):
+        sequencer = self.sequencers.setdefault((batch.account, batch.symbol), TickSequencer())
+        ticks, backfill_from = sequencer.on_batch(batch.seq, list(zip(batch.time_msc, batch.bid, batch.ask)),
+                                                  time.monotonic())
+        if backfill_from is not None:
+            logger.warning("{} on {}: tick feed gap before seq {}; backfilling from {}", batch.symbol,
+                           batch.account, batch.seq, backfill_from)
+            self.directory.tell(f"terminal:{batch.account}", m.FetchTicks(
+                account=batch.account, symbol=batch.symbol, date_from=backfill_from, count=100_000,
+                reply_to="market_data"))
+        self._build(batch.account, batch.symbol, ticks)
+
+    def _on_backfill(self, msg: m.TicksFetched) -> None:
+        sequencer = self.sequencers.get((msg.account, msg.symbol))
+        if sequencer is None or not sequencer.backfilling:
+            return
+        columns = msg.ticks or {}
+        ticks = list(zip(columns.get("time_msc", ()), columns.get("bid", ()), columns.get("ask", ()))) if msg.ok else []
+        if not msg.ok:
+            logger.error("{} on {}: backfill failed ({}); bars may miss ticks", msg.symbol, msg.account, msg.error)
+        self._build(msg.account, msg.symbol, sequencer.on_backfill(ticks))
+
+    def _expire_backfills(self) -> None:
+        now = time.monotonic()
+        for (account, symbol), sequencer in self.sequencers.items():
+            held = sequencer.expire(now)
+            if held is not None:
+                logger.error("{} on {}: no backfill in time; bars may miss ticks", symbol, account)
+                self._build(account, symbol, held)
+
+    def _build(self, account: int, symbol: str, ticks: list[Tick]) -> None:
+        for key in self.by_symbol.get((account, symbol), ()):
             series = self.series[key]
-            for t, bid, ask in zip(batch.time_msc, batch.bid, batch.ask):
+            for t, bid, ask in ticks:
                 bar = series.builder.on_tick(t, bid, ask)
                 if bar is not None:
                     self._publish_bar(key, series, bar)

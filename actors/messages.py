@@ -356,6 +356,25 @@ class RatesFetched:
 
 
 @message
+class FetchTicks:
+    """copy_ticks_from on behalf of `reply_to`: the backfill after a feed gap."""
+    account: int
+    symbol: str
+    date_from: int
+    count: int
+    reply_to: str
+
+
+@message
+class TicksFetched:
+    account: int
+    symbol: str
+    ok: bool
+    ticks: Map | None = None  # columns: time_msc[], bid[], ask[], ...
+    error: str = ""
+
+
+@message
 class HistoryLoaded:
     account: int
     symbol: str

@@ -53,6 +53,9 @@ class Terminal(Supervised):
             case m.FetchRates():
                 self._send(protocol.COPY_RATES_FROM_POS, purpose=message, symbol=message.symbol,
                            timeframe=message.timeframe, start_pos=0, count=message.count)
+            case m.FetchTicks():
+                self._send(protocol.COPY_TICKS_FROM, purpose=message, symbol=message.symbol,
+                           date_from=message.date_from, count=message.count, flags=mt5.COPY_TICKS_ALL)
             case m.FetchDeals():
                 self._send(protocol.HISTORY_DEALS_GET, purpose=message, position=message.position)
             case m.Tick():
@@ -125,6 +128,10 @@ class Terminal(Supervised):
                 self.directory.tell(req.reply_to, m.RatesFetched(
                     account=self.login, symbol=req.symbol, timeframe=req.timeframe, ok=ok,
                     rates=data if ok else None, error="" if ok else str(error[1])))
+            case m.FetchTicks() as req:
+                self.directory.tell(req.reply_to, m.TicksFetched(
+                    account=self.login, symbol=req.symbol, ok=ok, ticks=data if ok else None,
+                    error="" if ok else str(error[1])))
             case m.FetchDeals() as req:
                 self.directory.tell(req.reply_to, m.DealsFetched(
                     account=self.login, position=req.position, ok=ok, deals=tuple(data or ()) if ok else (),
@@ -205,6 +212,10 @@ class Terminal(Supervised):
             req = pending.purpose
             self.directory.tell(req.reply_to, m.RatesFetched(account=self.login, symbol=req.symbol,
                                                              timeframe=req.timeframe, ok=False, error="timeout"))
+        elif isinstance(pending.purpose, m.FetchTicks):
+            req = pending.purpose
+            self.directory.tell(req.reply_to, m.TicksFetched(account=self.login, symbol=req.symbol, ok=False,
+                                                             error="timeout"))
         elif isinstance(pending.purpose, m.FetchDeals):
             req = pending.purpose
             self.directory.tell(req.reply_to, m.DealsFetched(account=self.login, position=req.position, ok=False,

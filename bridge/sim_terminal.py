@@ -51,7 +51,8 @@ class SimTerminal:
                  leverage: int = 100, tz_offset_s: int = 7200, history_minutes: int = 1000,
                  server_options: Mapping[str, Any] | None = None,
                  hello_repeat_s: float = protocol.HELLO_REPEAT_S,
-                 dead_man_s: float = protocol.DEAD_MAN_S) -> None:
+                 dead_man_s: float = protocol.DEAD_MAN_S, feed: Any = None,
+                 poll_ms: int = POLL_MS, md_publish_s: float = MD_PUBLISH_S) -> None:
         self.hello_repeat_s, self.dead_man_s = hello_repeat_s, dead_man_s
         self.ctl_endpoint, self.md_endpoint, self.login = ctl_endpoint, md_endpoint, login
         self.tz_offset_s = tz_offset_s
@@ -60,14 +61,19 @@ class SimTerminal:
         start_ms = self.clock.now_ms()
         self.server = TradeServer(login=login, symbols=self.symbols, balance=balance,
                                   leverage=leverage, seed=seed, **dict(server_options or {}))
-        self.feed = RandomWalkFeed(self.symbols, seed, start_ms)
-        history = {name: self.feed.history_m1(name, history_minutes) for name in self.symbols}
+        # Any object with `advance(to_ms) -> [(symbol, time_msc, bid, ask)]` can drive prices
+        # (the replay feeds history this way); the default is the seeded random walk.
+        self.feed = feed if feed is not None else RandomWalkFeed(self.symbols, seed, start_ms)
+        self.poll_ms, self.md_publish_s = poll_ms, md_publish_s
+        history = {name: self.feed.history_m1(name, history_minutes) for name in self.symbols} \
+            if history_minutes else {}
         self.market = SimMarket(self.symbols, tz_offset_s=tz_offset_s, start_ms=start_ms,
                                 history=history, history_minutes=history_minutes)
         self.requests = RequestContext(self.server, self.market, self.clock.now_ms)
         self.events = TradeEvents(self.server)
         self.replies = ReplyCache()
         self.drop_replies = 0  # fault hook: swallow this many replies (the request still runs)
+        self.drop_tick_batches = 0  # fault hook: lose this many tick publishes on the wire (seq still moves)
         self._peer_up = False  # an executor has completed a handshake on CTL
         self._new_session()
         self._event_no = 0
@@ -170,7 +176,7 @@ class SimTerminal:
             context.destroy(linger=0)
 
     def _step(self, poller: zmq.Poller, ctl: zmq.Socket, md: zmq.Socket, monitor: zmq.Socket) -> None:
-        ready = dict(poller.poll(POLL_MS))
+        ready = dict(poller.poll(self.poll_ms))
         now = time.monotonic()
         if monitor in ready:
             self._on_monitor(monitor, ctl, now)
@@ -189,7 +195,7 @@ class SimTerminal:
     def _on_timers(self, md: zmq.Socket, now: float) -> None:
         if now >= self._next_md_at:
             self._publish_market(md)
-            self._next_md_at = now + MD_PUBLISH_S
+            self._next_md_at = now + self.md_publish_s
         if now >= self._next_hb_at:
             self._publish(md, protocol.HB.encode(), protocol.HB, server_time=self.clock.now_ms())
             self._next_hb_at = now + protocol.HEARTBEAT_INTERVAL_S
@@ -367,6 +373,10 @@ class SimTerminal:
 
     def _publish_market(self, md: zmq.Socket) -> None:
         for symbol, (times, bids, asks, flags) in self._pending_ticks.items():
+            if self.drop_tick_batches > 0:
+                self.drop_tick_batches -= 1
+                self._md_env.next_seq(protocol.tick_topic(symbol).decode())  # lost: the seq gap shows it
+                continue
             self._publish(md, protocol.tick_topic(symbol), protocol.TICK, symbol=symbol,
                           **tick_columns(times, bids, asks, flags))
         for symbol, timeframe, bar in self._pending_bars:
