@@ -42,6 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--speed", type=float, default=1.0)
     sim.add_argument("--symbols", type=Path, help="JSON file describing your broker's symbols")
 
+    rep = sub.add_parser("replay", help="replay a history file through the live path and report")
+    rep.add_argument("--csv", type=Path, required=True, help="MT5 'Export bars' CSV or time,open,high,low,close,volume")
+    rep.add_argument("--strategy", required=True, help="strategy JSON file (CONTROL_API.md format)")
+    rep.add_argument("--symbol", help="the symbol the file holds (default: the strategy's)")
+    rep.add_argument("--tz-offset-s", type=int, default=0, help="the file's server time minus UTC, in seconds")
+    rep.add_argument("--balance", type=float, default=10_000.0, help="starting balance of the replay account")
+    rep.add_argument("--json", action="store_true", help="print the PERFORMANCE_REQUEST reply with trades as JSON")
+
     ctl.add_parser(sub)
     args = parser.parse_args(argv)
     try:
@@ -52,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                 return run_sim(args)
             case "ctl":
                 return run_ctl(args)
+            case "replay":
+                return run_replay(args)
     except ctl.UsageError as exc:
         print(f"run.py: {exc}", file=sys.stderr)
         return 2
@@ -115,6 +125,30 @@ def run_sim(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: terminal.stop())
     terminal.run_forever()
     return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from actors import ctl
+    from actors.logs import setup_logging
+    from actors.replay import ReplayError, replay
+
+    setup_logging(None, "ERROR")
+    strategy = ctl.build_request(argparse.Namespace(ctl_command="start", strategy_id=STRATEGY_FOR_REPLAY,
+                                                    definition=args.strategy, account=None))[1]["strategy"]
+    try:
+        report = replay(args.csv, strategy, symbol=args.symbol, tz_offset_s=args.tz_offset_s, balance=args.balance)
+    except ReplayError as exc:
+        print(f"run.py replay: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        print(f"{report['bars']} bars replayed; {len(report['open_positions'])} position(s) open at the end\n")
+        print(ctl.render_performance(report))
+    return 0
+
+
+STRATEGY_FOR_REPLAY = "replay"
 
 
 def run_ctl(args: argparse.Namespace) -> int:

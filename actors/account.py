@@ -77,6 +77,9 @@ class Account(Supervised):
                 self._post()
             case m.AccountInfoUpdated(info=info):
                 self.view.info = dict(info)
+                if "balance" in info:  # the journal keeps the first: where the performance report's equity starts
+                    self.directory.tell("journal", m.RecordBalance(account=self.login, balance=float(info["balance"]),
+                        tz_offset_s=int(self.board.get(f"terminal:{self.login}", {}).get("tz_offset_s", 0))))
                 self._post()
             case m.SymbolsUpdated(symbols=symbols):
                 self.view.symbols = dict(symbols)
@@ -250,6 +253,7 @@ class Account(Supervised):
         elif job.corr:
             self.directory.tell(job.reply_to, m.CommandReply(corr=job.corr, ok=True, data={
                 "closed": job.closed, "remaining": job.remaining}))
+        self._post()
 
     # --- sending and results ---
     def _send(self, request: dict[str, Any], flight: InFlight, *, closing: bool) -> None:
@@ -262,6 +266,7 @@ class Account(Supervised):
         self.in_flight[coid] = flight
         self.directory.tell(f"terminal:{self.login}", m.SubmitOrder(
             account=self.login, client_order_id=coid, request=request, closing=closing))
+        self._post()
 
     def _on_result(self, res: m.OrderResult) -> None:
         flight = self.in_flight.pop(res.client_order_id, None)
@@ -276,6 +281,7 @@ class Account(Supervised):
         job = self.jobs.get(flight.job)
         if job is not None and flight.kind == "remove" and res.ok and res.retcode in mt5.SUCCESS_RETCODES:
             job.cancelled += 1
+        self._post()
 
     def _on_success(self, coid: str, flight: InFlight, result: dict[str, Any]) -> None:
         self.directory.tell("journal", m.RecordOrderOutcome(
@@ -343,8 +349,9 @@ class Account(Supervised):
         if msg.deals:
             self.directory.tell("journal", m.RecordDeals(account=self.login, strategy_id=self.view.strategy_of(
                 msg.position), deals=msg.deals))
+        entry = next((d for d in msg.deals if d.get("entry") == mt5.DEAL_ENTRY_IN), None)
         for deal in msg.deals:
-            closed = self.view.record_exit_deal(deal)
+            closed = self.view.record_exit_deal(deal, entry)
             if closed is None:
                 continue
             self.directory.publish(closed)
@@ -383,4 +390,6 @@ class Account(Supervised):
             self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=cp.error(code, message, details)))
 
     def _post(self) -> None:
-        self.board.post(f"account:{self.login}", self.view.snapshot())
+        # `busy`: orders in flight and close jobs running (a replay waits for it to reach 0).
+        self.board.post(f"account:{self.login}", {**self.view.snapshot(),
+                                                  "busy": len(self.in_flight) + len(self.jobs)})

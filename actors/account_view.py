@@ -77,8 +77,10 @@ class AccountView:
     def count(self, strategy_id: str) -> int:
         return sum(1 for t in self.positions if self.strategy_of(t) == strategy_id)
 
-    def record_exit_deal(self, deal: Mapping[str, Any]) -> m.PositionClosed | None:
-        """The close an exit deal represents, once per deal ticket; None for other deals."""
+    def record_exit_deal(self, deal: Mapping[str, Any],
+                         entry: Mapping[str, Any] | None = None) -> m.PositionClosed | None:
+        """The close an exit deal represents, once per deal ticket; None for other deals.
+        `entry`, the position's opening deal when known, gives the trade its open time and price."""
         ticket = int(deal["ticket"])
         if deal.get("entry") not in EXIT_ENTRIES or ticket in self._seen_deals:
             return None
@@ -92,7 +94,10 @@ class AccountView:
                                 ticket=position,
                                 symbol=str(deal["symbol"]), side=side, volume=float(deal["volume"]),
                                 price_close=float(deal["price"]), profit=round(net, 2),
-                                reason=REASON_NAMES.get(deal.get("reason"), str(deal.get("reason"))), deal=ticket)
+                                reason=REASON_NAMES.get(deal.get("reason"), str(deal.get("reason"))), deal=ticket,
+                                open_time=int(entry["time_msc"]) if entry else 0,
+                                open_price=float(entry["price"]) if entry else 0.0,
+                                close_time=int(deal.get("time_msc", 0)))
 
     def _remember(self, deal: int) -> None:
         self._seen_deals.add(deal)

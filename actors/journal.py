@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import peewee as pw
 from loguru import logger
 
 from actors import messages as m
@@ -26,6 +27,11 @@ from actors.performance import summarize
 
 FINAL_STATUSES = ("FILLED", "REJECTED")
 MAX_AUDIT_DATA = 4096
+INITIAL_BALANCE = "initial_balance:"  # MetaRow key prefix, + the account login
+TZ_OFFSET = "tz_offset_s:"
+# A trade in PERFORMANCE_REQUEST: CONTROL_API's fields, plus its account and why it closed.
+TRADE_FIELDS = ("ticket", "account", "strategy_id", "symbol", "side", "volume", "open_time", "open_price",
+                "close_time", "close_price", "profit", "reason")
 
 
 def _now_ms() -> int:
@@ -38,6 +44,8 @@ class Journal(Supervised):
         self.path = path
         self.db = None
         self.tag = ""
+        self.initial_balances: dict[int, float] = {}
+        self.tz_offsets: dict[int, int] = {}
 
     def on_start(self) -> None:
         self.db = open_database(self.path)
@@ -51,7 +59,14 @@ class Journal(Supervised):
             MetaRow.create(key="tag", value=self.tag)
         else:
             self.tag = row.value
+        self.initial_balances = {int(k): float(v) for k, v in self._meta_with_prefix(INITIAL_BALANCE)}
+        self.tz_offsets = {int(k): int(v) for k, v in self._meta_with_prefix(TZ_OFFSET)}
         logger.info("journal open at {} (tag {})", self.path, self.tag)
+
+    @staticmethod
+    def _meta_with_prefix(prefix: str) -> list[tuple[str, str]]:
+        """(rest of the key, value) of every meta row whose key starts with `prefix`."""
+        return [(r.key[len(prefix):], r.value) for r in MetaRow.select().where(MetaRow.key.startswith(prefix))]
 
     def _unclean_shutdown(self) -> bool:
         row = MetaRow.get_or_none(MetaRow.key == "open")
@@ -88,6 +103,8 @@ class Journal(Supervised):
                 return {r.ticket: r.strategy_id for r in rows}
             case m.AuditCommand():
                 self._audit(message)
+            case m.RecordBalance():
+                self._record_balance(message)
             case m.PerformanceRequest():
                 self.directory.tell("control", m.CommandReply(corr=message.corr, ok=True, data=self.performance(message)))
             case _ if type(message) in m.EVENT_TYPES:
@@ -185,11 +202,12 @@ class Journal(Supervised):
         where = (PositionRow.account == event.account) & (PositionRow.ticket == event.ticket)
         position = PositionRow.get_or_none(where)
         now = _now_ms()
+        # The terminal's deal times and prices when known; our own records otherwise.
         TradeRow.create(
             account=event.account, ticket=event.ticket, strategy_id=event.strategy_id, symbol=event.symbol,
-            side=event.side, volume=event.volume, close_price=event.price_close, close_time=now,
-            open_time=position.opened_at if position else now,
-            open_price=position.price_open if position else 0.0,
+            side=event.side, volume=event.volume, close_price=event.price_close, close_time=event.close_time or now,
+            open_time=event.open_time or (position.opened_at if position else now),
+            open_price=event.open_price or (position.price_open if position else 0.0),
             profit=event.profit, reason=event.reason,
         )
         if position is not None:
@@ -205,6 +223,21 @@ class Journal(Supervised):
             data = {"truncated": repr(data)[:MAX_AUDIT_DATA]}
         AuditRow.create(ts=_now_ms(), request_id=msg.request_id, type=msg.type[:32], data=data, ok=msg.ok,
                         error_code=msg.error_code, client=msg.client[:64])
+
+    # --- balances: where the performance report's equity curves start ---
+    def _record_balance(self, msg: m.RecordBalance) -> None:
+        """Keep the account's first balance, less what its journaled trades already made, so
+        it is the balance before its first journaled trade also for a journal that has
+        trades from before balances were recorded. Keep its server's latest tz offset."""
+        if msg.account not in self.initial_balances:
+            made = TradeRow.select(pw.fn.SUM(TradeRow.profit)).where(TradeRow.account == msg.account).scalar()
+            initial = round(msg.balance - (made or 0.0), 2)
+            MetaRow.replace(key=f"{INITIAL_BALANCE}{msg.account}", value=repr(initial)).execute()
+            self.initial_balances[msg.account] = initial
+            logger.info("account {}: initial balance {} for the performance report", msg.account, initial)
+        if self.tz_offsets.get(msg.account) != msg.tz_offset_s:
+            MetaRow.replace(key=f"{TZ_OFFSET}{msg.account}", value=str(msg.tz_offset_s)).execute()
+            self.tz_offsets[msg.account] = msg.tz_offset_s
 
     # --- reports ---
     def performance(self, req: m.PerformanceRequest) -> dict[str, Any]:
@@ -222,12 +255,24 @@ class Journal(Supervised):
         if req.strategy_id and req.strategy_id not in by_strategy:
             by_strategy[req.strategy_id] = []
         reply: dict[str, Any] = {
-            "accounts": [{"account": a, **summarize(ts)} for a, ts in sorted(by_account.items())],
-            "strategies": [{"strategy_id": s, **summarize(ts)} for s, ts in sorted(by_strategy.items())],
+            "accounts": [self._report({"account": a}, ts, [a]) for a, ts in sorted(by_account.items())],
+            "strategies": [self._report({"strategy_id": s}, ts, sorted({t["account"] for t in ts}))
+                           for s, ts in sorted(by_strategy.items())],
         }
         if req.include_trades:
-            reply["trades"] = trades
+            reply["trades"] = [{k: t[k] for k in TRADE_FIELDS} for t in trades]
         return reply
+
+    def _report(self, head: dict[str, Any], trades: list[dict[str, Any]], accounts: list[int]) -> dict[str, Any]:
+        """`summarize` of `trades` made in `accounts`. A strategy trades its account's capital,
+        so its curve starts at the account's initial balance (the sum, if it traded in
+        several; None while one is unknown) and its days are that server's (the first
+        account's, if they differ)."""
+        balances = [self.initial_balances.get(a) for a in accounts]
+        initial = sum(balances) if balances and None not in balances else None
+        tz_offset_s = self.tz_offsets.get(accounts[0], 0) if accounts else 0
+        return {**head, "initial_balance": initial,
+                **summarize(trades, initial_balance=initial, tz_offset_s=tz_offset_s)}
 
     @staticmethod
     def _trade_dict(row: TradeRow) -> dict[str, Any]:

@@ -479,6 +479,16 @@ class AuditCommand:
     client: str = ""
 
 
+@message
+class RecordBalance:
+    """The account's balance as the terminal reports it (Account -> Journal). The journal
+    keeps the first one per account: where the performance report's equity curve starts.
+    `tz_offset_s` is the trade server's offset from UTC: where its days begin."""
+    account: int
+    balance: float
+    tz_offset_s: int = 0
+
+
 # ------------------------------------------------------------------------- events ---
 @message
 class OrderFilled:
@@ -538,6 +548,9 @@ class PositionClosed:
     profit: float
     reason: str = ""
     deal: int = 0
+    open_time: int = 0  # ms, the opening deal's time at the terminal
+    open_price: float = 0.0
+    close_time: int = 0  # ms, the closing deal's time at the terminal
 
 
 @message

@@ -5,6 +5,7 @@ stop in reverse order. `run.py service` and the tests use exactly this.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pykka
 from loguru import logger
@@ -27,8 +28,10 @@ class ServiceError(RuntimeError):
 
 
 class Service:
-    def __init__(self, config: ServiceConfig) -> None:
+    def __init__(self, config: ServiceConfig, sim_factory: Callable[[ServiceConfig], SimTerminal] | None = None) -> None:
+        """`sim_factory` builds a custom simulated terminal (the replay's); default: from config.sim."""
         self.config = config
+        self._sim_factory = sim_factory
         self.directory = Directory()
         self.board = StatusBoard()
         self.gate = KillGate()
@@ -44,8 +47,8 @@ class Service:
             self.supervisor.ask(m.Ping(), timeout=START_TIMEOUT_S)
         except (pykka.ActorDeadError, pykka.Timeout):
             raise ServiceError(self.directory.start_error("supervisor") or "the supervisor did not start") from None
-        if self.config.sim is not None:
-            self.sim = self._make_sim()
+        if self._sim_factory is not None or self.config.sim is not None:
+            self.sim = (self._sim_factory or _default_sim)(self.config)
             try:
                 self.sim.start()
             except Exception as exc:
@@ -53,16 +56,9 @@ class Service:
                 raise ServiceError(f"simulated terminal failed to start: {exc}") from exc
         logger.info("executor running: control {}, events {}{}", self.config.control_endpoint,
                     self.config.events_endpoint,
-                    f", simulated terminal {self.sim.login} at {self.config.sim.speed:g}x" if self.sim else
+                    f", simulated terminal {self.sim.login} at {self.sim.clock.speed:g}x" if self.sim else
                     f", waiting for EAs on {self.config.ea_ctl_endpoint}")
         return self
-
-    def _make_sim(self) -> SimTerminal:
-        s = self.config.sim
-        symbols = load_symbols(s.symbols_file) if s.symbols_file else None
-        return SimTerminal(ctl_endpoint=self.config.ea_ctl_endpoint, md_endpoint=self.config.ea_md_endpoint,
-                           login=s.login, seed=s.seed, speed=s.speed, symbols=symbols, balance=s.balance,
-                           leverage=s.leverage, tz_offset_s=s.tz_offset_s, history_minutes=s.history_minutes)
 
     def wait(self, stop_requested: threading.Event) -> int:
         """Block until a stop is requested (0) or the supervisor gives up (1)."""
@@ -89,3 +85,11 @@ class Service:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _default_sim(config: ServiceConfig) -> SimTerminal:
+    s = config.sim
+    symbols = load_symbols(s.symbols_file) if s.symbols_file else None
+    return SimTerminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
+                       login=s.login, seed=s.seed, speed=s.speed, symbols=symbols, balance=s.balance,
+                       leverage=s.leverage, tz_offset_s=s.tz_offset_s, history_minutes=s.history_minutes)

@@ -46,6 +46,7 @@ class Strategy(Supervised):
 
     def on_stop(self) -> None:
         self.directory.tell("market_data", m.UnsubscribeBars(subscriber=self.name))
+        self.board.remove(self.name)
 
     def on_receive(self, message: Any) -> Any:
         match message:
@@ -66,6 +67,7 @@ class Strategy(Supervised):
         for row in zip(*(rates[k] for k in ("time", "open", "high", "low", "close", "tick_volume", "spread"))):
             self.bars.append(Bar(int(row[0]), *map(float, row[1:5]), int(row[5]), int(row[6])))
         self.ready = True
+        self._post()
         logger.info("{} ready with {} bars of {} {}", self.name, len(self.bars), self.definition["symbol"],
                     self.definition["timeframe"])
 
@@ -78,6 +80,7 @@ class Strategy(Supervised):
                              int(bar.tick_volume), int(bar.spread)))
         signals = self.rules.evaluate(self.bars.arrays())
         self._act(signals, bar)
+        self._post()  # after the intents are told: whoever sees this bar here may expect them queued
 
     def _act(self, signals: Signals, bar: m.BarClosed) -> None:
         mine = [p for p in self.board.get(f"account:{self.account}", {}).get("positions", [])
@@ -103,6 +106,9 @@ class Strategy(Supervised):
             sizing=self.settings.get("sizing", {"method": "fixed", "lots": 0.01}),
             sl_pips=stop.get("pips"), tp_pips=target.get("pips"), tp_rr=target.get("rr"),
             comment=self.strategy_id[:31], max_positions=int(self.settings.get("max_positions", 1))))
+
+    def _post(self) -> None:
+        self.board.post(self.name, {"ready": self.ready, "last_bar": self.bars.last_time, "paused": self.paused})
 
     def _close(self, side: str, why: str) -> None:
         self.directory.tell(f"account:{self.account}", m.CloseStrategyPositions(

@@ -33,6 +33,7 @@ class Terminal(Supervised):
         self._introducing = False
         self.positions: tuple = ()  # the terminal's last word on open positions and orders
         self.orders: tuple = ()
+        self.positions_version: int | None = None  # the EA's counter of that word
         self.ticker: Ticker | None = None
         self.account_name = f"account:{login}"
 
@@ -86,6 +87,7 @@ class Terminal(Supervised):
                     result=body.get("result")))
             case protocol.POSITIONS if isinstance(body.get("positions"), (list, tuple)):
                 self.positions = tuple(body["positions"])
+                self.positions_version = body.get("version")
                 self._tell_snapshot()
             case protocol.ORDERS if isinstance(body.get("orders"), (list, tuple)):
                 self.orders = tuple(body["orders"])

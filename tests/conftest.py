@@ -4,7 +4,6 @@ a control client for it, and helpers that wait on conditions with deadlines.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,13 +15,8 @@ import pytest
 from actors.config import load_config
 from actors.control_client import ControlClient
 from actors.logs import setup_logging
+from actors.ports import free_endpoint  # noqa: F401 - also used by other test modules
 from actors.service import Service
-
-
-def free_endpoint() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
