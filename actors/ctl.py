@@ -176,14 +176,31 @@ def render_status(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# The report's most useful figures, as (header, key, format); the rest is in --json.
+PERFORMANCE_COLUMNS = (
+    ("trades", "trades", "{}"), ("win%", "win_rate", "{:.1%}"), ("net", "net_profit", "{:,.2f}"),
+    ("PF", "profit_factor", "{:.2f}"), ("max DD", "max_drawdown", "{:,.2f}"), ("DD%", "max_drawdown_pct", "{:.1f}"),
+    ("sharpe", "sharpe", "{:.2f}"), ("expect", "expectancy", "{:,.2f}"), ("avg win", "average_win", "{:,.2f}"),
+    ("avg loss", "average_loss", "{:,.2f}"), ("L-run", "longest_losing_streak", "{}"),
+)
+
+
 def render_performance(p: dict[str, Any]) -> str:
-    cols = ["trades", "wins", "losses", "win_rate", "net_profit", "profit_factor", "max_drawdown", "expectancy"]
-    lines = ["STRATEGIES"] + table(p["strategies"], ["strategy_id", *cols])
-    lines += ["", "ACCOUNTS"] + table(p["accounts"], ["account", *cols])
+    lines = ["STRATEGIES"] + _figures(p["strategies"], "strategy_id")
+    lines += ["", "ACCOUNTS"] + _figures(p["accounts"], "account")
+    lines.append("  (PF profit factor, DD% of peak equity, sharpe of daily returns, L-run longest losing streak)")
     if "trades" in p:
-        lines += ["", "TRADES"] + table(p["trades"], ["ticket", "strategy_id", "symbol", "side", "volume",
-                                                      "open_price", "close_price", "profit"])
+        trades = [{**t, "open": t.get("open_price"), "close": t.get("close_price"),
+                   "closed at": _time(t.get("close_time"))[:16]} for t in p["trades"]]
+        lines += ["", "TRADES"] + table(trades, ["ticket", "strategy_id", "symbol", "side", "volume", "open", "close",
+                                                 "closed at", "profit", "reason"])
     return "\n".join(lines)
+
+
+def _figures(rows: list[dict[str, Any]], key: str) -> list[str]:
+    cells = [{key: r.get(key), **{h: "-" if r.get(k) is None else f.format(r[k]) for h, k, f in PERFORMANCE_COLUMNS}}
+             for r in rows]
+    return table(cells, [key, *(h for h, _, _ in PERFORMANCE_COLUMNS)])
 
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:

@@ -34,6 +34,9 @@ POSITION_KEYS = {"ticket", "account", "symbol", "side", "volume", "price_open", 
 STRATEGY_KEYS = {"strategy_id", "name", "symbol", "timeframe", "account", "state", "restarts"}
 PERFORMANCE_KEYS = {"strategy_id", "trades", "wins", "losses", "win_rate", "net_profit", "gross_profit",
                     "gross_loss", "profit_factor", "max_drawdown", "sharpe", "expectancy"}
+# Beyond the contract's keys, the full report (actors/performance.py).
+REPORT_KEYS = {"breakeven", "max_drawdown_pct", "average_win", "average_loss", "largest_win", "largest_loss",
+               "longest_winning_streak", "longest_losing_streak", "initial_balance"}
 TRADE_KEYS = {"ticket", "strategy_id", "symbol", "side", "volume", "open_time", "open_price", "close_time",
               "close_price", "profit"}
 
@@ -229,12 +232,19 @@ def test_performance_request_reports_closed_trades(executor):
     report = executor.ok("PERFORMANCE_REQUEST", {"include_trades": True})
     assert {"accounts", "strategies", "trades"} <= set(report), report
     [summary] = report["strategies"]
-    assert PERFORMANCE_KEYS <= set(summary), summary
+    assert PERFORMANCE_KEYS | REPORT_KEYS <= set(summary), summary
     assert summary["strategy_id"] == "manual" and summary["trades"] == 1
+    [account] = report["accounts"]
+    assert (PERFORMANCE_KEYS - {"strategy_id"}) | REPORT_KEYS | {"account"} <= set(account), account
+    assert account["account"] == executor.sim.login and account["trades"] == 1
+    # The equity curve starts at the balance before the trade (the simulator charges no commission).
+    assert account["initial_balance"] == summary["initial_balance"] == \
+        pytest.approx(executor.sim.server.balance - closed["profit"], abs=0.01)
+    assert summary["max_drawdown_pct"] is not None and summary["sharpe"] is None  # one day: no Sharpe
     assert summary["wins"] + summary["losses"] <= 1
     assert summary["net_profit"] == pytest.approx(closed["profit"], abs=0.01)
     [trade] = report["trades"]
-    assert TRADE_KEYS <= set(trade), trade
+    assert TRADE_KEYS | {"reason"} <= set(trade), trade
     assert (trade["ticket"], trade["strategy_id"], trade["symbol"], trade["side"], trade["volume"]) == \
         (opened["ticket"], "manual", "EURUSD", "buy", 0.1)
     assert trade["open_price"] == pytest.approx(opened["price"])
