@@ -3,13 +3,19 @@
     rules = compile_rules({"entry_long": "cross_above(sma(10), sma(20))",
                            "filters": ["adx(14) > 20"]})
     rules.required_bars        # history to load
-    rules.evaluate(bars)       # -> Signals(entry_long=..., ...) at the last bar
+    rules.evaluate(bars, tz_offset_s=7200, cache=shared)  # -> Signals(...) at the last bar
 
 Rule text is tokenized, parsed and type-checked into a closure tree (never `eval`-ed);
 every problem is a `RuleError` with the 0-based position of the error. An expression is
 evaluated over the whole bar window at once and answers for the LAST bar. NaN means
 "not known yet": comparisons with it are unknown, `and/or/not` use Kleene logic, and a
 rule that is unknown on the last bar is false, so a rule on too little history is false.
+
+Omitted indicator parameters take TA-Lib's defaults (`rules_vocabulary.DEFAULTS`).
+`tz_offset_s` (server time minus UTC, in seconds) places vwap's day boundary at the trade
+server's midnight. `cache`, a dict shared by the strategies that evaluate the same bars
+(same account, symbol, timeframe, last bar and window length), lets them compute each
+indicator once; see `rules_context.EvalContext` for its keys and guarantees.
 
 `required_bars` is a rough upper bound: the largest indicator warm-up (generous for
 recursive smoothings, see `rules_vocabulary`) plus lookbacks plus one bar per cross, plus
@@ -19,7 +25,7 @@ the current bar. Periods and lookbacks are capped (`rules_errors`), so it stays 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -30,6 +36,7 @@ from actors.rules_compiler import CONDITION, Compiled, compile_node
 from actors.rules_context import EvalContext, IndicatorTable, read_bars
 from actors.rules_errors import MAX_FILTERS, MAX_HISTORY_BARS, RuleError
 from actors.rules_parser import parse
+from actors.rules_vocabulary import TZ_OFFSET
 
 __all__ = ["Bars", "CompiledExpression", "CompiledRules", "RuleError", "Signals",
            "compile_condition", "compile_expression", "compile_rules", "RULE_NAMES"]
@@ -37,6 +44,7 @@ __all__ = ["Bars", "CompiledExpression", "CompiledRules", "RuleError", "Signals"
 RULE_NAMES = ("entry_long", "entry_short", "exit_long", "exit_short")
 FILTERS = "filters"
 Functions = Mapping[str, Callable[..., Any]]
+Cache = MutableMapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,17 +88,22 @@ class CompiledExpression:
         self._run = compiled.run
         self._table = table
 
-    def evaluate(self, bars: Any) -> bool | float:
+    def evaluate(self, bars: Any, *, tz_offset_s: int = 0,
+                 cache: Cache | None = None) -> bool | float:
         """The value on the last bar: a bool for a condition (unknown is False), else a float."""
-        return self.evaluate_in(_context(bars, self._table))
+        return self.evaluate_in(_context(bars, self._table, tz_offset_s=tz_offset_s,
+                                         cache=cache))
 
-    def series(self, bars: Any) -> np.ndarray:
+    def series(self, bars: Any, *, tz_offset_s: int = 0,
+               cache: Cache | None = None) -> np.ndarray:
         """Values on every bar; conditions as 1.0 true, 0.0 false, NaN unknown."""
-        context = _context(bars, self._table)
+        context = _context(bars, self._table, tz_offset_s=tz_offset_s, cache=cache)
         with np.errstate(all="ignore"):
             return self._run(context).copy()
 
     def evaluate_in(self, context: EvalContext) -> bool | float:
+        """The value on the last bar of `context`, whose indicator results are shared by
+        every expression evaluated in it (as `CompiledRules.evaluate` does)."""
         if context.length == 0:
             return False if self.kind == CONDITION else float("nan")
         with np.errstate(all="ignore"):
@@ -142,8 +155,13 @@ def _compile_safely(text: str) -> Compiled:
                         ) from error
 
 
-def _context(bars: Any, table: IndicatorTable) -> EvalContext:
-    return EvalContext(read_bars(bars), table)
+def _context(bars: Any, table: IndicatorTable, *, tz_offset_s: int = 0,
+             cache: Cache | None = None) -> EvalContext:
+    # A float offset would make vwap's day and the cache key disagree with the server's.
+    if isinstance(tz_offset_s, bool) or not isinstance(tz_offset_s, (int, np.integer)):
+        raise TypeError(f"tz_offset_s must be whole seconds (an int), got {tz_offset_s!r}")
+    return EvalContext(read_bars(bars), table, session={TZ_OFFSET: int(tz_offset_s)},
+                       cache=cache)
 
 
 class CompiledRules:
@@ -160,8 +178,10 @@ class CompiledRules:
         self.indicators = frozenset().union(*(e.indicators for e in expressions))
         self._table = table
 
-    def evaluate(self, bars: Any) -> Signals:
-        context = _context(bars, self._table)
+    def evaluate(self, bars: Any, *, tz_offset_s: int = 0,
+                 cache: Cache | None = None) -> Signals:
+        """The signals on the last bar; `tz_offset_s` and `cache` as in the module doc."""
+        context = _context(bars, self._table, tz_offset_s=tz_offset_s, cache=cache)
         fired = {name: rule.evaluate_in(context) for name, rule in self.rules.items()}
         if (fired.get("entry_long") or fired.get("entry_short")) and not all(
                 check.evaluate_in(context) for check in self.filters):

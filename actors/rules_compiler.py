@@ -7,8 +7,12 @@ NaN, a cross without two known bars). `and`/`or`/`not` follow Kleene logic, so
 `not (close > sma(200))` stays unknown during warm-up instead of turning true, and a rule
 that is unknown on the last bar counts as false.
 
-Indicator results are cached per evaluation under the call's canonical text, so
-`macd().signal` and `macd(12, 26, 9).hist` are computed once.
+Indicator results are cached per evaluation (and optionally across strategies, see
+`rules_context`) under a key naming the call in full, its input series and every parameter
+(`macd(close, 12, 26, 9)`), so `macd().signal` and `macd(12, 26, 9).hist` are computed once.
+Omitted parameters take the language's defaults (`rules_vocabulary.DEFAULTS`, TA-Lib's),
+and every parameter is passed to the indicator function, so the function's own keyword
+defaults never decide what a rule means.
 """
 
 from __future__ import annotations
@@ -156,14 +160,16 @@ class _Compiler:
                                  hint="add a field: " + _field_list(spec))
         series, params = self.bind(call, spec)
         key = _call_text(spec, series, params)
-        run = _indicator_run(spec, key, series, params, field, call.position, self.text)
+        run = _indicator_run(spec, series, params, field, call.position, self.text)
         history = spec.warmup(params) + (series.history if series else 0)
         calls = frozenset({key}) | (series.calls if series else frozenset())
         return Compiled(NUMBER, run, history, f"{key}.{field}" if field else key, calls)
 
     def bind(self, call: Call, spec: IndicatorSpec) -> tuple[Compiled | None, dict]:
         args, series = list(call.args), None
-        if args and args[0].keyword is None and not _is_literal(args[0].value):
+        # A leading argument that reads no bars is a parameter, not a series: with every
+        # parameter defaulted, `sma(2 * 5)` would otherwise be a silent average of 10s.
+        if args and args[0].keyword is None and _reads_bars(args[0].value):
             if not spec.accepts_series:
                 raise self.error(f"{spec.name} takes only numbers as parameters",
                                  args[0].position, hint=f"write {spec.usage}")
@@ -216,11 +222,7 @@ class _Compiler:
 
     def fill_defaults(self, call: Call, spec: IndicatorSpec, values: dict) -> dict:
         for param in spec.params:
-            if param.name not in values:
-                if param.default is None:
-                    raise self.error(f"{spec.name} needs {param.name}", call.position,
-                                     hint=f"write {spec.usage}, e.g. {spec.name}(20)")
-                values[param.name] = param.default
+            values.setdefault(param.name, param.default)
         if spec.name == "macd" and values["fast"] >= values["slow"]:
             raise self.error("macd's fast period must be shorter than its slow one",
                              call.position, hint="write macd(12, 26, 9)")
@@ -228,9 +230,16 @@ class _Compiler:
 
 
 # --- helpers: literals and canonical text ---
-def _is_literal(node: Node) -> bool:
-    return isinstance(node, Number) or (
-        isinstance(node, Negate) and isinstance(node.operand, Number))
+def _reads_bars(node: Node) -> bool:
+    """Whether `node` depends on bar data; only constants and arithmetic on them do not."""
+    match node:
+        case Number():
+            return False
+        case Negate(operand=inner) | Lookback(target=inner):
+            return _reads_bars(inner)
+        case Binary(left=left, right=right):
+            return _reads_bars(left) or _reads_bars(right)
+    return True
 
 
 def _literal_value(node: Node) -> tuple[float | None, str]:
@@ -251,6 +260,21 @@ def _call_text(spec: IndicatorSpec, series: Compiled | None, params: dict) -> st
     parts = [series.text] if series and series.text != spec.inputs[0] else []
     parts += [_format_number(float(params[param.name])) for param in spec.params]
     return f"{spec.name}({', '.join(parts)})"
+
+
+def _cache_key(spec: IndicatorSpec, series: Compiled | None, params: dict) -> str:
+    """The call in full: every input series and parameter, e.g. `sma(close, 10)`."""
+    inputs = [series.text if series else spec.inputs[0], *spec.inputs[1:]]
+    parts = inputs + [_format_number(float(params[param.name])) for param in spec.params]
+    return f"{spec.name}({', '.join(parts)})"
+
+
+def _session_names(spec: IndicatorSpec, series: Compiled | None) -> tuple[str, ...]:
+    """Session values the call depends on, its own and those of indicators in its series."""
+    names = set(spec.context)
+    for call in series.calls if series else ():
+        names.update(INDICATORS[call[:call.index("(")]].context)
+    return tuple(sorted(names))
 
 
 def _field_list(spec: IndicatorSpec) -> str:
@@ -330,17 +354,19 @@ def _cross(rising: Run, other: Run) -> Run:
     return run
 
 
-def _indicator_run(spec: IndicatorSpec, key: str, series: Compiled | None, params: dict,
+def _indicator_run(spec: IndicatorSpec, series: Compiled | None, params: dict,
                    field: str | None, position: int, text: str) -> Run:
     param_values = tuple(params[param.name] for param in spec.params)
     bar_inputs = spec.inputs[1:] if series else spec.inputs
+    call, session = _cache_key(spec, series, params), _session_names(spec, series)
 
     def compute(ctx: EvalContext):
         inputs = [series.run(ctx)] if series else []
         inputs += [ctx.series[name] for name in bar_inputs]
         function = ctx.function(spec.function, spec.name, position, text)
-        return function(*inputs, *param_values)
+        return function(*inputs, *param_values,
+                        **{name: ctx.session[name] for name in spec.context})
 
     def run(ctx: EvalContext) -> np.ndarray:
-        return ctx.output(key, compute, field)
+        return ctx.output(ctx.key(call, session), compute, spec.fields, field)
     return run

@@ -3,7 +3,7 @@
 `sma` is a real rolling mean; every other fake returns its first input plus its numeric
 parameters (one per output field, offset by the field's index), so a test can tell from a
 value which function ran, with which input and parameters, and which field was read.
-Every call is recorded.
+Every call is recorded, its session keywords (vwap's `tz_offset_s`) apart.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def rolling_mean(values: np.ndarray, period: int) -> np.ndarray:
 class FakeIndicators:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple]] = []
+        self.keywords: list[tuple[str, dict]] = []
         self.table = {name: self._fake(name) for name in INPUT_COUNTS}
 
     def count(self) -> Counter:
@@ -41,9 +42,10 @@ class FakeIndicators:
     def _fake(self, name: str):
         inputs = INPUT_COUNTS[name]
 
-        def fake(*args):
+        def fake(*args, **keywords):
             arrays, params = args[:inputs], args[inputs:]
             self.calls.append((name, params))
+            self.keywords.append((name, keywords))
             if name == "sma":
                 return rolling_mean(arrays[0], params[0])
             base = arrays[0] + sum(params)

@@ -70,7 +70,10 @@ FIRST_INPUT_OF_FLAT = {"volume_ma": 100.0, **dict.fromkeys(
 @pytest.mark.parametrize("text, function, params, field_offset", [
     ("sma(3)", "sma", (3,), None),
     ("sma(close, 3)", "sma", (3,), None),
+    ("sma()", "sma", (30,), None),
+    ("sma(close)", "sma", (30,), None),
     ("ema(10)", "ema", (10,), 0),
+    ("ema()", "ema", (30,), 0),
     ("rsi()", "rsi", (14,), 0),
     ("rsi(7)", "rsi", (7,), 0),
     ("macd().macd", "macd", (12, 26, 9), 0),
@@ -81,12 +84,14 @@ FIRST_INPUT_OF_FLAT = {"volume_ma": 100.0, **dict.fromkeys(
     ("bb().upper", "bollinger", (20, 2.0), 0),
     ("bb(10, 1.5).middle", "bollinger", (10, 1.5), 1),
     ("bb(k=3).lower", "bollinger", (20, 3.0), 2),
-    ("stoch().k", "stochastic", (14, 3, 3), 0),
+    ("bb(20).lower", "bollinger", (20, 2.0), 2),
+    ("stoch().k", "stochastic", (5, 3, 3), 0),
+    ("stoch(14).k", "stochastic", (14, 3, 3), 0),
     ("stoch(5, 2, 1).d", "stochastic", (5, 2, 1), 1),
     ("adx()", "adx", (14,), 0),                    # bare adx means .adx
     ("adx(10).plus_di", "adx", (10,), 1),
     ("adx(10).minus_di", "adx", (10,), 2),
-    ("cci()", "cci", (20,), 0),
+    ("cci()", "cci", (14,), 0),
     ("cci(9)", "cci", (9,), 0),
     ("willr()", "williams_r", (14,), 0),
     ("willr(21)", "williams_r", (21,), 0),
@@ -100,6 +105,8 @@ FIRST_INPUT_OF_FLAT = {"volume_ma": 100.0, **dict.fromkeys(
 ])
 def test_every_indicator_calls_its_function_with_defaults_and_explicit_params(
         text, function, params, field_offset):
+    """Every parameter is passed, defaulted ones included: the function's own keyword
+    defaults (bollinger 20, stochastic 14, cci 20) must never decide what a rule means."""
     fakes = FakeIndicators()
     result = value(text, FLAT, fakes)
     assert fakes.calls == [(function, params)]
@@ -297,9 +304,13 @@ def random_walk_bars(count: int = 300) -> Bars:
     ("macd(8, 21, 5).hist", lambda m, b: m.macd(b.close, 8, 21, 5).hist),
     ("atr(7)", lambda m, b: m.atr(b.high, b.low, b.close, 7)),
     ("bb(20, 2.5).lower", lambda m, b: m.bollinger(b.close, 20, 2.5).lower),
-    ("stoch().d", lambda m, b: m.stochastic(b.high, b.low, b.close, 14, 3, 3).d),
+    ("bb().upper", lambda m, b: m.bollinger(b.close, 20, 2.0).upper),
+    ("stoch().d", lambda m, b: m.stochastic(b.high, b.low, b.close, 5, 3, 3).d),
+    ("stoch(14, 3, 3).k", lambda m, b: m.stochastic(b.high, b.low, b.close, 14, 3, 3).k),
     ("adx()", lambda m, b: m.adx(b.high, b.low, b.close, 14).adx),
-    ("cci()", lambda m, b: m.cci(b.high, b.low, b.close, 20)),
+    ("cci()", lambda m, b: m.cci(b.high, b.low, b.close, 14)),
+    ("sma()", lambda m, b: m.sma(b.close, 30)),
+    ("ema()", lambda m, b: m.ema(b.close, 30)),
     ("willr()", lambda m, b: m.williams_r(b.high, b.low, b.close, 14)),
     ("ichimoku().kijun", lambda m, b: m.ichimoku(b.high, b.low, b.close, 9, 26, 52).kijun),
     ("vwap()", lambda m, b: m.vwap(b.high, b.low, b.close, b.volume, b.time)),
@@ -316,6 +327,8 @@ def test_language_names_call_the_real_indicators(text, call):
 
 
 def test_vocabulary_agrees_with_the_indicator_table():
+    """Names, inputs, fields, session keywords and parameter order agree; defaults may not:
+    the language's are TA-Lib's, the functions' are their own API."""
     indicators = pytest.importorskip("actors.indicators")
     table = getattr(indicators, "INDICATORS", None)
     if table is None:
@@ -327,5 +340,8 @@ def test_vocabulary_agrees_with_the_indicator_table():
         assert tuple(theirs.inputs) == spec.inputs, name
         assert tuple(theirs.outputs or ()) == spec.fields, name
         assert theirs.default_field == spec.default_field, name
-        assert [default for _, default in theirs.params] == \
-            [param.default for param in spec.params], name
+        assert tuple(theirs.context) == spec.context, name
+        # Parameters are passed by position, so order and arity must match; the
+        # language's `n` is the functions' `period`.
+        assert ["period" if param.name == "n" else param.name for param in spec.params] == \
+            [param for param, _ in theirs.params], name

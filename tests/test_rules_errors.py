@@ -42,8 +42,6 @@ def refusal(text: str) -> RuleError:
     ("macd() > 0", 0, ["macd has several outputs", ".signal"]),
     # arity and parameters
     ("rsi(14, 2) > 50", 8, ["too many arguments for rsi", "rsi(n) or rsi(series, n)"]),
-    ("sma() > 1", 0, ["sma needs n", "sma(20)"]),
-    ("sma(close) > 1", 0, ["sma needs n"]),
     ("cross_above(close) ", 0, ["cross_above takes two arguments, got 1"]),
     ("cross_below(close, open, high)", 0, ["takes two arguments, got 3"]),
     ("cross_above(a=1, b=2)", 12, ["takes no named arguments"]),
@@ -53,7 +51,9 @@ def refusal(text: str) -> RuleError:
     ("sma(0) > 1", 4, ["must be a whole number from 1 to"]),
     ("sma(-3) > 1", 4, ["got -3"]),
     ("sma(5001) > 1", 4, ["from 1 to 5000"]),
-    ("sma(2 * 5) > 1", 0, ["sma needs n"]),  # a computed first argument is a series
+    # a first argument that reads no bars is a parameter, never a series of constants
+    ("sma(2 * 5) > 1", 4, ["n of sma must be a number written out", "sma(n)"]),
+    ("bb((20)[1]).upper > 1", 4, ["n of bb must be a number written out"]),
     ("rsi(close, 2 * 7) > 1", 11, ["n of rsi must be a number written out"]),
     ("bb(20, 0).upper > 1", 7, ["k of bb must be above 0"]),
     ("bb(20, -1).upper > 1", 7, ["got -1"]),
