@@ -15,17 +15,19 @@ from loguru import logger
 from actors import messages as m
 from actors.candles import Bar, BarSeries
 from actors.directory import Directory
+from actors.indicator_cache import IndicatorCache
 from actors.rules import Signals, compile_rules
 from actors.status_board import StatusBoard
 from actors.supervision import Supervised
 
 HISTORY_MARGIN = 10
 MIN_HISTORY = 50
+WINDOW_STEP = 100  # windows are rounded up to this, so strategies on a series share indicators
 
 
 class Strategy(Supervised):
     def __init__(self, *, strategy_id: str, account: int, definition: dict[str, Any], paused: bool,
-                 directory: Directory, board: StatusBoard) -> None:
+                 directory: Directory, board: StatusBoard, cache: IndicatorCache | None = None) -> None:
         super().__init__(name=f"strategy:{strategy_id}", parent="strategies", directory=directory)
         self.strategy_id = strategy_id
         self.account = account
@@ -35,7 +37,11 @@ class Strategy(Supervised):
         self.board = board
         self.rules = compile_rules(definition["rules"])
         self.history = max(MIN_HISTORY, self.rules.required_bars + HISTORY_MARGIN)
-        self.bars = BarSeries(self.history * 2)
+        # A bounded window: each bar costs the same however long the strategy has run.
+        self.window = -(-self.history // WINDOW_STEP) * WINDOW_STEP
+        self.bars = BarSeries(self.window)
+        self.cache = cache
+        self.series_key = (account, definition["symbol"], definition["timeframe"])
         self.ready = False
         self.signals_seen = 0
 
@@ -78,7 +84,9 @@ class Strategy(Supervised):
             return
         self.bars.append(Bar(bar.time, float(bar.open), float(bar.high), float(bar.low), float(bar.close),
                              int(bar.tick_volume), int(bar.spread)))
-        signals = self.rules.evaluate(self.bars.arrays())
+        tz_offset_s = int(self.board.get(f"terminal:{self.account}", {}).get("tz_offset_s", 0))
+        shared = None if self.cache is None else self.cache.for_bars(self.series_key, bar.time, len(self.bars))
+        signals = self.rules.evaluate(self.bars.arrays(), tz_offset_s=tz_offset_s, cache=shared)
         self._act(signals, bar)
         self._post()  # after the intents are told: whoever sees this bar here may expect them queued
 

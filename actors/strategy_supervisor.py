@@ -19,6 +19,7 @@ from loguru import logger
 from actors import control_protocol as cp
 from actors import messages as m
 from actors.directory import Directory
+from actors.indicator_cache import IndicatorCache
 from actors.rules import RuleError, compile_rules
 from actors.status_board import StatusBoard
 from actors.strategy import Strategy
@@ -47,6 +48,7 @@ class StrategySupervisor(Supervised):
         self.board = board
         self.specs: dict[str, StrategySpec] = {}
         self.retirements = RestartIntensity(max_restarts=5, window_s=60.0)
+        self.cache = IndicatorCache()  # shared by every strategy this supervisor runs
         self.waiting_close: dict[str, tuple[str, str]] = {}  # internal corr -> (STOP_STRATEGY corr, strategy id)
         self._corr = itertools.count(1)
         self.ticker: Ticker | None = None
@@ -156,7 +158,8 @@ class StrategySupervisor(Supervised):
     # --- supervision ---
     def _spawn(self, spec: StrategySpec) -> None:
         spec.ref = Strategy.start(strategy_id=spec.strategy_id, account=spec.account, definition=spec.definition,
-                                  paused=spec.state == PAUSED, directory=self.directory, board=self.board)
+                                  paused=spec.state == PAUSED, directory=self.directory, board=self.board,
+                                  cache=self.cache)
         self.directory.register(f"strategy:{spec.strategy_id}", spec.ref)
 
     def _halt(self, spec: StrategySpec) -> None:
