@@ -10,14 +10,15 @@ a zero denominator: RSI, DI, STOCH, WILLR and CCI give 0 there. Input is assumed
 Default parameters are the usual trading ones (bb 20, stoch 14/3/3, cci 20); TA-Lib's own
 defaults for BBANDS, STOCH and CCI are 5, 5/3/3 and 14.
 
-Moving means and deviations run on bottleneck, moving extremes on a doubling scheme and
-recursive smoothing on `scipy.signal.lfilter` (see `indicator_filters`). No loop runs over
-bars.
+Moving means and deviations run on bottleneck, moving extremes on a doubling scheme, and
+the recursive smoothing of EMA, RSI, ATR and MACD as small matrix products over blocks of
+8 bars (ADX's on `scipy.signal.lfilter`; see `indicator_filters`). No loop runs over bars.
 
 Incremental updates (one closed bar at a time, no recomputation of the history):
 * sma, ema, rsi, atr, macd: the state classes `SmaState`, `EmaState`, `RsiState`,
   `AtrState`, `MacdState` (in `indicator_filters`, re-exported here); they equal the batch
-  values bar by bar. Prime one by feeding it the history once.
+  values bar by bar (sma to the bit, the others to ~1e-15 relative: the batch form sums in
+  another order). Prime one by feeding it the history once.
 * Windowed indicators (bb, stoch, cci, willr, ichimoku, volume_ma): their latest value
   depends only on the last `spec.window(**params)` bars, so the batch function applied to
   that many trailing bars gives it exactly, at O(window) cost.
@@ -35,9 +36,9 @@ import bottleneck as bn
 import numpy as np
 
 from actors.indicator_filters import (
-    NAN, AtrState, EmaState, MacdState, RsiState, SmaState, WilderState,
-    check_macd_periods, ema_alpha, linear_recursion, moving_max, moving_min, ratio_or_zero,
-    rsi_from_averages, seeded_smooth, true_range, whole_number)
+    NAN, check_macd_periods, ema_alpha, linear_recursion, moving_max, moving_min, ratio_or_zero,
+    seeded_in_place, seeded_smooth, smooth_difference, true_range_into, whole_number, wilder_rsi)
+from actors.indicator_states import AtrState, EmaState, MacdState, RsiState, SmaState, WilderState
 
 __all__ = [
     "sma", "ema", "rsi", "macd", "atr", "bollinger", "stochastic", "adx", "cci",
@@ -100,6 +101,14 @@ def _moving_mean(x: np.ndarray, window: int) -> np.ndarray:
     return bn.move_mean(x, window) if window <= len(x) else np.full(len(x), NAN)
 
 
+def _true_range(high: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """Wilder's true range, the largest of high-low, |high-prev_close|, |low-prev_close|,
+    aligned with the input: NaN at the first bar, which has no previous close."""
+    tr = np.full(len(close), NAN)
+    true_range_into(high[1:], low[1:], close[:-1], tr[1:])
+    return tr
+
+
 def _aligned_diff(x: np.ndarray) -> np.ndarray:
     """x[i] - x[i-1] aligned with x; 0 at the first bar."""
     out = np.empty(len(x))
@@ -132,10 +141,20 @@ def macd(close, fast=12, slow=26, signal=9) -> Macd:
     """
     fast, slow, signal = check_macd_periods(fast, slow, signal)
     (close,) = _series("macd", ("close", close))
-    line = seeded_smooth(close, fast, ema_alpha(fast), first=slow - fast)
-    line -= seeded_smooth(close, slow, ema_alpha(slow), first=0)
-    signal_line = seeded_smooth(line, signal, ema_alpha(signal), first=slow - 1)
-    _nan_before(line, slow + signal - 2)
+    n, first = len(close), slow + signal - 2
+    if first >= n:
+        return Macd(*(np.full(n, NAN) for _ in Macd._fields))
+    # Both EMAs run on the deviations from the slow seed, so the line, their difference,
+    # comes out of one product without the price level (see smooth_difference).
+    slow_seed = math.fsum(close[:slow]) / slow
+    fast_state = math.fsum(close[slow - fast:slow]) / fast - slow_seed
+    line = np.empty(n)
+    line[slow - 1] = fast_state
+    np.subtract(close[slow:], slow_seed, out=line[slow:])
+    smooth_difference(line[slow:], (ema_alpha(fast), fast_state), (ema_alpha(slow), 0.0))
+    # The signal runs on the line itself, not on deviations: signal=1 gives the line exactly.
+    signal_line = seeded_smooth(line, signal, ema_alpha(signal), slow - 1, recentre=False)
+    _nan_before(line, first)
     return Macd(line, signal_line, line - signal_line)
 
 
@@ -156,7 +175,7 @@ def adx(high, low, close, period=14) -> Adx:
     decay = 1.0 - 1.0 / period
     tr_sum, plus_di, minus_di = (
         linear_recursion(x, 1.0, decay, math.fsum(x[1:period]), period - 1)
-        for x in (true_range(high, low, close), plus_dm, minus_dm))
+        for x in (_true_range(high, low, close), plus_dm, minus_dm))
     tr_is_zero = tr_sum == 0.0
     for di in (plus_di, minus_di):
         np.multiply(ratio_or_zero(di, tr_sum.copy()), 100.0, out=di)
@@ -219,13 +238,7 @@ def rsi(close, period=14) -> np.ndarray:
     """Wilder's RSI; first value at index `period` (after `period` price changes)."""
     period = whole_number("rsi", "period", period)
     (close,) = _series("rsi", ("close", close))
-    if len(close) <= period:
-        return np.full(len(close), NAN)
-    change = _aligned_diff(close)
-    gain = seeded_smooth(np.maximum(change, 0.0), period, 1.0 / period, first=1)
-    loss = seeded_smooth(np.maximum(np.negative(change, out=change), 0.0, out=change),
-                         period, 1.0 / period, first=1)
-    return _nan_before(rsi_from_averages(gain, loss), period)
+    return wilder_rsi(close, period) if len(close) > period else np.full(len(close), NAN)
 
 
 def stochastic(high, low, close, k=14, d=3, smooth=3) -> Stochastic:
@@ -307,7 +320,11 @@ def atr(high, low, close, period=14) -> np.ndarray:
     high, low, close = _series("atr", ("high", high), ("low", low), ("close", close))
     if len(close) <= period:
         return np.full(len(close), NAN)
-    return seeded_smooth(true_range(high, low, close), period, 1.0 / period, first=1)
+    seed = math.fsum(_true_range(high[:period + 1], low[:period + 1], close[:period + 1])[1:])
+    out = np.empty(len(close))
+    true_range_into(high[period + 1:], low[period + 1:], close[period:-1], out[period + 1:])
+    seeded_in_place(out, period, seed / period, 1.0 / period)
+    return out
 
 
 def bollinger(close, period=20, k=2.0) -> Bollinger:
