@@ -26,6 +26,7 @@ from actors.ticker import Ticker
 
 SeriesKey = tuple[int, str, str]  # account, symbol, timeframe
 HISTORY_RETRY_S = 3.0
+WARM_TIMEOUT_S = 5.0
 MIN_CAPACITY = 500
 
 
@@ -34,6 +35,12 @@ class Series:
     subscribers: dict[str, int] = field(default_factory=dict)  # name -> bars of history wanted
     builder: CandleBuilder | None = None
     fetch_sent: float = 0.0  # monotonic time of the last history request
+    # The history's newest bar was still forming: its ticks are fetched so the bar is whole
+    # (the snapshot cannot say which ticks since it arrived). Live ticks wait meanwhile.
+    warming_from: int | None = None
+    warm_buffer: list[Tick] = field(default_factory=list)
+    warm_deadline: float = 0.0
+    covered_until: int = -1  # the fetched ticks reach this far; a late live copy is not new
 
 
 class MarketData(Supervised):
@@ -65,10 +72,11 @@ class MarketData(Supervised):
             case m.RatesFetched():
                 self._on_history(message)
             case m.TicksFetched():
-                self._on_backfill(message)
+                self._on_ticks_fetched(message)
             case m.Tick():
                 self._retry_history()
                 self._expire_backfills()
+                self._expire_warming()
             case _:
                 return super().on_receive(message)
         return None
@@ -109,7 +117,13 @@ class MarketData(Supervised):
         capacity = max(MIN_CAPACITY, 2 * max(series.subscribers.values(), default=0))
         series.builder = CandleBuilder(msg.timeframe, int(terminal.get("tz_offset_s", 0)), capacity,
                                        float(symbol_info.get("point", 0.0)))
-        loaded = series.builder.seed(msg.rates, last_is_forming=True)
+        rows = len(msg.rates.get("time", ()))
+        loaded = series.builder.seed({name: list(values)[:-1] for name, values in msg.rates.items()} if rows
+                                     else msg.rates)
+        if rows:
+            series.warming_from = int(msg.rates["time"][-1])
+            series.warm_deadline = time.monotonic() + WARM_TIMEOUT_S
+            self._fetch_ticks(msg.account, msg.symbol, series.warming_from)
         self.by_symbol.setdefault((msg.account, msg.symbol), []).append(key)
         logger.info("{} {} on {}: {} history bars", msg.symbol, msg.timeframe, msg.account, loaded)
         for name, wanted in series.subscribers.items():
@@ -129,22 +143,46 @@ class MarketData(Supervised):
         ticks, backfill_from = sequencer.on_batch(batch.seq, list(zip(batch.time_msc, batch.bid, batch.ask)),
                                                   time.monotonic())
         if backfill_from is not None:
-            logger.warning("{} on {}: tick feed gap before seq {}; backfilling from {}", batch.symbol,
-                           batch.account, batch.seq, backfill_from)
-            self.directory.tell(f"terminal:{batch.account}", m.FetchTicks(
-                account=batch.account, symbol=batch.symbol, date_from=backfill_from, count=100_000,
-                reply_to="market_data"))
+            logger.warning("{} on {}: tick feed gap before seq {}", batch.symbol, batch.account, batch.seq)
+            self._fetch_ticks(batch.account, batch.symbol, backfill_from)
         self._build(batch.account, batch.symbol, ticks)
 
-    def _on_backfill(self, msg: m.TicksFetched) -> None:
-        sequencer = self.sequencers.get((msg.account, msg.symbol))
-        if sequencer is None or not sequencer.backfilling:
-            return
+    def _fetch_ticks(self, account: int, symbol: str, date_from: int) -> None:
+        self.directory.tell(f"terminal:{account}", m.FetchTicks(
+            account=account, symbol=symbol, date_from=date_from, count=100_000, reply_to="market_data"))
+
+    def _on_ticks_fetched(self, msg: m.TicksFetched) -> None:
         columns = msg.ticks or {}
         ticks = list(zip(columns.get("time_msc", ()), columns.get("bid", ()), columns.get("ask", ()))) if msg.ok else []
         if not msg.ok:
-            logger.error("{} on {}: backfill failed ({}); bars may miss ticks", msg.symbol, msg.account, msg.error)
-        self._build(msg.account, msg.symbol, sequencer.on_backfill(ticks))
+            logger.error("{} on {}: ticks from {} unavailable ({}); bars may miss ticks", msg.symbol, msg.account,
+                         msg.date_from, msg.error)
+        for key in self.by_symbol.get((msg.account, msg.symbol), ()):
+            series = self.series[key]
+            if series.warming_from == msg.date_from:
+                self._finish_warming(key, series, ticks)
+        sequencer = self.sequencers.get((msg.account, msg.symbol))
+        if sequencer is not None and sequencer.answers(msg.date_from):
+            released, again_from = sequencer.on_backfill(ticks, time.monotonic())
+            self._build(msg.account, msg.symbol, released)
+            if again_from is not None:
+                self._fetch_ticks(msg.account, msg.symbol, again_from)
+
+    def _finish_warming(self, key: SeriesKey, series: Series, ticks: list[Tick]) -> None:
+        fetched = [t for t in ticks if t[0] >= series.warming_from]
+        series.warming_from = None
+        buffered, series.warm_buffer = series.warm_buffer, []
+        self._feed(key, series, fetched)
+        series.covered_until = fetched[-1][0] if fetched else -1
+        self._feed(key, series, buffered)
+
+    def _expire_warming(self) -> None:
+        now = time.monotonic()
+        for key, series in self.series.items():
+            if series.warming_from is not None and now >= series.warm_deadline:
+                logger.error("{} {} on {}: the forming bar's ticks did not come; it may be incomplete", key[1],
+                             key[2], key[0])
+                self._finish_warming(key, series, [])
 
     def _expire_backfills(self) -> None:
         now = time.monotonic()
@@ -157,10 +195,18 @@ class MarketData(Supervised):
     def _build(self, account: int, symbol: str, ticks: list[Tick]) -> None:
         for key in self.by_symbol.get((account, symbol), ()):
             series = self.series[key]
-            for t, bid, ask in ticks:
-                bar = series.builder.on_tick(t, bid, ask)
-                if bar is not None:
-                    self._publish_bar(key, series, bar)
+            if series.warming_from is not None:
+                series.warm_buffer.extend(ticks)
+            else:
+                self._feed(key, series, ticks)
+
+    def _feed(self, key: SeriesKey, series: Series, ticks: list[Tick]) -> None:
+        for t, bid, ask in ticks:
+            if t <= series.covered_until:
+                continue
+            bar = series.builder.on_tick(t, bid, ask)
+            if bar is not None:
+                self._publish_bar(key, series, bar)
 
     def _publish_bar(self, key: SeriesKey, series: Series, bar: Any) -> None:
         message = m.BarClosed(account=key[0], symbol=key[1], timeframe=key[2], time=bar.time, open=bar.open,

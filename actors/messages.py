@@ -369,6 +369,7 @@ class FetchTicks:
 class TicksFetched:
     account: int
     symbol: str
+    date_from: int  # echoed from the request: a late answer cannot pass for a newer one
     ok: bool
     ticks: Map | None = None  # columns: time_msc[], bid[], ask[], ...
     error: str = ""

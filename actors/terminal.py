@@ -132,7 +132,8 @@ class Terminal(Supervised):
                     rates=data if ok else None, error="" if ok else str(error[1])))
             case m.FetchTicks() as req:
                 self.directory.tell(req.reply_to, m.TicksFetched(
-                    account=self.login, symbol=req.symbol, ok=ok, ticks=data if ok else None,
+                    account=self.login, symbol=req.symbol, date_from=req.date_from, ok=ok,
+                    ticks=data if ok else None,
                     error="" if ok else str(error[1])))
             case m.FetchDeals() as req:
                 self.directory.tell(req.reply_to, m.DealsFetched(
@@ -216,8 +217,8 @@ class Terminal(Supervised):
                                                              timeframe=req.timeframe, ok=False, error="timeout"))
         elif isinstance(pending.purpose, m.FetchTicks):
             req = pending.purpose
-            self.directory.tell(req.reply_to, m.TicksFetched(account=self.login, symbol=req.symbol, ok=False,
-                                                             error="timeout"))
+            self.directory.tell(req.reply_to, m.TicksFetched(account=self.login, symbol=req.symbol,
+                                                             date_from=req.date_from, ok=False, error="timeout"))
         elif isinstance(pending.purpose, m.FetchDeals):
             req = pending.purpose
             self.directory.tell(req.reply_to, m.DealsFetched(account=self.login, position=req.position, ok=False,
