@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     svc.add_argument("--sim-speed", type=float, help="simulated clock speed-up (1 = real time, 60 = a minute a second)")
     svc.add_argument("--sim-seed", type=int, help="seed of the simulated prices")
     svc.add_argument("--no-sim", action="store_true", help="no embedded simulator: wait for a real EA")
+    svc.add_argument("--sim-account", choices=("demo", "live"), help="the simulated account's type (default demo)")
     svc.add_argument("--log-level", default=None, help="stderr log level (default INFO)")
 
     sim = sub.add_parser("sim", help="run the simulated MT5 terminal as its own process")
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--speed", type=float, default=1.0)
     sim.add_argument("--symbols", type=Path, help="JSON file describing your broker's symbols")
+    sim.add_argument("--account", choices=("demo", "live"), default="demo", help="the account type it reports")
 
     rep = sub.add_parser("replay", help="replay a history file through the live path and report")
     rep.add_argument("--csv", type=Path, required=True, help="MT5 'Export bars' CSV or time,open,high,low,close,volume")
@@ -75,7 +77,8 @@ def run_service(args: argparse.Namespace) -> int:
     from actors.logs import setup_logging
     from actors.service import Service, ServiceError
 
-    sim_overrides = {k: v for k, v in (("speed", args.sim_speed), ("seed", args.sim_seed)) if v is not None}
+    sim_overrides = {k: v for k, v in (("speed", args.sim_speed), ("seed", args.sim_seed),
+                                       ("account", args.sim_account)) if v is not None}
     try:
         base = load_config(args.config)
         sim = None if args.no_sim or base.sim is None else {**_sim_dict(base.sim), **sim_overrides}
@@ -120,8 +123,10 @@ def run_sim(args: argparse.Namespace) -> int:
     if not args.speed > 0:
         print("run.py sim: --speed must be positive", file=sys.stderr)
         return 2
+    from actors.config import ACCOUNT_TYPES
     terminal = SimTerminal(ctl_endpoint=args.ctl, md_endpoint=args.md, login=args.login, seed=args.seed,
-                           speed=args.speed, symbols=symbols)
+                           speed=args.speed, symbols=symbols,
+                           server_options={"trade_mode": ACCOUNT_TYPES[args.account]})
     signal.signal(signal.SIGTERM, lambda *_: terminal.stop())
     terminal.run_forever()
     return 0

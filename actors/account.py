@@ -77,6 +77,7 @@ class Account(Supervised):
                 self._post()
             case m.AccountInfoUpdated(info=info):
                 self.view.info = dict(info)
+                self.directory.tell(f"risk:{self.login}", message)  # type, balance, equity: its limits
                 if "balance" in info:  # the journal keeps the first: where the performance report's equity starts
                     self.directory.tell("journal", m.RecordBalance(account=self.login, balance=float(info["balance"]),
                         tz_offset_s=int(self.board.get(f"terminal:{self.login}", {}).get("tz_offset_s", 0))))

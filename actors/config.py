@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from actors.kill_switch import LOCK_SECONDS
-from bridge import protocol
+from bridge import mt5, protocol
 
 DEFAULT_CONTROL = "tcp://127.0.0.1:5555"
 DEFAULT_EVENTS = "tcp://127.0.0.1:5556"
 DEFAULT_SIM_LOGIN = 5_000_001
+ACCOUNT_TYPES = {"demo": mt5.ACCOUNT_TRADE_MODE_DEMO, "live": mt5.ACCOUNT_TRADE_MODE_REAL}
 
 
 class ConfigError(ValueError):
@@ -35,6 +36,7 @@ class SimSettings:
     tz_offset_s: int = 7200
     history_minutes: int = 7 * 24 * 60
     symbols_file: str | None = None
+    account: str = "demo"  # demo | live: the trade_mode the simulated terminal reports
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +76,8 @@ def load_config(path: Path | None, **overrides: Any) -> ServiceConfig:
     sim_settings = None if (no_sim or sim is None) else SimSettings(**sim)
     if sim_settings is not None and not sim_settings.speed > 0:
         raise ConfigError(f"sim speed must be positive, got {sim_settings.speed}")
+    if sim_settings is not None and sim_settings.account not in ACCOUNT_TYPES:
+        raise ConfigError(f"sim account must be one of {sorted(ACCOUNT_TYPES)}, got {sim_settings.account!r}")
     return ServiceConfig(**values, sim=sim_settings)
 
 

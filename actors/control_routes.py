@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors import messages as m
-from actors.control_protocol import NOT_FOUND, TRADING_LOCKED, UNAVAILABLE, ControlError
+from actors.control_protocol import CONFLICT, NOT_FOUND, TRADING_LOCKED, UNAVAILABLE, ControlError
 from actors.kill_switch import KillGate
 from actors.status_board import StatusBoard
 
@@ -60,11 +60,11 @@ def route(type_: str, data: dict[str, Any], corr: str, board: StatusBoard, gate:
                 corr=corr, account=account, symbol=data["symbol"], side=data["side"],
                 comment=data.get("comment") or "", **fields), TRADE_TIMEOUT_S)
         case "CLOSE_POSITION":
-            account = account_of_ticket(board, data["ticket"])
+            account = account_of_ticket(board, data["ticket"], data.get("account"))
             return Route(f"account:{account}", m.ClosePosition(corr=corr, account=account, ticket=data["ticket"],
                                                                volume=data.get("volume")), TRADE_TIMEOUT_S)
         case "MODIFY_POSITION":
-            account = account_of_ticket(board, data["ticket"])
+            account = account_of_ticket(board, data["ticket"], data.get("account"))
             return Route(f"account:{account}", m.ModifyPosition(corr=corr, account=account, ticket=data["ticket"],
                                                                 sl=data.get("sl"), tp=data.get("tp")), TRADE_TIMEOUT_S)
         case "CLOSE_ALL":
@@ -101,12 +101,17 @@ def resolve_account(board: StatusBoard, login: int | None) -> int:
     return login
 
 
-def account_of_ticket(board: StatusBoard, ticket: int) -> int:
-    for snap in accounts(board):
-        if any(p["ticket"] == ticket for p in snap["positions"]):
-            return snap["login"]
-    raise ControlError(NOT_FOUND, f"no open position with ticket {ticket}; STATUS_REQUEST lists the open ones",
-                       {"ticket": ticket})
+def account_of_ticket(board: StatusBoard, ticket: int, login: int | None = None) -> int:
+    holders = [snap["login"] for snap in accounts(board) if (login is None or snap["login"] == login)
+               and any(p["ticket"] == ticket for p in snap["positions"])]
+    if not holders:
+        raise ControlError(NOT_FOUND, f"no open position with ticket {ticket}"
+                           f"{'' if login is None else f' on account {login}'}; STATUS_REQUEST lists the open ones",
+                           {"ticket": ticket})
+    if len(holders) > 1:
+        raise ControlError(CONFLICT, f"ticket {ticket} is open on accounts {holders}; say which with `account`",
+                           {"accounts": holders})
+    return holders[0]
 
 
 def _refuse_if_locked(board: StatusBoard, gate: KillGate) -> None:

@@ -169,8 +169,9 @@ _COMMAND_SCHEMAS: dict[str, Map] = {
         "sl": opt(PRICE), "tp": opt(PRICE), "sl_pips": opt(PIPS), "tp_pips": opt(PIPS),
         "comment": opt(COMMENT),
     }, exclusive=(("volume", "sizing"), ("sl", "sl_pips"), ("tp", "tp_pips"))),
-    CLOSE_POSITION: Map({"ticket": req(TICKET), "volume": opt(VOLUME)}),
-    MODIFY_POSITION: Map({"ticket": req(TICKET), "sl": opt(PRICE), "tp": opt(PRICE)},
+    # `account` extends the contract: tickets of two brokers can collide.
+    CLOSE_POSITION: Map({"ticket": req(TICKET), "volume": opt(VOLUME), "account": opt(ACCOUNT)}),
+    MODIFY_POSITION: Map({"ticket": req(TICKET), "sl": opt(PRICE), "tp": opt(PRICE), "account": opt(ACCOUNT)},
                          at_least_one_of=("sl", "tp")),
     CLOSE_ALL: Map({"account": opt(ACCOUNT), "symbol": opt(SYMBOL),
                     "strategy_id": opt(STRATEGY_ID)}),

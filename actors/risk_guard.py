@@ -18,6 +18,7 @@ from actors.directory import Directory
 from actors.supervision import Supervised
 from actors.kill_switch import KillGate
 from actors.status_board import StatusBoard
+from bridge import mt5
 
 JOURNAL_TIMEOUT_S = 5.0
 
@@ -30,6 +31,7 @@ class RiskGuard(Supervised):
         self.gate = gate
         self.overrides: dict[str, Any] = {}
         self.trading_state = rc.ACTIVE
+        self.account_type = "demo"  # until the terminal says otherwise; never from user input
 
     def on_start(self) -> None:
         saved = self.directory.ask("journal", m.LoadRiskLimits(account=self.login), timeout=JOURNAL_TIMEOUT_S)
@@ -37,13 +39,18 @@ class RiskGuard(Supervised):
         self._post()
 
     def limits(self) -> dict[str, Any]:
-        account_type = self.board.get(f"account:{self.login}", {}).get("type", "demo")
-        return {**rc.default_limits(account_type), **self.overrides}
+        return {**rc.default_limits(self.account_type), **self.overrides}
 
     def on_receive(self, message: Any) -> Any:
         match message:
             case m.CheckOrder():
                 return self._check(message)
+            case m.AccountInfoUpdated(info=info):
+                account_type = "live" if info.get("trade_mode") == mt5.ACCOUNT_TRADE_MODE_REAL else "demo"
+                if account_type != self.account_type:
+                    self.account_type = account_type
+                    logger.info("account {} is {}: {} limits apply", self.login, account_type, account_type)
+                    self._post()
             case m.UpdateRiskLimits(corr=corr, limits=limits):
                 self.overrides.update(limits)
                 self.directory.tell("journal", m.SaveRiskLimits(account=self.login, limits=self.overrides))
@@ -65,4 +72,5 @@ class RiskGuard(Supervised):
         return m.RiskDecision(approved=not reasons, reasons=tuple(reasons))
 
     def _post(self) -> None:
-        self.board.post(f"risk:{self.login}", {"limits": self.limits(), "trading_state": self.trading_state})
+        self.board.post(f"risk:{self.login}", {"limits": self.limits(), "trading_state": self.trading_state,
+                                               "account_type": self.account_type})

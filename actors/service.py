@@ -11,7 +11,7 @@ import pykka
 from loguru import logger
 
 from actors import messages as m
-from actors.config import ServiceConfig
+from actors.config import ACCOUNT_TYPES, ServiceConfig
 from actors.directory import Directory
 from actors.kill_switch import KillGate
 from actors.status_board import StatusBoard
@@ -92,4 +92,5 @@ def _default_sim(config: ServiceConfig) -> SimTerminal:
     symbols = load_symbols(s.symbols_file) if s.symbols_file else None
     return SimTerminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
                        login=s.login, seed=s.seed, speed=s.speed, symbols=symbols, balance=s.balance,
-                       leverage=s.leverage, tz_offset_s=s.tz_offset_s, history_minutes=s.history_minutes)
+                       leverage=s.leverage, tz_offset_s=s.tz_offset_s, history_minutes=s.history_minutes,
+                       server_options={"trade_mode": ACCOUNT_TYPES[s.account]})

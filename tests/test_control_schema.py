@@ -453,9 +453,11 @@ def test_combination_rules(command, data, field, words):
 # ------------------------------------------------------------------- unknown keys ---
 # (command, the map's dotted path inside data ("" = data itself), its allowed keys)
 MAPS = [(command, "", ", ".join(VALID[command]) or "none") for command in sorted(VALID)
-        if command not in ("OPEN_POSITION", "PERFORMANCE_REQUEST")] + [
+        if command not in ("OPEN_POSITION", "PERFORMANCE_REQUEST", "CLOSE_POSITION", "MODIFY_POSITION")] + [
     ("OPEN_POSITION", "", "account, symbol, side, volume, sizing, sl, tp, sl_pips, tp_pips, "
                           "comment"),
+    ("CLOSE_POSITION", "", "ticket, volume, account"),
+    ("MODIFY_POSITION", "", "ticket, sl, tp, account"),
     ("PERFORMANCE_REQUEST", "", "strategy_id, account, include_trades"),
     ("START_STRATEGY", S, "name, symbol, timeframe, rules, settings"),
     ("UPDATE_STRATEGY", S, "name, symbol, timeframe, rules, settings"),

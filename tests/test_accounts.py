@@ -1,0 +1,50 @@
+"""Several accounts at once, and demo versus live by what the terminal reports."""
+
+from __future__ import annotations
+
+from bridge.sim_clock import SimClock
+from bridge.sim_terminal import SimTerminal
+from tests.conftest import wait_for
+
+
+def test_the_account_type_comes_from_the_terminal_and_picks_the_live_limits(executor_factory):
+    executor = executor_factory(sim={"account": "live"})
+    executor.wait_connected()
+    [account] = executor.status()["accounts"]
+    assert account["type"] == "live"
+    limits = executor.service.board.get(f"risk:{account['login']}")["limits"]
+    assert (limits["max_lot_size"], limits["max_positions"], limits["max_daily_loss_pct"]) == (0.1, 3, 2.0)
+    opened = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.5})
+    assert opened["volume"] == 0.1  # clamped to the live account's max_lot_size
+
+
+def test_two_terminals_are_two_accounts_addressed_by_login(executor_factory):
+    executor = executor_factory()
+    first = executor.wait_connected()
+    second = SimTerminal(ctl_endpoint=executor.config.ea_ctl_endpoint, md_endpoint=executor.config.ea_md_endpoint,
+                         login=first + 1, seed=99, clock=SimClock(600.0), history_minutes=60).start()
+    try:
+        wait_for(lambda: [a["login"] for a in executor.status()["accounts"] if a["connected"]] == [first, first + 1],
+                 timeout=15, message="the second account")
+        wait_for(lambda: executor.service.board.get(f"quote:{first + 1}:EURUSD"), message="its quotes")
+        on_second = executor.ok("OPEN_POSITION", {"account": first + 1, "symbol": "EURUSD", "side": "sell",
+                                                  "volume": 0.2})
+        on_default = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
+        assert [p["ticket"] for p in second.server.positions_get()] == [on_second["ticket"]]
+        assert [p["ticket"] for p in executor.sim.server.positions_get()] == [on_default["ticket"]]
+        rows = {(p["account"], p["ticket"]) for p in executor.status()["positions"]}
+        assert rows == {(first + 1, on_second["ticket"]), (first, on_default["ticket"])}
+        # Two brokers' tickets can collide: then the account must be named.
+        assert on_second["ticket"] == on_default["ticket"]
+        ambiguous = executor.request("CLOSE_POSITION", {"ticket": on_second["ticket"]})
+        assert ambiguous["error"]["code"] == "CONFLICT"
+        assert ambiguous["error"]["details"]["accounts"] == [first, first + 1]
+        closed = executor.ok("CLOSE_POSITION", {"ticket": on_second["ticket"], "account": first + 1})
+        assert closed["closed_volume"] == 0.2 and second.server.positions_get() == []
+        assert len(executor.sim.server.positions_get()) == 1
+        closed = executor.ok("CLOSE_POSITION", {"ticket": on_default["ticket"]})  # unambiguous again
+        assert closed["closed_volume"] == 0.1
+        unknown = executor.request("OPEN_POSITION", {"account": 424242, "symbol": "EURUSD", "side": "buy"})
+        assert unknown["error"]["code"] == "NOT_FOUND"
+    finally:
+        second.stop()
