@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from actors import risk_checks as rc
+from actors.risk_limits import LIMIT_RULES, coerce, is_looser
 from actors.risk_checks import (
     ACTIVE, CHECKS, DEMO_LIMITS, HALTED, KILL_SWITCH_REASON, LIVE_LIMITS, REDUCING, Book, OrderToCheck,
     check_kill_switch, check_max_lot_size, check_max_positions, check_max_positions_per_strategy,
@@ -163,9 +164,15 @@ def test_default_limits_unknown_type_gets_demo_values():
 
 def test_live_limits_are_stricter_than_demo():
     live, demo = default_limits("live"), default_limits("demo")
-    assert set(live) == set(demo)
+    assert set(live) == set(demo) == set(LIMIT_RULES)
     for key in live:
-        assert live[key] <= demo[key], key
+        assert not is_looser(key, live[key], demo[key]), key
+
+
+def test_default_limits_are_legal_values():
+    for account_type in ("demo", "live"):
+        for key, value in default_limits(account_type).items():
+            coerce(key, value)
 
 
 def test_default_limits_returns_a_copy():
@@ -173,6 +180,8 @@ def test_default_limits_returns_a_copy():
     limits["max_lot_size"] = 99.0
     assert default_limits("live")["max_lot_size"] == 0.1
     assert rc.LIVE_LIMITS["max_lot_size"] == 0.1
+    limits["no_trade_windows"] = ()
+    assert default_limits("live")["no_trade_windows"] == (("23:55", "00:05"),)
 
 
 def test_order_and_book_are_frozen():

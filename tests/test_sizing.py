@@ -119,9 +119,13 @@ def test_size_position_fixed_respects_limits():
         size_position({"method": "fixed", "lots": 0.001}, EURUSD)
 
 
-def test_size_position_unbuilt_method_is_refused_by_name():
-    with pytest.raises(SizingError, match="kelly_criterion"):
-        size_position({"method": "kelly_criterion", "fraction": 0.5}, EURUSD)
+def test_size_position_unknown_method_is_refused_by_name():
+    with pytest.raises(SizingError, match="martingale"):
+        size_position({"method": "martingale", "lots": 0.1}, EURUSD)
+
+
+def test_sizing_error_is_a_value_error():
+    assert issubclass(SizingError, ValueError)
 
 
 # ---------------------------------------------------------------- stop_prices ---
