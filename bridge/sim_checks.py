@@ -1,137 +1,49 @@
-"""Validation of trade requests by the simulated trade server.
+"""Validation of trade requests by the simulated trade server, in MT5's order.
 
-This module owns what `order_send` and `order_check` refuse, and in which order: the request
-dict's keys and types (a bad one raises `RequestError`, as the MetaTrader5 package does
-before anything reaches the server), then `CHECKS`, the trade server's verdicts as an ordered
-list of small functions each returning a retcode or None, in the order of MT5_BRIDGE.md.
-Stages that arrive with later features (sessions, expiration, freeze level, FIFO and hedge
-rules, order limits) are present as checks that pass, so they slot in without reordering.
+This module owns `CHECKS`, the trade server's verdicts as an ordered list of small functions
+each returning a retcode or None, in the order of MT5_BRIDGE.md "Validation order and
+retcodes", and the first half of them: what the request itself and the symbol allow
+(connection, permissions, shape, trade mode, session, quote, volume, filling, expiration,
+price). The checks that need the account's positions and orders live in `sim_checks_state`;
+request parsing and `TradeContext` in `sim_context` (re-exported here).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Callable
 
-from bridge import mt5
-from bridge.sim_money import Quote
-from bridge.sim_records import Order, Position, truncate_comment
-from bridge.symbols import SymbolSpec
+from bridge import mt5, symbols as sym
+from bridge.sim_checks_state import (check_account_rules, check_execution, check_freeze_level,
+                                     check_limits, check_margin, check_position_state, check_stops,
+                                     pending_price_ok)
+from bridge.sim_context import (BUY_TYPES, MARKET_TYPES, PENDING_TYPES, STOP_LIMIT_TYPES, RequestError,
+                                TradeContext, make_context, normalize_request)
+from bridge.sim_sessions import day_end_ms, session_open
 
-if TYPE_CHECKING:
-    from bridge.trade_server import TradeServer
+__all__ = ["CHECKS", "RequestError", "TradeContext", "first_failure", "make_context",
+           "normalize_request"]
 
-UINT64_MAX = 2**64 - 1
-INT_KEYS = ("action", "type", "deviation", "magic", "type_time", "type_filling", "expiration",
-            "position", "position_by", "order")
-UNSIGNED_KEYS = frozenset({"deviation", "magic", "expiration", "position", "position_by", "order"})
-FLOAT_KEYS = ("volume", "price", "stoplimit", "sl", "tp")
-STR_KEYS = ("symbol", "comment")
-MARKET_TYPES = (mt5.ORDER_TYPE_BUY, mt5.ORDER_TYPE_SELL)
-SUPPORTED_ACTIONS = (mt5.TRADE_ACTION_DEAL, mt5.TRADE_ACTION_SLTP, mt5.TRADE_ACTION_REMOVE)
+SUPPORTED_ACTIONS = (mt5.TRADE_ACTION_DEAL, mt5.TRADE_ACTION_PENDING, mt5.TRADE_ACTION_SLTP,
+                     mt5.TRADE_ACTION_MODIFY, mt5.TRADE_ACTION_REMOVE, mt5.TRADE_ACTION_CLOSE_BY)
 FILLING_FLAGS = {
     mt5.ORDER_FILLING_FOK: mt5.SYMBOL_FILLING_FOK,
     mt5.ORDER_FILLING_IOC: mt5.SYMBOL_FILLING_IOC,
     mt5.ORDER_FILLING_BOC: mt5.SYMBOL_FILLING_BOC,
 }
-PRICE_EPSILON = 1e-9  # of a point: float noise, not a distance
+ORDER_MODE_OF_TYPE = {
+    mt5.ORDER_TYPE_BUY: sym.SYMBOL_ORDER_MARKET, mt5.ORDER_TYPE_SELL: sym.SYMBOL_ORDER_MARKET,
+    mt5.ORDER_TYPE_BUY_LIMIT: sym.SYMBOL_ORDER_LIMIT, mt5.ORDER_TYPE_SELL_LIMIT: sym.SYMBOL_ORDER_LIMIT,
+    mt5.ORDER_TYPE_BUY_STOP: sym.SYMBOL_ORDER_STOP, mt5.ORDER_TYPE_SELL_STOP: sym.SYMBOL_ORDER_STOP,
+    mt5.ORDER_TYPE_BUY_STOP_LIMIT: sym.SYMBOL_ORDER_STOP_LIMIT,
+    mt5.ORDER_TYPE_SELL_STOP_LIMIT: sym.SYMBOL_ORDER_STOP_LIMIT,
+}
+EXPIRATION_FLAGS = {
+    mt5.ORDER_TIME_GTC: sym.SYMBOL_EXPIRATION_GTC, mt5.ORDER_TIME_DAY: sym.SYMBOL_EXPIRATION_DAY,
+    mt5.ORDER_TIME_SPECIFIED: sym.SYMBOL_EXPIRATION_SPECIFIED,
+    mt5.ORDER_TIME_SPECIFIED_DAY: sym.SYMBOL_EXPIRATION_SPECIFIED_DAY,
+}
+INSTANT_MODES = (mt5.SYMBOL_TRADE_EXECUTION_INSTANT, mt5.SYMBOL_TRADE_EXECUTION_REQUEST)
 
-
-class RequestError(ValueError):
-    """A request the MetaTrader5 package itself refuses: `last_error()` code and text."""
-
-    def __init__(self, code: int, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
-
-
-def normalize_request(request: Any) -> dict[str, Any]:
-    """The request with every key of TRADE_REQUEST_KEYS, MT5 defaults for missing ones."""
-    if not isinstance(request, dict):
-        raise RequestError(mt5.RES_E_INVALID_PARAMS, 'Invalid "request" argument')
-    for key in request:
-        if key not in mt5.TRADE_REQUEST_KEYS:
-            raise RequestError(mt5.RES_E_INVALID_PARAMS, f'Invalid "{key}" argument')
-    normalized: dict[str, Any] = {}
-    for key in mt5.TRADE_REQUEST_KEYS:
-        normalized[key] = _typed_value(key, request.get(key))
-    normalized["comment"] = truncate_comment(normalized["comment"])
-    return normalized
-
-
-def _typed_value(key: str, value: Any) -> Any:
-    invalid = RequestError(mt5.RES_E_INVALID_PARAMS, f'Invalid "{key}" argument')
-    if key in STR_KEYS:
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise invalid
-        return value
-    if value is None:
-        return 0.0 if key in FLOAT_KEYS else 0
-    if isinstance(value, bool):
-        raise invalid
-    if key in FLOAT_KEYS:
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise invalid
-        return float(value)
-    if not isinstance(value, int) or value > UINT64_MAX or (key in UNSIGNED_KEYS and value < 0):
-        raise invalid
-    return value
-
-
-@dataclass(slots=True)
-class TradeContext:
-    """One request on its way through CHECKS, with what the checks looked up."""
-
-    server: TradeServer
-    request: dict[str, Any]
-    spec: SymbolSpec | None = None
-    quote: Quote | None = None
-    position: Position | None = None
-    order: Order | None = None
-    margin_required: float | None = None
-
-    @property
-    def action(self) -> int:
-        return self.request["action"]
-
-    @property
-    def is_deal(self) -> bool:
-        return self.action == mt5.TRADE_ACTION_DEAL
-
-    @property
-    def is_close(self) -> bool:
-        return self.is_deal and self.request["position"] != 0
-
-    @property
-    def is_open(self) -> bool:
-        return self.is_deal and self.request["position"] == 0
-
-    @property
-    def is_buy(self) -> bool:
-        return self.request["type"] == mt5.ORDER_TYPE_BUY
-
-    def market_price(self) -> float:
-        """The price a market order of this request fills at before slippage."""
-        assert self.quote is not None
-        return self.quote.ask if self.is_buy else self.quote.bid
-
-
-def make_context(server: TradeServer, request: dict[str, Any]) -> TradeContext:
-    ctx = TradeContext(server=server, request=request)
-    ctx.spec = server.symbols.get(request["symbol"])
-    ctx.quote = server.quotes.get(request["symbol"])
-    if request["position"]:
-        ctx.position = server.positions.get(request["position"])
-    if request["order"]:
-        ctx.order = server.orders.get(request["order"])
-    return ctx
-
-
-# --- the checks, in the trade server's order ---
 
 def check_connection(ctx: TradeContext) -> int | None:
     return None if ctx.server.connected else mt5.TRADE_RETCODE_CONNECTION
@@ -145,18 +57,36 @@ def check_auto_trading(ctx: TradeContext) -> int | None:
     return None
 
 
+def check_rate(ctx: TradeContext) -> int | None:
+    if ctx.dry_run or not ctx.server.faults.rate_limited(ctx.now):
+        return None
+    return mt5.TRADE_RETCODE_TOO_MANY_REQUESTS
+
+
 def check_request_shape(ctx: TradeContext) -> int | None:
-    request = ctx.request
-    if ctx.action not in SUPPORTED_ACTIONS:
-        return mt5.TRADE_RETCODE_INVALID  # pending orders and close-by arrive later
-    if ctx.action == mt5.TRADE_ACTION_REMOVE:
-        return None if request["order"] else mt5.TRADE_RETCODE_INVALID
+    """10013 for a malformed request, 10035 for an order type the symbol or account forbids."""
+    request, action = ctx.request, ctx.action
+    if action not in SUPPORTED_ACTIONS:
+        return mt5.TRADE_RETCODE_INVALID
+    if action in (mt5.TRADE_ACTION_REMOVE, mt5.TRADE_ACTION_MODIFY):
+        return None if ctx.order is not None else mt5.TRADE_RETCODE_INVALID
     if ctx.spec is None:
         return mt5.TRADE_RETCODE_INVALID  # missing or unknown symbol
-    if ctx.is_deal and request["type"] not in MARKET_TYPES:
+    if action == mt5.TRADE_ACTION_SLTP:
+        return None if request["position"] else mt5.TRADE_RETCODE_INVALID
+    if action == mt5.TRADE_ACTION_CLOSE_BY:
+        if not (request["position"] and request["position_by"]):
+            return mt5.TRADE_RETCODE_INVALID
+        allowed = not ctx.netting and ctx.spec.order_mode & sym.SYMBOL_ORDER_CLOSEBY
+        return None if allowed else mt5.TRADE_RETCODE_INVALID_ORDER
+    expected = MARKET_TYPES if ctx.is_deal else PENDING_TYPES
+    if request["type"] not in expected:
         return mt5.TRADE_RETCODE_INVALID
-    if ctx.action == mt5.TRADE_ACTION_SLTP and not request["position"]:
-        return mt5.TRADE_RETCODE_INVALID
+    if not ctx.spec.order_mode & ORDER_MODE_OF_TYPE[request["type"]]:
+        return mt5.TRADE_RETCODE_INVALID_ORDER
+    if (request["sl"] and not ctx.spec.order_mode & sym.SYMBOL_ORDER_SL) or (
+            request["tp"] and not ctx.spec.order_mode & sym.SYMBOL_ORDER_TP):
+        return mt5.TRADE_RETCODE_INVALID_ORDER
     return None
 
 
@@ -168,17 +98,20 @@ def check_symbol_trade_mode(ctx: TradeContext) -> int | None:
         return mt5.TRADE_RETCODE_TRADE_DISABLED
     if not ctx.is_open:
         return None
-    if mode == mt5.SYMBOL_TRADE_MODE_CLOSEONLY:
-        return mt5.TRADE_RETCODE_CLOSE_ONLY
     if mode == mt5.SYMBOL_TRADE_MODE_LONGONLY and not ctx.is_buy:
         return mt5.TRADE_RETCODE_LONG_ONLY
     if mode == mt5.SYMBOL_TRADE_MODE_SHORTONLY and ctx.is_buy:
         return mt5.TRADE_RETCODE_SHORT_ONLY
+    if mode == mt5.SYMBOL_TRADE_MODE_CLOSEONLY:
+        return mt5.TRADE_RETCODE_CLOSE_ONLY
     return None
 
 
 def check_session(ctx: TradeContext) -> int | None:
-    return None  # trading sessions and the FX weekend (10018) arrive with sessions
+    server = ctx.server
+    if ctx.spec is None or not server.enforce_sessions:
+        return None
+    return None if session_open(ctx.spec, ctx.now, server.tz_offset_s) else mt5.TRADE_RETCODE_MARKET_CLOSED
 
 
 def check_quote(ctx: TradeContext) -> int | None:
@@ -188,7 +121,7 @@ def check_quote(ctx: TradeContext) -> int | None:
 
 
 def check_volume(ctx: TradeContext) -> int | None:
-    if not ctx.is_deal:
+    if not (ctx.is_deal or ctx.is_pending):
         return None
     spec, volume = ctx.spec, ctx.request["volume"]
     assert spec is not None
@@ -201,27 +134,34 @@ def check_volume(ctx: TradeContext) -> int | None:
 
 
 def check_volume_limit(ctx: TradeContext) -> int | None:
+    """10034: positions and pending orders of one direction beyond the symbol's volume_limit."""
     spec = ctx.spec
     if not ctx.is_open or spec is None or spec.volume_limit <= 0:
         return None
-    side = mt5.POSITION_TYPE_BUY if ctx.is_buy else mt5.POSITION_TYPE_SELL
+    buy = ctx.is_buy
     held = sum(p.volume for p in ctx.server.positions.values()
-               if p.symbol == spec.name and p.type == side)
-    if held + ctx.request["volume"] > spec.volume_limit + 1e-9:
+               if p.symbol == spec.name and p.is_long == buy and p is not ctx.closing_position)
+    waiting = sum(o.volume_current for o in ctx.server.orders.values()
+                  if o.symbol == spec.name and (o.type in BUY_TYPES) == buy)
+    if held + waiting + ctx.opening_volume > spec.volume_limit + 1e-9:
         return mt5.TRADE_RETCODE_LIMIT_VOLUME
     return None
 
 
 def check_filling(ctx: TradeContext) -> int | None:
+    spec, filling = ctx.spec, ctx.request["type_filling"]
+    if ctx.is_pending:
+        # A resting order may always RETURN; FOK/IOC/BOC need the symbol's flag.
+        assert spec is not None
+        allowed = filling == mt5.ORDER_FILLING_RETURN or bool(FILLING_FLAGS.get(filling, 0) & spec.filling_mode)
+        return None if allowed else mt5.TRADE_RETCODE_INVALID_FILL
     if not ctx.is_deal:
         return None
-    spec, filling = ctx.spec, ctx.request["type_filling"]
     assert spec is not None
     if filling == mt5.ORDER_FILLING_RETURN:
         # Market orders may rest only on exchange symbols; OTC execution refuses RETURN.
         allowed = spec.trade_exemode == mt5.SYMBOL_TRADE_EXECUTION_EXCHANGE
-    elif filling == mt5.ORDER_FILLING_FOK and spec.trade_exemode in (
-            mt5.SYMBOL_TRADE_EXECUTION_INSTANT, mt5.SYMBOL_TRADE_EXECUTION_REQUEST):
+    elif filling == mt5.ORDER_FILLING_FOK and spec.trade_exemode in INSTANT_MODES:
         allowed = True  # MQL5: instant and request execution always fill market orders FOK
     else:
         allowed = bool(FILLING_FLAGS.get(filling, 0) & spec.filling_mode)
@@ -229,113 +169,48 @@ def check_filling(ctx: TradeContext) -> int | None:
 
 
 def check_expiration(ctx: TradeContext) -> int | None:
-    return None  # expiration (10022) concerns pending orders, which arrive later
+    """10022: a lifetime the symbol does not offer, or an expiration already past."""
+    if not (ctx.is_pending or ctx.action == mt5.TRADE_ACTION_MODIFY):
+        return None
+    assert ctx.spec is not None
+    type_time, expiration_s = ctx.request["type_time"], ctx.request["expiration"]
+    if not ctx.spec.expiration_mode & EXPIRATION_FLAGS.get(type_time, 0):
+        return mt5.TRADE_RETCODE_INVALID_EXPIRATION
+    if type_time == mt5.ORDER_TIME_SPECIFIED and expiration_s * 1000 <= ctx.now:
+        return mt5.TRADE_RETCODE_INVALID_EXPIRATION
+    if type_time == mt5.ORDER_TIME_SPECIFIED_DAY and (
+            not expiration_s or day_end_ms(expiration_s * 1000, ctx.server.tz_offset_s) <= ctx.now):
+        return mt5.TRADE_RETCODE_INVALID_EXPIRATION
+    return None
 
 
 def check_price(ctx: TradeContext) -> int | None:
+    """10015: no price for instant execution; a pending price on the wrong side or too near."""
     spec = ctx.spec
-    if not ctx.is_deal or spec is None:
+    if spec is None or ctx.quote is None:
         return None
-    needs_price = spec.trade_exemode in (mt5.SYMBOL_TRADE_EXECUTION_INSTANT,
-                                         mt5.SYMBOL_TRADE_EXECUTION_REQUEST)
-    return mt5.TRADE_RETCODE_INVALID_PRICE if needs_price and ctx.request["price"] <= 0 else None
-
-
-def check_stops(ctx: TradeContext) -> int | None:
-    if ctx.is_open:
-        long = ctx.is_buy
-    elif ctx.action == mt5.TRADE_ACTION_SLTP and ctx.position is not None:
-        long = ctx.position.is_long
+    if ctx.is_deal:
+        needs_price = spec.trade_exemode in INSTANT_MODES
+        return mt5.TRADE_RETCODE_INVALID_PRICE if needs_price and ctx.request["price"] <= 0 else None
+    if ctx.is_pending:
+        order_type = ctx.request["type"]
+    elif ctx.action == mt5.TRADE_ACTION_MODIFY:
+        assert ctx.order is not None
+        order_type = ctx.order.type
     else:
-        return None  # a hedging close ignores the request's sl/tp
-    assert ctx.spec is not None and ctx.quote is not None
-    return stops_retcode(ctx.spec, ctx.quote, long, ctx.request["sl"], ctx.request["tp"])
-
-
-def stops_retcode(spec: SymbolSpec, quote: Quote, long: bool, sl: float, tp: float) -> int | None:
-    """10016 when sl/tp sit on the wrong side of, or nearer than the stops level to, the
-    price the position would close at (bid for longs, ask for shorts)."""
-    close_price = quote.bid if long else quote.ask
-    minimum = spec.trade_stops_level * spec.point
-    tolerance = spec.point * PRICE_EPSILON
-    sign = 1.0 if long else -1.0
-    if sl and not sign * (close_price - sl) > max(minimum - tolerance, tolerance):
-        return mt5.TRADE_RETCODE_INVALID_STOPS
-    if tp and not sign * (tp - close_price) > max(minimum - tolerance, tolerance):
-        return mt5.TRADE_RETCODE_INVALID_STOPS
-    return None
-
-
-def check_freeze_level(ctx: TradeContext) -> int | None:
-    return None  # the freeze level (10029) arrives with the stops/freeze fixture symbol
-
-
-def check_position_state(ctx: TradeContext) -> int | None:
-    request = ctx.request
-    if ctx.action == mt5.TRADE_ACTION_REMOVE:
-        return None if ctx.order is not None else mt5.TRADE_RETCODE_INVALID
-    if not (ctx.is_close or ctx.action == mt5.TRADE_ACTION_SLTP):
         return None
-    position = ctx.position
-    if position is None:
-        return mt5.TRADE_RETCODE_POSITION_CLOSED
-    if position.symbol != request["symbol"]:
-        return mt5.TRADE_RETCODE_INVALID
-    if ctx.action == mt5.TRADE_ACTION_SLTP:
-        same_sl = _same_price(position.sl, request["sl"], ctx)
-        same_tp = _same_price(position.tp, request["tp"], ctx)
-        return mt5.TRADE_RETCODE_NO_CHANGES if same_sl and same_tp else None
-    closes_long = request["type"] == mt5.ORDER_TYPE_SELL
-    if closes_long != position.is_long:
-        return mt5.TRADE_RETCODE_INVALID  # a close must be the opposite of the position
-    if request["volume"] > position.volume + 1e-9:
-        return mt5.TRADE_RETCODE_INVALID_CLOSE_VOLUME
-    return None
-
-
-def _same_price(a: float, b: float, ctx: TradeContext) -> bool:
-    assert ctx.spec is not None
-    return abs(a - b) < ctx.spec.point / 2
-
-
-def check_account_rules(ctx: TradeContext) -> int | None:
-    return None  # FIFO close (10045) and hedge prohibition (10046) arrive with netting
-
-
-def check_limits(ctx: TradeContext) -> int | None:
-    return None  # limit_orders (10033) and position limits (10040) arrive with pending orders
-
-
-def check_margin(ctx: TradeContext) -> int | None:
-    if not ctx.is_open:
-        return None
-    required = ctx.server.money.margin(ctx.request["type"], ctx.request["symbol"],
-                                       ctx.request["volume"], ctx.market_price())
-    if required is None:
-        return mt5.TRADE_RETCODE_PRICE_OFF  # no quote to convert the margin currency
-    ctx.margin_required = required
-    free = ctx.server.account_info()["margin_free"]
-    return mt5.TRADE_RETCODE_NO_MONEY if free < required else None
-
-
-def check_execution(ctx: TradeContext) -> int | None:
-    spec = ctx.spec
-    if not ctx.is_deal or spec is None:
-        return None
-    if spec.trade_exemode not in (mt5.SYMBOL_TRADE_EXECUTION_INSTANT,
-                                  mt5.SYMBOL_TRADE_EXECUTION_REQUEST):
-        return None
-    off_points = abs(ctx.market_price() - ctx.request["price"]) / spec.point
-    return mt5.TRADE_RETCODE_REQUOTE if off_points > ctx.request["deviation"] + 1e-6 else None
+    stoplimit = ctx.request["stoplimit"] if order_type in STOP_LIMIT_TYPES else 0.0
+    ok = pending_price_ok(spec, ctx.quote, order_type, ctx.request["price"], stoplimit)
+    return None if ok else mt5.TRADE_RETCODE_INVALID_PRICE
 
 
 Check = Callable[[TradeContext], "int | None"]
 
 CHECKS: tuple[Check, ...] = (
-    check_connection, check_auto_trading, check_request_shape, check_symbol_trade_mode,
-    check_session, check_quote, check_volume, check_volume_limit, check_filling,
-    check_expiration, check_price, check_stops, check_freeze_level, check_position_state,
-    check_account_rules, check_limits, check_margin, check_execution,
+    check_connection, check_auto_trading, check_rate, check_request_shape,
+    check_symbol_trade_mode, check_session, check_quote, check_volume, check_volume_limit,
+    check_filling, check_expiration, check_price, check_stops, check_freeze_level,
+    check_position_state, check_account_rules, check_limits, check_margin, check_execution,
 )
 
 

@@ -77,6 +77,7 @@ class Order:
     type_time: int = mt5.ORDER_TIME_GTC
     type_filling: int = mt5.ORDER_FILLING_FOK
     external_id: str = ""
+    expires_msc: int = 0  # when a pending order expires (server's own, not an MT5 field)
 
     def to_dict(self) -> dict[str, Any]:
         return {

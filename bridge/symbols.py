@@ -20,6 +20,27 @@ from bridge import mt5
 
 FILLING_FOK_IOC = mt5.SYMBOL_FILLING_FOK | mt5.SYMBOL_FILLING_IOC
 WEDNESDAY = 3  # swap_rollover3days counts days from Sunday = 0, as MQL5's ENUM_DAY_OF_WEEK
+# SymbolInfo.order_mode flags (SYMBOL_ORDER_*), missing from the MetaTrader5 package.
+SYMBOL_ORDER_MARKET = 1
+SYMBOL_ORDER_LIMIT = 2
+SYMBOL_ORDER_STOP = 4
+SYMBOL_ORDER_STOP_LIMIT = 8
+SYMBOL_ORDER_SL = 16
+SYMBOL_ORDER_TP = 32
+SYMBOL_ORDER_CLOSEBY = 64
+ALL_ORDER_MODES = 127
+# SymbolInfo.expiration_mode flags (SYMBOL_EXPIRATION_*).
+SYMBOL_EXPIRATION_GTC = 1
+SYMBOL_EXPIRATION_DAY = 2
+SYMBOL_EXPIRATION_SPECIFIED = 4
+SYMBOL_EXPIRATION_SPECIFIED_DAY = 8
+ALL_EXPIRATION_MODES = 15
+SYMBOL_SWAP_MODE_POINTS = 1  # the only swap mode simulated: points per lot per day
+DAY_NAMES = ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat")  # index = MQL5 day of week
+MINUTES_PER_DAY = 1440
+Sessions = tuple[tuple[tuple[int, int], ...], ...]  # per day (Sun=0): ((from_min, to_min), ...)
+# Fields of SymbolSpec that are the simulator's, not MT5's: kept out of symbol_info.
+NOT_IN_INFO = frozenset({"sessions_trade", "commission_per_lot"})
 
 
 class SymbolConfigError(ValueError):
@@ -47,13 +68,24 @@ class SymbolSpec:
     volume_max: float = 100.0
     volume_step: float = 0.01
     volume_limit: float = 0.0  # 0 = no aggregate limit per direction
+    order_mode: int = ALL_ORDER_MODES
+    expiration_mode: int = ALL_EXPIRATION_MODES
     trade_stops_level: int = 0
     trade_freeze_level: int = 0
     margin_initial: float = 0.0
-    swap_long: float = 0.0
+    margin_hedged: float = 50_000.0  # contract size of hedged volume (0 = hedged volume is free)
+    margin_hedged_use_leg: bool = False  # hedged margin = the larger leg's margin instead
+    swap_mode: int = SYMBOL_SWAP_MODE_POINTS
+    swap_long: float = 0.0  # points per lot per day
     swap_short: float = 0.0
     swap_rollover3days: int = WEDNESDAY
     spread: int = 10
+    # The broker's commission, deposit currency per lot per side (0: the account's applies).
+    commission_per_lot: float = 0.0
+    # Trading sessions in server time per day of week, Sunday first; () = always open.
+    sessions_trade: Sessions = ()
+    # Liquidity of one market order, in lots (0 = unlimited); IOC beyond it fills partially.
+    sim_liquidity_lots: float = 0.0
     # Random-walk parameters of the price generator (bridge.price_feed).
     sim_start_price: float = 1.0
     sim_volatility: float = 0.000013  # relative standard deviation per sqrt(second)
@@ -72,7 +104,7 @@ class SymbolSpec:
         the trade server computes them and passes them in.
         """
         info = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
-                if not field.name.startswith("sim_")}
+                if not field.name.startswith("sim_") and field.name not in NOT_IN_INFO}
         current_spread = round((ask - bid) / self.point) if bid > 0 and ask > 0 else self.spread
         info.update(
             bid=bid, ask=ask, last=0.0, time=time_ms // 1000, time_msc=time_ms,
@@ -102,18 +134,50 @@ def _spec_problem(spec: SymbolSpec) -> str | None:
         return "sim_volatility and sim_spread_points must not be negative"
     if spec.trade_stops_level < 0 or spec.trade_freeze_level < 0:
         return "trade_stops_level and trade_freeze_level must not be negative"
+    if spec.swap_mode != SYMBOL_SWAP_MODE_POINTS:
+        return f"swap_mode {spec.swap_mode} is not simulated; use {SYMBOL_SWAP_MODE_POINTS} (points)"
+    if spec.sessions_trade and len(spec.sessions_trade) != 7:
+        return "sessions_trade must give all 7 days, Sunday first"
+    if spec.margin_hedged < 0 or spec.commission_per_lot < 0 or spec.sim_liquidity_lots < 0:
+        return "margin_hedged, commission_per_lot and sim_liquidity_lots must not be negative"
     return None
 
 
+def weekly_sessions(days: dict[str, list[str]]) -> Sessions:
+    """Sessions from {"Mon": ["00:00-24:00"], ...} (server time); missing days are closed."""
+    unknown = set(days) - set(DAY_NAMES)
+    if unknown:
+        raise SymbolConfigError(f"sessions_trade: unknown days {sorted(unknown)}; use {', '.join(DAY_NAMES)}")
+    return tuple(tuple(_window(text) for text in days.get(name, ())) for name in DAY_NAMES)
+
+
+def _window(text: Any) -> tuple[int, int]:
+    try:
+        start, end = (int(h) * 60 + int(m) for h, m in (part.split(":") for part in text.split("-")))
+    except (AttributeError, ValueError):
+        raise SymbolConfigError(f"sessions_trade: {text!r} is not like '01:00-24:00'") from None
+    if not 0 <= start < end <= MINUTES_PER_DAY:
+        raise SymbolConfigError(f"sessions_trade: {text!r} must run forward within one day")
+    return start, end
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri")
+# FX trades 24/5: Sunday 22:00 to Friday 22:00 UTC, i.e. Monday 00:00 to Friday 24:00 at UTC+2.
+FX_SESSIONS = weekly_sessions({day: ["00:00-24:00"] for day in WEEKDAYS})
+# Gold stops for an hour every day (00:00-01:00 server time).
+METALS_SESSIONS = weekly_sessions({day: ["01:00-24:00"] for day in WEEKDAYS})
+
+
 def _forex(name: str, description: str, base: str, quote: str, *, digits: int, start: float,
-           spread: int, volatility: float, swap_long: float, swap_short: float) -> SymbolSpec:
+           spread: int, volatility: float, swap_long: float, swap_short: float,
+           **extra: Any) -> SymbolSpec:
     point = 10.0 ** -digits
     return SymbolSpec(
         name=name, description=description, currency_base=base, currency_profit=quote,
         currency_margin=base, digits=digits, point=point, trade_tick_size=point,
         trade_contract_size=100_000.0, trade_calc_mode=mt5.SYMBOL_CALC_MODE_FOREX,
-        swap_long=swap_long, swap_short=swap_short, spread=spread,
-        sim_start_price=start, sim_volatility=volatility, sim_spread_points=float(spread),
+        swap_long=swap_long, swap_short=swap_short, spread=spread, sessions_trade=FX_SESSIONS,
+        sim_start_price=start, sim_volatility=volatility, sim_spread_points=float(spread), **extra,
     )
 
 
@@ -129,11 +193,25 @@ DEFAULT_SYMBOLS: dict[str, SymbolSpec] = {
         currency_profit="USD", currency_margin="USD", digits=2, point=0.01,
         trade_contract_size=100.0, trade_tick_size=0.01,
         trade_calc_mode=mt5.SYMBOL_CALC_MODE_CFDLEVERAGE, volume_min=0.01, volume_max=50.0,
-        volume_step=0.01, swap_long=-55.0, swap_short=30.0, spread=25,
+        volume_step=0.01, swap_long=-55.0, swap_short=30.0, spread=25, margin_hedged=50.0,
+        sessions_trade=METALS_SESSIONS,
         sim_start_price=2350.0, sim_volatility=0.000025, sim_spread_points=25.0,
     ),
+    # Instant execution: the request's price is a condition; beyond deviation it is requoted.
+    "USDCHF": _forex("USDCHF", "US Dollar vs Swiss Franc", "USD", "CHF", digits=5, start=0.88,
+                     spread=15, volatility=0.000014, swap_long=3.1, swap_short=-9.8,
+                     trade_exemode=mt5.SYMBOL_TRADE_EXECUTION_INSTANT),
+    # Stops and freeze levels: SL/TP/pending prices keep 20 points away, 10 points freeze.
+    "AUDUSD": _forex("AUDUSD", "Australian Dollar vs US Dollar", "AUD", "USD", digits=5,
+                     start=0.66, spread=12, volatility=0.000016, swap_long=-3.0, swap_short=0.4,
+                     trade_stops_level=20, trade_freeze_level=10),
+    # Close-only: existing positions may be closed, none opened.
+    "USDRUB": _forex("USDRUB", "US Dollar vs Russian Ruble", "USD", "RUB", digits=3, start=92.0,
+                     spread=300, volatility=0.00002, swap_long=-60.0, swap_short=-90.0,
+                     trade_mode=mt5.SYMBOL_TRADE_MODE_CLOSEONLY),
 }
 
+BROKER_KEYS = frozenset({"account", "symbols"})
 SPEC_FIELDS = {field.name: field for field in dataclasses.fields(SymbolSpec)}
 
 
@@ -141,7 +219,9 @@ def load_symbols(path: str | Path, base: dict[str, SymbolSpec] | None = None) ->
     """The symbols of `base` (default: DEFAULT_SYMBOLS) with the overrides of a JSON file.
 
     The file is an object of symbol name → object of SymbolSpec fields, e.g.
-    `{"EURUSD": {"trade_stops_level": 10, "volume_min": 0.1}}`. A name not in `base` makes a
+    `{"EURUSD": {"trade_stops_level": 10, "volume_min": 0.1}}`, or a broker file
+    `{"account": {...}, "symbols": {...}}` (the account part is read by
+    `bridge.sim_config.load_account`). Sessions are written `{"Mon": ["00:00-24:00"], ...}`. A name not in `base` makes a
     new symbol from SymbolSpec's defaults (a 5-digit EUR/USD-like FX pair) plus its fields.
     """
     path = Path(path)
@@ -151,6 +231,8 @@ def load_symbols(path: str | Path, base: dict[str, SymbolSpec] | None = None) ->
         raise SymbolConfigError(f"{path}: symbol file not found; check the path") from None
     except json.JSONDecodeError as exc:
         raise SymbolConfigError(f"{path}: not valid JSON ({exc}); fix the file") from None
+    if isinstance(document, dict) and BROKER_KEYS & set(document):
+        document = document.get("symbols", {})  # a broker file: {"account": ..., "symbols": ...}
     if not isinstance(document, dict):
         raise SymbolConfigError(f"{path}: expected an object of symbol name -> fields")
     symbols = dict(DEFAULT_SYMBOLS if base is None else base)
@@ -167,8 +249,8 @@ def _apply_overrides(path: Path, name: str, spec: SymbolSpec | None, overrides: 
         _check_field(where, key, value)
     if overrides.get("name", name) != name:
         raise SymbolConfigError(f"{where}: 'name' {overrides['name']!r} differs from its key")
-    fields = {key: _coerce(key, value) for key, value in overrides.items() if key != "name"}
     try:
+        fields = {key: _coerce(key, value) for key, value in overrides.items() if key != "name"}
         if spec is None:
             return SymbolSpec(name=name, **fields)
         return dataclasses.replace(spec, **fields)
@@ -182,7 +264,12 @@ def _check_field(where: str, key: str, value: Any) -> None:
         allowed = ", ".join(sorted(SPEC_FIELDS))
         raise SymbolConfigError(f"{where}: unknown key {key!r}; allowed keys: {allowed}")
     expected = field.type
-    if expected == "str":
+    if key == "sessions_trade":
+        ok = isinstance(value, dict)
+        expected = 'object like {"Mon": ["00:00-24:00"]}'
+    elif expected == "bool":
+        ok = isinstance(value, bool)
+    elif expected == "str":
         ok = isinstance(value, str)
     elif expected == "int":
         ok = isinstance(value, int) and not isinstance(value, bool)
@@ -193,6 +280,8 @@ def _check_field(where: str, key: str, value: Any) -> None:
 
 
 def _coerce(key: str, value: Any) -> Any:
+    if key == "sessions_trade":
+        return weekly_sessions(value)
     return float(value) if SPEC_FIELDS[key].type == "float" else value
 
 

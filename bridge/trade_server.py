@@ -1,41 +1,61 @@
 """The simulated MT5 trade server of one account, as a pure class: no sockets, no threads.
 
 This module owns the account's trading state (balance, positions, pending orders, order and
-deal history, the trade transactions not yet published) and how it changes: by quotes
-(`on_quote`: marks positions to market and fires SL/TP) and by requests (`order_send`).
-It is driven only by the quotes and requests it is given, never by a wall clock, so a seed
-and an input sequence always give the same history. Functions, arguments and result fields
-are those of the MetaTrader5 Python package. Validation lives in `sim_checks`, money in
-`sim_money`, record field sets in `sim_records`.
+deal history, the trade transactions not yet published) and the entry points that change it:
+quotes (`on_quote`: time moves on - swaps at rollover, pending expiry -, positions are marked
+to market, SL/TP and pending orders fire, stop-out closes the largest losers) and requests
+(`order_send`). It is driven only by the quotes and requests it is given, never by a wall
+clock, so a seed and an input sequence always give the same history. Functions, arguments
+and result fields are those of the MetaTrader5 Python package.
+
+Where the rest lives: validation in `sim_checks`/`sim_checks_state` (request parsing in
+`sim_context`), fills on hedging and netting accounts in `sim_fills`, pending orders in
+`sim_pending`, account money (hedged margin, swaps, stop-out) in `sim_account`, per-trade
+money in `sim_money`, queries in `sim_queries`, sessions and server days in `sim_sessions`,
+injected faults in `sim_faults`, the records in `sim_records`.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from datetime import datetime
 from typing import Any
 
 from bridge import mt5
+from bridge.sim_account import charge_swaps, projection, stop_out
 from bridge.sim_checks import RequestError, TradeContext, first_failure, make_context, normalize_request
-from bridge.sim_money import Money, Quote, account_money
-from bridge.sim_records import (Deal, Order, Position, market_order_transactions, position_transaction,
-                                select_records, time_window, transaction)
-from bridge.symbols import SymbolSpec, match_group
+from bridge.sim_faults import Faults
+from bridge.sim_fills import close, close_by, fill, new_order, record
+from bridge.sim_money import Money, Quote
+from bridge.sim_pending import expire, finish, modify, place, trigger
+from bridge.sim_queries import ServerQueries
+from bridge.sim_records import Position, position_transaction, transaction
+from bridge.symbols import SymbolSpec
 
 __all__ = ["RequestError", "TradeServer"]
 
 FIRST_ORDER_TICKET = 100_000_000
 FIRST_DEAL_TICKET = 50_000_000
-VOLUME_DIGITS = 8
 # Rejections the terminal itself makes: they never reach the server, so no REQUEST transaction.
 LOCAL_REJECTIONS = frozenset({mt5.TRADE_RETCODE_CONNECTION, mt5.TRADE_RETCODE_CLIENT_DISABLES_AT})
 # order_check shows the account after the trade only when the trade got that far.
 PROJECTED_RETCODES = frozenset({0, mt5.TRADE_RETCODE_NO_MONEY, mt5.TRADE_RETCODE_REQUOTE})
+FILLED_RETCODES = frozenset({mt5.TRADE_RETCODE_DONE, mt5.TRADE_RETCODE_DONE_PARTIAL,
+                             mt5.TRADE_RETCODE_PLACED})
+MARGIN_MODES = (mt5.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING, mt5.ACCOUNT_MARGIN_MODE_RETAIL_NETTING)
+DEFAULT_TZ_OFFSET_S = 7200  # UTC+2: the FX week runs Monday 00:00 to Friday 24:00 server time
 
 
-class TradeServer:
-    """One simulated trading account (hedging), with MetaTrader5-package methods."""
+class TradeServer(ServerQueries):
+    """One simulated trading account (hedging or netting), with MetaTrader5-package methods.
+
+    Fault hooks (set by tests or the socket shell): `connected` (False → 10031),
+    `trade_allowed` (False → 10027), `trade_expert` (False → 10026) and `faults`
+    (a `sim_faults.Faults`: rate limit → 10024, timeout after fill → 10012, requotes → 10004,
+    dealer rejects → 10006). `margin_call` is True while the margin level is under
+    `margin_so_call`. Sessions (10018) are enforced only with `enforce_sessions=True`: a
+    random-walk feed quotes round the clock, so the shell opts in when its prices keep hours.
+    """
 
     def __init__(self, *, login: int, symbols: dict[str, SymbolSpec], balance: float = 10_000.0,
                  currency: str = "USD", leverage: int = 100,
@@ -44,10 +64,12 @@ class TradeServer:
                  slippage_points: int = 0, name: str = "Simulated Trader",
                  server: str = "Simulator-Demo", company: str = "MT5 Executor Simulator",
                  margin_so_call: float = 100.0, margin_so_so: float = 50.0,
-                 limit_orders: int = 200) -> None:
-        if margin_mode != mt5.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING:
-            raise ValueError("only hedging accounts are simulated so far; "
-                             "use margin_mode=ACCOUNT_MARGIN_MODE_RETAIL_HEDGING")
+                 limit_orders: int = 200, limit_positions: int = 0, fifo_close: bool = False,
+                 hedge_allowed: bool = True, commission_per_lot: float = 0.0,
+                 tz_offset_s: int = DEFAULT_TZ_OFFSET_S, enforce_sessions: bool = False) -> None:
+        if margin_mode not in MARGIN_MODES:
+            raise ValueError(f"margin_mode {margin_mode} is not simulated; use "
+                             "ACCOUNT_MARGIN_MODE_RETAIL_HEDGING (2) or _NETTING (0)")
         if leverage <= 0:
             raise ValueError(f"leverage must be positive, got {leverage}")
         self.login = login
@@ -64,11 +86,19 @@ class TradeServer:
         self.identity = {"name": name, "server": server, "company": company}
         self.margin_so_call = margin_so_call
         self.margin_so_so = margin_so_so
+        self.margin_call = False
         self.limit_orders = limit_orders
+        self.limit_positions = limit_positions
+        self.fifo_close = fifo_close
+        self.hedge_allowed = hedge_allowed
+        self.commission_per_lot = commission_per_lot
+        self.tz_offset_s = tz_offset_s
+        self.enforce_sessions = enforce_sessions
+        self.faults = Faults()
         self.positions: dict[int, Position] = {}
-        self.orders: dict[int, Order] = {}  # pending orders
-        self.history_orders: list[Order] = []
-        self.history_deals: list[Deal] = []
+        self.orders = {}  # pending orders by ticket
+        self.history_orders = []
+        self.history_deals = []
         self.connected = True
         self.trade_expert = True  # the server's permission for expert advisors
         self._trade_allowed = True
@@ -82,7 +112,9 @@ class TradeServer:
         self._transactions: list[dict[str, Any]] = []
         self._dependencies: dict[str, frozenset[str]] = {}
 
-    # --- toggles the socket shell and fault injection flip ---
+    @property
+    def netting(self) -> bool:
+        return self.margin_mode == mt5.ACCOUNT_MARGIN_MODE_RETAIL_NETTING
 
     @property
     def trade_allowed(self) -> bool:
@@ -92,26 +124,69 @@ class TradeServer:
     def trade_allowed(self, allowed: bool) -> None:
         if allowed != self._trade_allowed:
             self._trade_allowed = allowed
-            self._account_changed()
+            self.account_version += 1
 
-    # --- quotes ---
+    # --- bookkeeping used by the sim_* modules ---
+
+    def next_order_ticket(self) -> int:
+        self._next_order += 1
+        return self._next_order - 1
+
+    def next_deal_ticket(self) -> int:
+        self._next_deal += 1
+        return self._next_deal - 1
+
+    def emit(self, transactions: list[dict[str, Any]]) -> None:
+        self._transactions.extend(transactions)
+
+    def changed(self) -> None:
+        """Positions or orders changed (and with them, money)."""
+        self.version += 1
+        self.account_version += 1
+
+    def commission(self, symbol: str, volume: float) -> float:
+        """The (negative) commission of one deal of `volume` lots: the symbol's rate or the account's."""
+        rate = self.symbols[symbol].commission_per_lot or self.commission_per_lot
+        return -round(rate * volume, self.money.currency_digits) if rate else 0.0
+
+    def mark(self, position: Position) -> None:
+        quote = self.quotes.get(position.symbol)
+        if quote is None:
+            return
+        position.price_current = quote.bid if position.is_long else quote.ask
+        profit = self.money.profit(position.type, position.symbol, position.volume,
+                                   position.price_open, position.price_current)
+        position.profit = profit if profit is not None else 0.0
+
+    # --- time and quotes ---
+
+    def on_time(self, now_ms: int) -> None:
+        """Move server time on: charge swaps at each rollover passed, expire pending orders."""
+        if now_ms <= self.server_time_ms:
+            return
+        previous, self.server_time_ms = self.server_time_ms, now_ms
+        if previous:
+            charge_swaps(self, previous, now_ms)
+        expire(self, now_ms)
 
     def on_quote(self, symbol: str, time_msc: int, bid: float, ask: float) -> list[int]:
-        """Record a quote, mark positions to market and fire SL/TP; returns tickets closed."""
+        """Record a quote and act on it; returns the tickets of positions the server closed
+        (SL, TP, stop-out)."""
         if symbol not in self.symbols:
             raise ValueError(f"quote for unknown symbol {symbol!r}; add it to the simulator's symbols")
         if not (bid > 0 and ask >= bid and math.isfinite(ask)):
             raise ValueError(f"bad quote for {symbol}: bid {bid}, ask {ask}")
         quote = Quote(time_msc, bid, ask)
         self.quotes[symbol] = quote
-        self.server_time_ms = max(self.server_time_ms, time_msc)
+        self.on_time(time_msc)
         for position in self.positions.values():
             if symbol in self._depends_on(position.symbol):
-                self._mark(position)
+                self.mark(position)
         fired = self._triggered(symbol, quote)
         for ticket, reason in fired:
-            self._close_by_server(self.positions[ticket], reason, time_msc)
-        return [ticket for ticket, _ in fired]
+            self.close_by_server(self.positions[ticket], reason, time_msc)
+        trigger(self, symbol, quote, time_msc)
+        return [ticket for ticket, _ in fired] + stop_out(self, time_msc)
 
     def _depends_on(self, symbol: str) -> frozenset[str]:
         """Symbols whose quotes move the profit of a `symbol` position."""
@@ -121,15 +196,6 @@ class TradeServer:
             found = self.money.conversion_symbols(spec.currency_profit) | {symbol}
             self._dependencies[symbol] = found
         return found
-
-    def _mark(self, position: Position) -> None:
-        quote = self.quotes.get(position.symbol)
-        if quote is None:
-            return
-        position.price_current = quote.bid if position.is_long else quote.ask
-        profit = self.money.profit(position.type, position.symbol, position.volume,
-                                   position.price_open, position.price_current)
-        position.profit = profit if profit is not None else 0.0
 
     def _triggered(self, symbol: str, quote: Quote) -> list[tuple[int, int]]:
         """(ticket, reason) of the positions on `symbol` whose SL or TP this quote reaches."""
@@ -147,12 +213,16 @@ class TradeServer:
                 fired.append((position.ticket, mt5.DEAL_REASON_SL if hit_sl else mt5.DEAL_REASON_TP))
         return fired
 
-    def _close_by_server(self, position: Position, reason: int, now: int) -> None:
-        spec = self.symbols[position.symbol]
-        level, tag = (position.sl, "sl") if reason == mt5.DEAL_REASON_SL else (position.tp, "tp")
-        # A gap fills at the current price, not at the level: price_current is that price.
-        self._close(position, position.volume, position.price_current, now, reason=reason,
-                    magic=position.magic, comment=f"[{tag} {level:.{spec.digits}f}]")
+    def close_by_server(self, position: Position, reason: int, now: int, comment: str = "") -> None:
+        """Close a whole position at its current price (SL, TP, stop-out): a gap fills at the
+        first available price, not at the level."""
+        if not comment:
+            spec = self.symbols[position.symbol]
+            level, tag = (position.sl, "sl") if reason == mt5.DEAL_REASON_SL else (position.tp, "tp")
+            comment = f"[{tag} {level:.{spec.digits}f}]"
+        order, deal = close(self, position, position.volume, position.price_current, now,
+                            reason=reason, magic=position.magic, comment=comment)
+        record(self, order, [deal])
 
     # --- requests ---
 
@@ -160,7 +230,7 @@ class TradeServer:
         """Validate and execute a trade request; an MqlTradeResult dict."""
         normalized = normalize_request(request)
         now = self._now(now_ms)
-        ctx = make_context(self, normalized)
+        ctx = make_context(self, normalized, now)
         retcode = first_failure(ctx)
         if retcode is not None:
             result = self._result(normalized, retcode)
@@ -172,15 +242,17 @@ class TradeServer:
         if result["retcode"] not in LOCAL_REJECTIONS:
             self._transactions.append(
                 transaction(mt5.TRADE_TRANSACTION_REQUEST, request=normalized, result=result))
+        if result["retcode"] in FILLED_RETCODES and self.faults.take("timeout_after_fill"):
+            # The trade stands; only its answer is lost on the way back.
+            return self._result(normalized, mt5.TRADE_RETCODE_TIMEOUT)
         return result
 
     def order_check(self, request: dict, now_ms: int | None = None) -> dict[str, Any]:
         """What order_send would answer, without trading; an MqlTradeCheckResult dict."""
         normalized = normalize_request(request)
-        self._now(now_ms)
-        ctx = make_context(self, normalized)
+        ctx = make_context(self, normalized, self._now(now_ms), dry_run=True)
         retcode = first_failure(ctx) or 0
-        money = self._projection(ctx) if retcode in PROJECTED_RETCODES else dict.fromkeys(
+        money = projection(ctx) if retcode in PROJECTED_RETCODES else dict.fromkeys(
             ("balance", "equity", "profit", "margin", "margin_free", "margin_level"), 0.0)
         comment = "Done" if retcode == 0 else mt5.retcode_text(retcode)
         return {"retcode": retcode, **money, "comment": comment, "request": normalized}
@@ -188,7 +260,7 @@ class TradeServer:
     def _now(self, now_ms: int | None) -> int:
         if now_ms is None:
             return self.server_time_ms
-        self.server_time_ms = max(self.server_time_ms, now_ms)
+        self.on_time(now_ms)
         return now_ms
 
     def _result(self, request: dict, retcode: int, *, deal: int = 0, order: int = 0,
@@ -201,22 +273,57 @@ class TradeServer:
                 "retcode_external": 0, "request": dict(request)}
 
     def _execute(self, ctx: TradeContext, now: int) -> dict[str, Any]:
-        request = ctx.request
-        if ctx.action == mt5.TRADE_ACTION_SLTP:
+        request, action, done = ctx.request, ctx.action, mt5.TRADE_RETCODE_DONE
+        if action == mt5.TRADE_ACTION_SLTP:
             assert ctx.position is not None
             self._modify_stops(ctx.position, request["sl"], request["tp"], now)
-            return self._result(request, mt5.TRADE_RETCODE_DONE)
-        if ctx.action != mt5.TRADE_ACTION_DEAL:
-            raise AssertionError(f"action {ctx.action} passed the checks but has no execution")
-        price = self._fill_price(ctx)
-        if ctx.position is not None:
-            order, deal = self._close(ctx.position, request["volume"], price, now,
-                                      reason=mt5.DEAL_REASON_EXPERT, magic=request["magic"],
-                                      comment=request["comment"])
+            return self._result(request, done)
+        if action == mt5.TRADE_ACTION_PENDING:
+            order = place(self, ctx, now)
+            return self._result(request, mt5.TRADE_RETCODE_PLACED, order=order.ticket,
+                                volume=order.volume_initial)
+        if action == mt5.TRADE_ACTION_MODIFY:
+            return self._result(request, done, order=modify(self, ctx, now).ticket)
+        if action == mt5.TRADE_ACTION_REMOVE:
+            assert ctx.order is not None
+            finish(self, ctx.order, mt5.ORDER_STATE_CANCELED, now)
+            return self._result(request, done, order=ctx.order.ticket)
+        if action == mt5.TRADE_ACTION_CLOSE_BY:
+            assert ctx.position is not None and ctx.position_by is not None
+            order, deals = close_by(self, ctx.position, ctx.position_by, now,
+                                    magic=request["magic"], comment=request["comment"])
+            record(self, order, deals)
+            return self._result(request, done, order=order.ticket, deal=deals[0].ticket,
+                                volume=order.volume_initial, price=order.price_open)
+        if action != mt5.TRADE_ACTION_DEAL:
+            raise AssertionError(f"action {action} passed the checks but has no execution")
+        return self._deal(ctx, now)
+
+    def _deal(self, ctx: TradeContext, now: int) -> dict[str, Any]:
+        request = ctx.request
+        price, volume = self._fill_price(ctx), ctx.fill_volume or request["volume"]
+        if not self.netting and ctx.position is not None:
+            order, deal = close(self, ctx.position, volume, price, now, reason=mt5.DEAL_REASON_EXPERT,
+                                magic=request["magic"], comment=request["comment"])
+            order.type_filling = request["type_filling"]
+            deals = [deal]
         else:
-            order, deal = self._open(request, price, now)
-        return self._result(request, mt5.TRADE_RETCODE_DONE, deal=deal.ticket, order=order.ticket,
-                            volume=deal.volume, price=deal.price)
+            spec = ctx.spec
+            assert spec is not None
+            order = new_order(self, spec.name, request["type"], volume, price, now,
+                              magic=request["magic"], comment=request["comment"],
+                              reason=mt5.DEAL_REASON_EXPERT, type_filling=request["type_filling"])
+            order.sl, order.tp = round(request["sl"], spec.digits), round(request["tp"], spec.digits)
+            deals = fill(self, order, volume, price, now, sl=order.sl, tp=order.tp)
+        partial = volume < request["volume"] - 1e-9
+        if partial:  # IOC: the rest of the order is canceled
+            order.volume_initial = request["volume"]
+            order.volume_current = round(request["volume"] - volume, 8)
+            order.state = mt5.ORDER_STATE_PARTIAL
+        record(self, order, deals)
+        retcode = mt5.TRADE_RETCODE_DONE_PARTIAL if partial else mt5.TRADE_RETCODE_DONE
+        return self._result(request, retcode, deal=deals[0].ticket, order=order.ticket,
+                            volume=volume, price=deals[0].price)
 
     def _fill_price(self, ctx: TradeContext) -> float:
         """Market price, worsened by seeded slippage up to the request's deviation."""
@@ -228,184 +335,9 @@ class TradeServer:
         adverse = slip * ctx.spec.point * (1 if ctx.is_buy else -1)
         return round(price + adverse, ctx.spec.digits)
 
-    def _open(self, request: dict, price: float, now: int) -> tuple[Order, Deal]:
-        spec = self.symbols[request["symbol"]]
-        order = self._filled_order(request["symbol"], request["type"], request["volume"], price,
-                                   now, magic=request["magic"], comment=request["comment"],
-                                   reason=mt5.DEAL_REASON_EXPERT, position_id=0,
-                                   type_filling=request["type_filling"])
-        order.position_id = order.ticket  # hedging: the position takes its opening order's ticket
-        order.sl, order.tp = round(request["sl"], spec.digits), round(request["tp"], spec.digits)
-        position = Position(
-            ticket=order.ticket, symbol=order.symbol, type=request["type"], volume=request["volume"],
-            price_open=price, sl=order.sl, tp=order.tp, magic=order.magic, comment=order.comment,
-            reason=mt5.DEAL_REASON_EXPERT, time_msc=now, time_update_msc=now)
-        self.positions[position.ticket] = position
-        self._mark(position)
-        deal = self._deal(order, mt5.DEAL_ENTRY_IN, profit=0.0)
-        self._record(order, deal)
-        return order, deal
-
-    def _close(self, position: Position, volume: float, price: float, now: int, *, reason: int,
-               magic: int, comment: str) -> tuple[Order, Deal]:
-        closing_type = mt5.ORDER_TYPE_SELL if position.is_long else mt5.ORDER_TYPE_BUY
-        order = self._filled_order(position.symbol, closing_type, volume, price, now, magic=magic,
-                                   comment=comment, reason=reason, position_id=position.ticket)
-        profit = self.money.profit(position.type, position.symbol, volume, position.price_open, price)
-        deal = self._deal(order, mt5.DEAL_ENTRY_OUT, profit=profit or 0.0)
-        self.balance = round(self.balance + deal.profit, self.money.currency_digits)
-        position.volume = round(position.volume - volume, VOLUME_DIGITS)
-        if position.volume <= 0:
-            del self.positions[position.ticket]
-        else:
-            position.time_update_msc = now  # a partial close keeps the ticket
-            self._mark(position)
-        self._record(order, deal)
-        return order, deal
-
-    def _filled_order(self, symbol: str, order_type: int, volume: float, price: float, now: int, *,
-                      magic: int, comment: str, reason: int, position_id: int,
-                      type_filling: int = mt5.ORDER_FILLING_FOK) -> Order:
-        ticket = self._next_order
-        self._next_order += 1
-        return Order(ticket=ticket, symbol=symbol, type=order_type, state=mt5.ORDER_STATE_FILLED,
-                     volume_initial=volume, volume_current=0.0, price_open=price, sl=0.0, tp=0.0,
-                     magic=magic, comment=comment, reason=reason, position_id=position_id,
-                     time_setup_msc=now, time_done_msc=now, price_current=price,
-                     type_filling=type_filling)
-
-    def _deal(self, order: Order, entry: int, *, profit: float) -> Deal:
-        ticket = self._next_deal
-        self._next_deal += 1
-        # DEAL_TYPE_BUY/SELL share their numbers with ORDER_TYPE_BUY/SELL.
-        return Deal(ticket=ticket, order=order.ticket, symbol=order.symbol, type=order.type,
-                    entry=entry, reason=order.reason, position_id=order.position_id,
-                    volume=order.volume_initial, price=order.price_open, profit=profit,
-                    magic=order.magic, comment=order.comment, time_msc=order.time_done_msc)
-
-    def _record(self, order: Order, deal: Deal) -> None:
-        self.history_orders.append(order)
-        self.history_deals.append(deal)
-        self._transactions.extend(market_order_transactions(order, deal))
-        self.version += 1
-        self._account_changed()
-
     def _modify_stops(self, position: Position, sl: float, tp: float, now: int) -> None:
         digits = self.symbols[position.symbol].digits
         position.sl, position.tp = round(sl, digits), round(tp, digits)
         position.time_update_msc = now
         self._transactions.append(position_transaction(position))
         self.version += 1
-
-    def _account_changed(self) -> None:
-        self.account_version += 1
-
-    # --- money ---
-
-    def order_calc_margin(self, action: int, symbol: str, volume: float, price: float) -> float | None:
-        return self.money.margin(action, symbol, volume, price)
-
-    def order_calc_profit(self, action: int, symbol: str, volume: float, price_open: float,
-                          price_close: float) -> float | None:
-        return self.money.profit(action, symbol, volume, price_open, price_close)
-
-    def _position_margin(self, position: Position) -> float:
-        quote = self.quotes.get(position.symbol)
-        if quote is None:
-            return 0.0
-        price = quote.ask if position.is_long else quote.bid
-        return self.money.margin(position.type, position.symbol, position.volume, price) or 0.0
-
-    def _floating(self) -> tuple[float, float]:
-        """(profit, margin) of the open positions, in the deposit currency."""
-        positions = self.positions.values()
-        return (sum((p.profit + p.swap for p in positions), 0.0),
-                sum((self._position_margin(p) for p in positions), 0.0))
-
-    def _projection(self, ctx: TradeContext) -> dict[str, float]:
-        """The account's money as it would be after the request of `ctx`."""
-        balance = self.balance
-        profit, margin = self._floating()
-        if ctx.is_open and ctx.quote is not None and ctx.margin_required is not None:
-            close_price = ctx.quote.bid if ctx.is_buy else ctx.quote.ask
-            profit += self.money.profit(ctx.request["type"], ctx.request["symbol"],
-                                        ctx.request["volume"], ctx.market_price(), close_price) or 0.0
-            margin += ctx.margin_required
-        elif ctx.is_close and ctx.position is not None:
-            share = ctx.request["volume"] / ctx.position.volume
-            realized = round(ctx.position.profit * share, self.money.currency_digits)
-            balance += realized
-            profit -= realized
-            margin -= self._position_margin(ctx.position) * share
-        return self._money(balance, profit, margin)
-
-    def _money(self, balance: float, profit: float, margin: float) -> dict[str, float]:
-        return account_money(balance=balance, credit=self.credit, profit=profit, margin=margin,
-                             digits=self.money.currency_digits)
-
-    # --- queries ---
-
-    def account_info(self) -> dict[str, Any]:
-        profit, margin = self._floating()
-        return {
-            "login": self.login, "trade_mode": self.trade_mode, "leverage": self.leverage,
-            "limit_orders": self.limit_orders, "margin_so_mode": mt5.ACCOUNT_STOPOUT_MODE_PERCENT,
-            "trade_allowed": self.trade_allowed, "trade_expert": self.trade_expert,
-            "margin_mode": self.margin_mode, "currency_digits": self.money.currency_digits,
-            "fifo_close": False, **self._money(self.balance, profit, margin),
-            "credit": self.credit, "margin_so_call": self.margin_so_call,
-            "margin_so_so": self.margin_so_so, "margin_initial": 0.0, "margin_maintenance": 0.0,
-            "assets": 0.0, "liabilities": 0.0, "commission_blocked": 0.0,
-            **self.identity, "currency": self.currency,
-        }
-
-    def positions_get(self, symbol: str | None = None, group: str | None = None,
-                      ticket: int | None = None) -> list[dict[str, Any]]:
-        return [p.to_dict() for p in select_records(self.positions.values(), symbol, group, ticket)]
-
-    def orders_get(self, symbol: str | None = None, group: str | None = None,
-                   ticket: int | None = None) -> list[dict[str, Any]]:
-        return [o.to_dict() for o in select_records(self.orders.values(), symbol, group, ticket)]
-
-    def history_deals_get(self, date_from: int | datetime | None = None,
-                          date_to: int | datetime | None = None, *, group: str | None = None,
-                          ticket: int | None = None, position: int | None = None) -> list[dict[str, Any]]:
-        """Deals in [date_from, date_to] (ms or datetime); `ticket` is the ORDER ticket, as in MT5."""
-        low, high = time_window(date_from, date_to)
-        return [d.to_dict() for d in self.history_deals
-                if low <= d.time_msc <= high and match_group(d.symbol, group)
-                and ticket in (None, d.order) and position in (None, d.position_id)]
-
-    def history_orders_get(self, date_from: int | datetime | None = None,
-                           date_to: int | datetime | None = None, *, group: str | None = None,
-                           ticket: int | None = None, position: int | None = None) -> list[dict[str, Any]]:
-        low, high = time_window(date_from, date_to)
-        return [o.to_dict() for o in self.history_orders
-                if low <= o.time_setup_msc <= high and match_group(o.symbol, group)
-                and ticket in (None, o.ticket) and position in (None, o.position_id)]
-
-    def symbol_info(self, symbol: str) -> dict[str, Any] | None:
-        spec = self.symbols.get(symbol)
-        if spec is None:
-            return None
-        quote = self.quotes.get(symbol, Quote(0, 0.0, 0.0))
-        profit, loss = self.money.tick_values(symbol)
-        return spec.to_info(quote.bid, quote.ask, quote.time_msc,
-                            trade_tick_value_profit=profit, trade_tick_value_loss=loss)
-
-    def symbol_info_tick(self, symbol: str) -> dict[str, Any] | None:
-        quote = self.quotes.get(symbol)
-        if quote is None:
-            return None
-        return {"time": quote.time_msc // 1000, "bid": quote.bid, "ask": quote.ask, "last": 0.0,
-                "volume": 0, "time_msc": quote.time_msc,
-                "flags": mt5.TICK_FLAG_BID | mt5.TICK_FLAG_ASK, "volume_real": 0.0}
-
-    def symbols_get(self, group: str | None = None) -> list[dict[str, Any]]:
-        return [self.symbol_info(name) for name in self.symbols if match_group(name, group)]
-
-    def drain_transactions(self) -> list[dict[str, Any]]:
-        """Trade transactions since the last drain, oldest first, as {trans, request, result}."""
-        drained, self._transactions = self._transactions, []
-        return drained
-

@@ -340,8 +340,8 @@ def _unknown_action(s):
     return {**buy(), "action": 99}
 
 
-def _pending_action_not_simulated(s):
-    return {**buy(), "action": mt5.TRADE_ACTION_PENDING, "type": mt5.ORDER_TYPE_BUY_LIMIT}
+def _market_type_in_pending(s):
+    return {**buy(), "action": mt5.TRADE_ACTION_PENDING, "price": 1.09}
 
 
 def _missing_symbol(s):
@@ -524,7 +524,7 @@ RETCODE_CASES = [
     (_auto_trading_off, mt5.TRADE_RETCODE_CLIENT_DISABLES_AT),
     (_server_disables_experts, mt5.TRADE_RETCODE_SERVER_DISABLES_AT),
     (_unknown_action, mt5.TRADE_RETCODE_INVALID),
-    (_pending_action_not_simulated, mt5.TRADE_RETCODE_INVALID),
+    (_market_type_in_pending, mt5.TRADE_RETCODE_INVALID),
     (_missing_symbol, mt5.TRADE_RETCODE_INVALID),
     (_unknown_symbol, mt5.TRADE_RETCODE_INVALID),
     (_pending_type_in_deal, mt5.TRADE_RETCODE_INVALID),
@@ -834,9 +834,9 @@ def test_bad_quotes_are_refused(symbol, bid, ask):
         make_server().on_quote(symbol, T0, bid, ask)
 
 
-def test_netting_accounts_are_refused_until_simulated():
-    with pytest.raises(ValueError, match="hedging"):
-        TradeServer(login=1, symbols=DEFAULT_SYMBOLS, margin_mode=mt5.ACCOUNT_MARGIN_MODE_RETAIL_NETTING)
+def test_exchange_accounts_are_refused():
+    with pytest.raises(ValueError, match="not simulated"):
+        TradeServer(login=1, symbols=DEFAULT_SYMBOLS, margin_mode=mt5.ACCOUNT_MARGIN_MODE_EXCHANGE)
 
 
 def test_default_symbols_are_realistic():

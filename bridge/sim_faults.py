@@ -1,0 +1,51 @@
+"""Faults the simulated trade server injects on demand: the hooks the socket shell drives.
+
+This module owns `Faults`, a plain record of scripted misbehaviour, consumed by
+`TradeServer.order_send` (never by `order_check`, which asks the terminal, not the server):
+
+* `rate_limit_per_s` - at most N trade requests per second of server time reach the
+  server; more are refused with 10024 TOO_MANY_REQUESTS (0 = no limit).
+* `timeout_after_fill` - the next N requests that fill do fill, but the answer says 10012
+  TIMEOUT with no ticket: the executor must find the trade by reconciliation.
+* `requotes` - the next N deals are requoted (10004) with the current bid/ask.
+* `rejects` - the next N deals are rejected by the dealer (10006).
+
+The server's own switches complete the set: `connected = False` (10031, the terminal lost
+the trade server), `trade_allowed = False` (10027, AutoTrading off in the terminal) and
+`trade_expert = False` (10026, the server forbids expert advisors).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+RATE_WINDOW_MS = 1000
+
+
+@dataclass(slots=True)
+class Faults:
+    rate_limit_per_s: int = 0
+    timeout_after_fill: int = 0
+    requotes: int = 0
+    rejects: int = 0
+    _recent: deque = field(default_factory=deque, repr=False)
+
+    def rate_limited(self, now_ms: int) -> bool:
+        """Count a request arriving at `now_ms`; True when it exceeds the rate limit."""
+        if self.rate_limit_per_s <= 0:
+            return False
+        while self._recent and self._recent[0] <= now_ms - RATE_WINDOW_MS:
+            self._recent.popleft()
+        if len(self._recent) >= self.rate_limit_per_s:
+            return True
+        self._recent.append(now_ms)
+        return False
+
+    def take(self, name: str) -> bool:
+        """Consume one of the counter `name` (requotes, rejects, timeout_after_fill)."""
+        left = getattr(self, name)
+        if left <= 0:
+            return False
+        setattr(self, name, left - 1)
+        return True
