@@ -24,7 +24,7 @@ from actors.close_jobs import CloseJob
 from actors.directory import Directory
 from actors.supervision import Supervised
 from actors.order_ids import magic_for
-from actors.sizing import SizingError, size_position, stop_prices
+from actors.sizing import SizeResult, SizingError, compute_size, estimate_margin, pip_size, stop_prices
 from actors.status_board import StatusBoard
 from actors.ticker import Ticker
 from bridge import mt5
@@ -84,6 +84,7 @@ class Account(Supervised):
                 self._post()
             case m.SymbolsUpdated(symbols=symbols):
                 self.view.symbols = dict(symbols)
+                self._post()
             case m.PositionsSnapshot():
                 self._on_snapshot(message)
             case m.TradeTransaction():
@@ -128,27 +129,55 @@ class Account(Supervised):
                         intent.strategy_id, intent.max_positions)
             return
         try:
-            if not (self.view.connected and self.view.synced):
+            if not self._ready():
                 raise cp.ControlError(cp.UNAVAILABLE, f"account {self.login} is not connected or is still "
                                       "reconciling with its terminal; retry in a moment")
             symbol, bid, ask = self._market(intent.symbol)
-            limits = self.board.get(f"risk:{self.login}", {}).get("limits", {})
-            volume = size_position(intent.sizing, symbol, limits.get("max_lot_size"))
+            price = orq.entry_price(intent.side, bid, ask)
+            size = self._size(intent, symbol, price)
         except (SizingError, cp.ControlError) as exc:
             return self._refuse(intent, corr, [str(exc)], getattr(exc, "code", cp.RISK_REJECTED))
-        decision: m.RiskDecision = self.directory.ask(f"risk:{self.login}", m.CheckOrder(
-            account=self.login, strategy_id=intent.strategy_id, symbol=intent.symbol, side=intent.side,
-            volume=volume, closing=False, open_positions=len(self.view.positions) + self._opening(),
-            open_positions_of_strategy=self.view.count(intent.strategy_id) + self._opening(intent.strategy_id)),
-            timeout=ASK_TIMEOUT_S)
+        decision: m.RiskDecision = self.directory.ask(f"risk:{self.login}", self._check_order(intent, symbol, size.volume,
+                                                                                              price),
+                                                      timeout=ASK_TIMEOUT_S)
         if not decision.approved:
             return self._refuse(intent, corr, list(decision.reasons))
-        price = orq.entry_price(intent.side, bid, ask)
-        auto_sl, auto_tp = stop_prices(intent.side, price, symbol, sl_pips=intent.sl_pips, tp_pips=intent.tp_pips,
+        volume = decision.volume or size.volume  # a check may have reduced it (correlation, exposure)
+        for warning in decision.warnings:
+            logger.warning("account {}: {} {} {}: {}", self.login, intent.strategy_id, intent.side, intent.symbol,
+                           warning)
+        sl_pips = intent.sl_pips
+        if sl_pips is None and size.stop_distance:  # atr_based sizing chose the stop
+            sl_pips = size.stop_distance / pip_size(symbol)
+        auto_sl, auto_tp = stop_prices(intent.side, price, symbol, sl_pips=sl_pips, tp_pips=intent.tp_pips,
                                        tp_rr=intent.tp_rr)
         request = orq.market_open(symbol, intent.side, volume, price, sl=sl or auto_sl, tp=tp or auto_tp)
         self._send(request, InFlight("open", corr, intent.strategy_id, intent.symbol, intent.side, volume),
                    closing=False)
+
+    def _size(self, intent: m.OrderIntent, symbol: dict[str, Any], price: float) -> SizeResult:
+        limits = self.board.get(f"risk:{self.login}", {}).get("limits", {})
+        trades: list[float] = []
+        if intent.sizing.get("method") == "kelly_criterion":
+            trades = self.directory.ask("journal", m.LoadTradeProfits(strategy_id=intent.strategy_id),
+                                        timeout=ASK_TIMEOUT_S)
+        return compute_size(intent.sizing, symbol, limits.get("max_lot_size"), balance=self.view.info.get("balance"),
+                            equity=self.view.info.get("equity"), stop_pips=intent.sl_pips, atr=intent.atr,
+                            price=price, trades=trades)
+
+    def _check_order(self, intent: m.OrderIntent, symbol: dict[str, Any], volume: float, price: float) -> m.CheckOrder:
+        positions = [(p["symbol"], orq.side_of(p["type"]), p["volume"]) for p in self.view.positions.values()]
+        names = {intent.symbol, *(p[0] for p in positions)}
+        currencies = {n: (s.get("currency_base", ""), s.get("currency_profit", ""))
+                      for n in names if (s := self.view.symbols.get(n))}
+        margin = estimate_margin(symbol, volume, price, leverage=float(self.view.info.get("leverage", 0) or 0),
+                                 deposit_currency=self.view.info.get("currency", ""))
+        return m.CheckOrder(
+            account=self.login, strategy_id=intent.strategy_id, symbol=intent.symbol, side=intent.side,
+            volume=volume, closing=False, open_positions=len(self.view.positions) + self._opening(),
+            open_positions_of_strategy=self.view.count(intent.strategy_id) + self._opening(intent.strategy_id),
+            positions=tuple(positions), currencies=currencies, required_margin=margin,
+            volume_step=float(symbol.get("volume_step", 0.0)), volume_min=float(symbol.get("volume_min", 0.0)))
 
     def _refuse(self, intent: m.OrderIntent, corr: str, reasons: list[str], code: str = cp.RISK_REJECTED) -> None:
         logger.warning("account {}: {} {} {} refused: {}", self.login, intent.strategy_id, intent.side,
@@ -393,4 +422,9 @@ class Account(Supervised):
     def _post(self) -> None:
         # `busy`: orders in flight and close jobs running (a replay waits for it to reach 0).
         self.board.post(f"account:{self.login}", {**self.view.snapshot(),
-                                                  "busy": len(self.in_flight) + len(self.jobs)})
+                                                  "busy": len(self.in_flight) + len(self.jobs),
+                                                  "ready": self._ready()})
+
+    def _ready(self) -> bool:
+        """Connected, reconciled and knowing its symbols: orders can be priced and sent."""
+        return self.view.connected and self.view.synced and bool(self.view.symbols)

@@ -79,17 +79,18 @@ class ControlServer(Supervised):
 
     def _make_sockets(self, ctx: zmq.Context) -> dict[str, zmq.Socket]:
         router = ctx.socket(zmq.ROUTER)
-        router.setsockopt(zmq.LINGER, 0)
-        router.setsockopt(zmq.MAXMSGSIZE, cp.SOCKET_MAX_MSG_BYTES)
-        router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        router.bind(self.control_endpoint)
         pub = ctx.socket(zmq.PUB)
-        pub.setsockopt(zmq.LINGER, 0)
-        pub.setsockopt(zmq.SNDHWM, 100_000)
         try:
+            router.setsockopt(zmq.LINGER, 0)
+            router.setsockopt(zmq.MAXMSGSIZE, cp.SOCKET_MAX_MSG_BYTES)
+            router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            router.bind(self.control_endpoint)
+            pub.setsockopt(zmq.LINGER, 0)
+            pub.setsockopt(zmq.SNDHWM, 100_000)
             pub.bind(self.events_endpoint)
         except zmq.ZMQError:
             router.close(linger=0)
+            pub.close(linger=0)
             raise
         return {"control": router, "events": pub}
 

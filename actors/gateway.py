@@ -49,19 +49,20 @@ class Gateway(Supervised):
 
     def _make_sockets(self, ctx: zmq.Context) -> dict[str, zmq.Socket]:
         ctl = ctx.socket(zmq.ROUTER)
-        for opt, value in ((zmq.LINGER, 0), (zmq.ROUTER_MANDATORY, 1), (zmq.ROUTER_HANDOVER, 1),
-                           (zmq.MAXMSGSIZE, protocol.MAX_FRAME_BYTES), (zmq.SNDHWM, 10_000), (zmq.RCVHWM, 10_000)):
-            ctl.setsockopt(opt, value)
-        ctl.bind(self.ctl_endpoint)
         md = ctx.socket(zmq.SUB)
-        md.setsockopt(zmq.LINGER, 0)
-        md.setsockopt(zmq.MAXMSGSIZE, protocol.MAX_FRAME_BYTES)
-        md.setsockopt(zmq.RCVHWM, 100_000)
-        md.setsockopt(zmq.SUBSCRIBE, b"")
         try:
+            for opt, value in ((zmq.LINGER, 0), (zmq.ROUTER_MANDATORY, 1), (zmq.ROUTER_HANDOVER, 1),
+                               (zmq.MAXMSGSIZE, protocol.MAX_FRAME_BYTES), (zmq.SNDHWM, 10_000),
+                               (zmq.RCVHWM, 10_000)):
+                ctl.setsockopt(opt, value)
+            ctl.bind(self.ctl_endpoint)
+            for opt, value in ((zmq.LINGER, 0), (zmq.MAXMSGSIZE, protocol.MAX_FRAME_BYTES), (zmq.RCVHWM, 100_000),
+                               (zmq.SUBSCRIBE, b"")):
+                md.setsockopt(opt, value)
             md.bind(self.md_endpoint)
         except zmq.ZMQError:
             ctl.close(linger=0)
+            md.close(linger=0)
             raise
         return {"ctl": ctl, "md": md}
 

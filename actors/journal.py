@@ -98,6 +98,10 @@ class Journal(Supervised):
                 return None if row is None else row.limits
             case m.LoadIntents(account=account):
                 return self._load_intents(account)
+            case m.LoadTradeProfits(strategy_id=strategy_id, limit=limit):
+                rows = (TradeRow.select(TradeRow.profit).where(TradeRow.strategy_id == strategy_id)
+                        .order_by(TradeRow.close_time.desc(), TradeRow.id.desc()).limit(limit))
+                return [r.profit for r in rows][::-1]
             case m.LoadOpenPositions(account=account):
                 rows = PositionRow.select().where((PositionRow.account == account) & (PositionRow.state == "open"))
                 return {r.ticket: r.strategy_id for r in rows}

@@ -170,6 +170,7 @@ class OrderIntent:
     tp_rr: float | None = None
     comment: str = ""
     max_positions: int = 0  # the strategy's own cap, counting orders in flight; 0 = none
+    atr: float | None = None  # the strategy's current ATR(14), price units: atr/volatility sizing
 
 
 @message
@@ -210,6 +211,11 @@ class CheckOrder:
     closing: bool
     open_positions: int
     open_positions_of_strategy: int
+    positions: tuple[tuple[str, str, float], ...] = ()  # (symbol, side, volume) of every open position
+    currencies: Map | None = None  # symbol -> (base, profit) for the symbols involved
+    required_margin: float | None = None  # estimated in the deposit currency; None = unknown
+    volume_step: float = 0.0
+    volume_min: float = 0.0
 
 
 @message
@@ -217,6 +223,7 @@ class RiskDecision:
     approved: bool
     reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    volume: float = 0.0  # approved volume: lower than asked when a check reduced it
 
 
 # ------------------------------------------------------------- account <-> terminal ---
@@ -463,6 +470,13 @@ class LoadRiskLimits:
 @message
 class LoadIntents:
     account: int
+
+
+@message
+class LoadTradeProfits:
+    """The newest closed-trade profits of a strategy, oldest first (Kelly sizing)."""
+    strategy_id: str
+    limit: int = 200
 
 
 @message

@@ -198,3 +198,27 @@ def stop_prices(side: str, entry: float, symbol: Mapping[str, Any], *, sl_pips: 
     elif tp_rr and sl_pips:
         tp = round(entry + direction * tp_rr * sl_pips * pip, digits)
     return sl, tp
+
+
+def estimate_margin(symbol: Mapping[str, Any], volume: float, price: float, *, leverage: float,
+                    deposit_currency: str) -> float | None:
+    """Margin of a new position in the deposit currency, for the pre-trade check; None when the
+    conversion would need another symbol's quote (the trade server's own check still applies).
+
+    FOREX: lots x contract / leverage in the base currency; CFD: lots x contract x price;
+    CFDLEVERAGE: that / leverage (both in the profit currency).
+    """
+    contract = float(symbol.get("trade_contract_size", 0.0))
+    mode = int(symbol.get("trade_calc_mode", 0))
+    base, profit = symbol.get("currency_margin") or symbol.get("currency_base"), symbol.get("currency_profit")
+    if not contract > 0 or not leverage > 0:
+        return None
+    if mode in (0, 5):  # FOREX, FOREX_NO_LEVERAGE
+        in_base = volume * contract / (leverage if mode == 0 else 1.0)
+        if base == deposit_currency:
+            return in_base
+        return in_base * price if profit == deposit_currency else None
+    if mode in (2, 4):  # CFD, CFDLEVERAGE
+        in_profit = volume * contract * price / (leverage if mode == 4 else 1.0)
+        return in_profit if profit == deposit_currency else None
+    return None

@@ -10,14 +10,17 @@ socket thus has exactly one owning thread, and the actor never blocks on the net
 
 from __future__ import annotations
 
+import errno
 import itertools
 import threading
+import time
 from collections.abc import Callable
 
 import zmq
 from loguru import logger
 
 _STOP = b"\x00stop"
+BIND_RETRY_S = 2.0
 _ids = itertools.count(1)
 
 SocketSetup = Callable[[zmq.Context], dict[str, zmq.Socket]]
@@ -79,7 +82,7 @@ class SocketPump:
         pump_end.setsockopt(zmq.LINGER, 0)
         try:
             pump_end.connect(self._address)
-            sockets = self._setup(self._context)
+            sockets = self._setup_with_retry()
         except BaseException as exc:  # noqa: BLE001 - reported to start() and re-raised there
             self._error = exc
             for sock in sockets.values():
@@ -94,6 +97,18 @@ class SocketPump:
             for sock in sockets.values():
                 sock.close(linger=0)
             pump_end.close(linger=0)
+
+    def _setup_with_retry(self) -> dict[str, zmq.Socket]:
+        # A restarted actor rebinds the port its predecessor just closed; ZeroMQ releases it
+        # asynchronously, so "in use" is retried briefly before it counts as a real conflict.
+        deadline = time.monotonic() + BIND_RETRY_S
+        while True:
+            try:
+                return self._setup(self._context)
+            except zmq.ZMQError as exc:
+                if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _loop(self, pump_end: zmq.Socket, sockets: dict[str, zmq.Socket]) -> None:
         poller = zmq.Poller()

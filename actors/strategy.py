@@ -12,6 +12,7 @@ from typing import Any
 
 from loguru import logger
 
+from actors import indicators
 from actors import messages as m
 from actors.candles import Bar, BarSeries
 from actors.directory import Directory
@@ -23,6 +24,7 @@ from actors.supervision import Supervised
 HISTORY_MARGIN = 10
 MIN_HISTORY = 50
 WINDOW_STEP = 100  # windows are rounded up to this, so strategies on a series share indicators
+ATR_SIZING = ("atr_based", "volatility_based")
 
 
 class Strategy(Supervised):
@@ -109,11 +111,17 @@ class Strategy(Supervised):
         self.signals_seen += 1
         stop = self.settings.get("stop_loss", {})
         target = self.settings.get("take_profit", {})
+        sizing = self.settings.get("sizing", {"method": "fixed", "lots": 0.01})
         self.directory.tell(f"account:{self.account}", m.OrderIntent(
             strategy_id=self.strategy_id, account=self.account, symbol=self.definition["symbol"], side=side,
-            sizing=self.settings.get("sizing", {"method": "fixed", "lots": 0.01}),
-            sl_pips=stop.get("pips"), tp_pips=target.get("pips"), tp_rr=target.get("rr"),
-            comment=self.strategy_id[:31], max_positions=int(self.settings.get("max_positions", 1))))
+            sizing=sizing, sl_pips=stop.get("pips"), tp_pips=target.get("pips"), tp_rr=target.get("rr"),
+            comment=self.strategy_id[:31], max_positions=int(self.settings.get("max_positions", 1)),
+            atr=self._atr(int(sizing.get("atr_period", 14))) if sizing.get("method") in ATR_SIZING else None))
+
+    def _atr(self, period: int) -> float | None:
+        bars = self.bars.arrays()
+        value = float(indicators.atr(bars.high, bars.low, bars.close, period)[-1]) if len(bars.close) else float("nan")
+        return value if value == value else None  # NaN while warming up: the sizing says so
 
     def _post(self) -> None:
         self.board.post(self.name, {"ready": self.ready, "last_bar": self.bars.last_time, "paused": self.paused})

@@ -63,8 +63,10 @@ class Executor:
             accounts = self.status()["accounts"]
             return accounts[0]["login"] if accounts and accounts[0]["connected"] else None
         login = wait_for(connected, timeout, message="the simulated terminal to connect")
-        # Orders need a quote and a reconciled account: wait until the account can trade.
+        # Orders need a quote and a reconciled account that knows its symbols.
         wait_for(lambda: self.service.board.get(f"quote:{login}:EURUSD"), timeout, message="a EURUSD quote")
+        wait_for(lambda: self.service.board.get(f"account:{login}", {}).get("ready"), timeout,
+                 message="the account to be ready to trade")
         return login
 
     @property
