@@ -19,9 +19,11 @@ from loguru import logger
 from actors import control_protocol as cp
 from actors import messages as m
 from actors import order_requests as orq
+from actors.account_exits import AccountExits
 from actors.account_view import AccountView
 from actors.close_jobs import CloseJob
 from actors.directory import Directory
+from actors.exit_book import ExitBook
 from actors.supervision import Supervised
 from actors.order_ids import magic_for
 from actors.sizing import SizeResult, SizingError, compute_size, estimate_margin, pip_size, stop_prices
@@ -47,7 +49,7 @@ class InFlight:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Account(Supervised):
+class Account(AccountExits, Supervised):
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard) -> None:
         super().__init__(name=f"account:{login}", parent="supervisor", directory=directory)
         self.login = login
@@ -56,6 +58,7 @@ class Account(Supervised):
         self.in_flight: dict[str, InFlight] = {}
         self.jobs: dict[str, CloseJob] = {}
         self.awaiting_deal: dict[int, InFlight] = {}  # deal ticket -> the close that made it
+        self.exits = ExitBook()
         self.ticker: Ticker | None = None
 
     def on_start(self) -> None:
@@ -112,6 +115,12 @@ class Account(Supervised):
                 self._on_deals(message)
             case m.Tick():
                 self._on_tick()
+            case m.TickBatch():
+                self._exits_on_quote(message)
+            case m.RegisterExits():
+                self._register_exits(message)
+            case m.StrategyBar():
+                self._exits_on_bar(message)
             case _:
                 return super().on_receive(message)
         return None
@@ -222,7 +231,8 @@ class Account(Supervised):
                                      f"{position['volume']:g} lots", {"position_volume": position["volume"]})
         self._close(position, volume, cmd.corr)
 
-    def _close(self, position: dict[str, Any], volume: float, corr: str, job: str = "") -> bool:
+    def _close(self, position: dict[str, Any], volume: float, corr: str, job: str = "",
+               exit_action: Any = None) -> bool:
         try:
             symbol, bid, ask = self._market(position["symbol"])
         except cp.ControlError as exc:
@@ -230,9 +240,14 @@ class Account(Supervised):
             return False
         request = orq.market_close(symbol, position, volume, orq.closing_price(position, bid, ask))
         flight = InFlight("close", corr, self.view.strategy_of(position["ticket"]), position["symbol"],
-                          orq.side_of(position["type"]), volume, ticket=position["ticket"], job=job)
+                          orq.side_of(position["type"]), volume, ticket=position["ticket"], job=job,
+                          extra={"exit_action": exit_action} if exit_action is not None else {})
         self._send(request, flight, closing=True)
         return True
+
+    def _flight(self, kind: str, strategy_id: str, position: dict[str, Any], extra: dict[str, Any]) -> InFlight:
+        return InFlight(kind, "", strategy_id, position["symbol"], orq.side_of(position["type"]), position["volume"],
+                        ticket=position["ticket"], extra=extra)
 
     def _modify(self, cmd: m.ModifyPosition) -> None:
         position = self.view.positions.get(cmd.ticket)
@@ -321,6 +336,7 @@ class Account(Supervised):
             ticket = int(result["order"])  # hedging: the position ticket is the opening order's
             self.view.strategy_of_ticket[ticket] = flight.strategy_id
             self.view.add_filled(ticket, flight.extra["request"], result)
+            self._sync_exits()
             self._post()
             self.directory.publish(m.OrderFilled(
                 account=self.login, client_order_id=coid, strategy_id=flight.strategy_id, ticket=ticket,
@@ -355,6 +371,7 @@ class Account(Supervised):
             self._reply_ok(flight.corr, {"ticket": flight.ticket, "sl": flight.extra["sl"], "tp": flight.extra["tp"]})
 
     def _on_failure(self, res: m.OrderResult, flight: InFlight) -> None:
+        self._exit_failed(flight.extra)
         text = mt5.retcode_text(res.retcode) if res.ok else res.error
         status = "UNKNOWN" if res.error.startswith("UNKNOWN") else "REJECTED"
         self.directory.tell("journal", m.RecordOrderOutcome(client_order_id=res.client_order_id, status=status,
@@ -393,6 +410,7 @@ class Account(Supervised):
     # --- the terminal's view ---
     def _on_snapshot(self, snap: m.PositionsSnapshot) -> None:
         changed = self.view.apply_snapshot(snap.positions, snap.orders)
+        self._sync_exits()
         for ticket in changed:  # shrank or vanished: its deals say why and for how much
             self.directory.tell(f"terminal:{self.login}", m.FetchDeals(
                 account=self.login, position=ticket, reply_to=f"account:{self.login}"))

@@ -139,6 +139,10 @@ class MarketData(Supervised):
             return
         self.ticks_seen += len(batch.time_msc)
         self.board.post(f"quote:{batch.account}:{batch.symbol}", (batch.time_msc[-1], batch.bid[-1], batch.ask[-1]))
+        # The Account manages exits on the latest quote; older ticks of the batch add nothing.
+        self.directory.tell(f"account:{batch.account}", m.TickBatch(
+            account=batch.account, symbol=batch.symbol, seq=batch.seq, time_msc=batch.time_msc[-1:],
+            bid=batch.bid[-1:], ask=batch.ask[-1:]))
         sequencer = self.sequencers.setdefault((batch.account, batch.symbol), TickSequencer())
         ticks, backfill_from = sequencer.on_batch(batch.seq, list(zip(batch.time_msc, batch.bid, batch.ask)),
                                                   time.monotonic())

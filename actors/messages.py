@@ -126,6 +126,7 @@ class UpdateRiskLimits:
     corr: str = ""
     account: int
     limits: Map
+    otp: str | None = None  # the request's TOTP code: the RiskGuard checks it when the update loosens
 
 
 @message
@@ -181,6 +182,22 @@ class CloseStrategyPositions:
     reason: str = ""
     corr: str = ""
     reply_to: str = "control"
+
+
+@message
+class RegisterExits:
+    """A strategy's exit settings, for the Account to manage its positions with."""
+    strategy_id: str
+    account: int
+    settings: Map
+
+
+@message
+class StrategyBar:
+    """A strategy saw a bar close: time exits count bars of the strategy's timeframe."""
+    strategy_id: str
+    account: int
+    time: int
 
 
 @message
@@ -468,6 +485,16 @@ class LoadRiskLimits:
 
 
 @message
+class LoadOtpStep:
+    """The time step of the last TOTP code used (None: none yet)."""
+
+
+@message
+class SaveOtpStep:
+    step: int
+
+
+@message
 class LoadIntents:
     account: int
 
@@ -577,6 +604,19 @@ class PositionModified:
 
 
 @message
+class ExitActionTaken:
+    """The exit manager acted on a position: partial close, stop move or close."""
+    account: int
+    strategy_id: str
+    ticket: int
+    action: str  # partial_close | modify_stops | close
+    reason: str
+    volume: float = 0.0
+    sl: float = 0.0
+    tp: float = 0.0
+
+
+@message
 class KillSwitchEngaged:
     reason: str
     locked_until: int
@@ -619,7 +659,7 @@ class Tick:
 
 
 EVENT_TYPES = (
-    OrderFilled, OrderRejected, RiskRejected, PositionOpened, PositionClosed,
+    OrderFilled, OrderRejected, RiskRejected, PositionOpened, PositionClosed, ExitActionTaken,
     PositionModified, KillSwitchEngaged, KillSwitchReset, StrategyStateChanged,
     LinkStateChanged,
 )

@@ -48,6 +48,9 @@ class Strategy(Supervised):
         self.signals_seen = 0
 
     def on_start(self) -> None:
+        # The Account manages exits (it goes on doing so while this strategy is paused or gone).
+        self.directory.tell(f"account:{self.account}", m.RegisterExits(
+            strategy_id=self.strategy_id, account=self.account, settings=self.settings))
         self.directory.tell("market_data", m.SubscribeBars(
             subscriber=self.name, account=self.account, symbol=self.definition["symbol"],
             timeframe=self.definition["timeframe"], history=self.history))
@@ -90,6 +93,8 @@ class Strategy(Supervised):
         shared = None if self.cache is None else self.cache.for_bars(self.series_key, bar.time, len(self.bars))
         signals = self.rules.evaluate(self.bars.arrays(), tz_offset_s=tz_offset_s, cache=shared)
         self._act(signals, bar)
+        self.directory.tell(f"account:{self.account}", m.StrategyBar(strategy_id=self.strategy_id,
+                                                                    account=self.account, time=bar.time))
         self._post()  # after the intents are told: whoever sees this bar here may expect them queued
 
     def _act(self, signals: Signals, bar: m.BarClosed) -> None:

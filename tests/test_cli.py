@@ -139,6 +139,7 @@ def test_sim_runs_as_its_own_process(services, tmp_path):
                      timeout=30, interval=0.2, message="the separate simulator to connect")
         finally:
             sim.send_signal(signal.SIGTERM)
-            assert sim.wait(timeout=15) == 0
+            assert sim.wait(timeout=15) == 0, "the simulator did not exit cleanly on SIGTERM"
     finally:
-        assert service.stop() == 0
+        code = service.stop()
+        assert code == 0, f"the service exited {code}: {service.proc.stderr.read()[-3000:]}"
