@@ -20,6 +20,7 @@ from actors import control_protocol as cp
 from actors import messages as m
 from actors import order_requests as orq
 from actors.account_exits import AccountExits
+from actors.account_recovery import AccountRecovery, Retry
 from actors.account_view import AccountView
 from actors.close_jobs import CloseJob
 from actors.directory import Directory
@@ -49,7 +50,7 @@ class InFlight:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Account(AccountExits, Supervised):
+class Account(AccountRecovery, AccountExits, Supervised):
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard) -> None:
         super().__init__(name=f"account:{login}", parent="supervisor", directory=directory)
         self.login = login
@@ -59,6 +60,7 @@ class Account(AccountExits, Supervised):
         self.jobs: dict[str, CloseJob] = {}
         self.awaiting_deal: dict[int, InFlight] = {}  # deal ticket -> the close that made it
         self.exits = ExitBook()
+        self.retries: list[Retry] = []  # retry-safe refusals waiting for their backoff
         self.ticker: Ticker | None = None
 
     def on_start(self) -> None:
@@ -241,7 +243,7 @@ class Account(AccountExits, Supervised):
         request = orq.market_close(symbol, position, volume, orq.closing_price(position, bid, ask))
         flight = InFlight("close", corr, self.view.strategy_of(position["ticket"]), position["symbol"],
                           orq.side_of(position["type"]), volume, ticket=position["ticket"], job=job,
-                          extra={"exit_action": exit_action} if exit_action is not None else {})
+                          extra={"volume_before": position["volume"], "exit_action": exit_action})
         self._send(request, flight, closing=True)
         return True
 
@@ -321,6 +323,9 @@ class Account(AccountExits, Supervised):
         result = res.result or {}
         if res.ok and res.retcode in mt5.SUCCESS_RETCODES:
             self._on_success(res.client_order_id, flight, result)
+        elif self._recover(res, flight):
+            self._post()
+            return
         else:
             self._on_failure(res, flight)
         job = self.jobs.get(flight.job)
@@ -403,6 +408,8 @@ class Account(AccountExits, Supervised):
                 continue
             self.directory.publish(closed)
             flight = self.awaiting_deal.pop(closed.deal, None)
+            if flight is None and self.awaiting_deal.get(0) is not None and self.awaiting_deal[0].ticket == closed.ticket:
+                flight = self.awaiting_deal.pop(0)  # a close settled by reconciliation: its deal was unknown
             if flight is not None:
                 self._reply_ok(flight.corr, {"ticket": closed.ticket, "closed_volume": closed.volume,
                                              "price": closed.price_close, "profit": closed.profit})
@@ -410,6 +417,7 @@ class Account(AccountExits, Supervised):
     # --- the terminal's view ---
     def _on_snapshot(self, snap: m.PositionsSnapshot) -> None:
         changed = self.view.apply_snapshot(snap.positions, snap.orders)
+        self._settle_doubts()
         self._sync_exits()
         for ticket in changed:  # shrank or vanished: its deals say why and for how much
             self.directory.tell(f"terminal:{self.login}", m.FetchDeals(
@@ -421,6 +429,7 @@ class Account(AccountExits, Supervised):
         self._post()
 
     def _on_tick(self) -> None:
+        self._retry_due()
         now = time.monotonic()
         for job in list(self.jobs.values()):
             if job.expired(now):

@@ -246,12 +246,21 @@ class RiskDecision:
 # ------------------------------------------------------------- account <-> terminal ---
 @message
 class SubmitOrder:
-    """An order_send request; `client_order_id` is also the bridge request id."""
+    """An order_send request; `client_order_id` is also the bridge request id. A retry after
+    a requote is a new request (`attempt` > 0 makes its id `<client order id>~<attempt>`) of
+    the same order: same client order id, comment and magic."""
     account: int
     client_order_id: str
     request: Map
     closing: bool
     generation: int = 0
+    attempt: int = 0
+
+
+@message
+class RefreshPositions:
+    """Ask the terminal for its positions and orders now (to settle an order in doubt)."""
+    account: int
 
 
 @message

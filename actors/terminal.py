@@ -51,6 +51,8 @@ class Terminal(Supervised):
                 self._on_ea(body, time.monotonic())
             case m.SubmitOrder():
                 self._submit(message, time.monotonic())
+            case m.RefreshPositions():
+                self._send(protocol.POSITIONS_GET, purpose="positions")
             case m.FetchRates():
                 self._send(protocol.COPY_RATES_FROM_POS, purpose=message, symbol=message.symbol,
                            timeframe=message.timeframe, start_pos=0, count=message.count)
@@ -183,7 +185,8 @@ class Terminal(Supervised):
                 account=self.login, client_order_id=order.client_order_id, ok=False, error=refusal))
             return
         # The client order id is the request id: a resend is recognised by the EA, never re-executed.
-        self._send(protocol.ORDER_SEND, purpose=order, id=order.client_order_id, request=order.request)
+        request_id = order.client_order_id if not order.attempt else f"{order.client_order_id}~{order.attempt}"
+        self._send(protocol.ORDER_SEND, purpose=order, id=request_id, request=order.request)
 
     # --- time ---
     def _on_tick(self, now: float) -> None:
@@ -207,7 +210,7 @@ class Terminal(Supervised):
                 self.directory.tell("gateway", m.SendToEa(account=self.login, message=retry))
                 return
             self.directory.tell(self.account_name, m.OrderResult(
-                account=self.login, client_order_id=pending.id, ok=False,
+                account=self.login, client_order_id=pending.purpose.client_order_id, ok=False,
                 error=f"UNKNOWN: no answer after {pending.tries} tries; reconciliation decides"))
             return
         logger.warning("terminal {}: {} timed out", self.login, pending.type)

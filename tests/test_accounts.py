@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from actors.confirmation import write_secret
+from actors.totp import totp
 from bridge.sim_clock import SimClock
 from bridge.sim_terminal import SimTerminal
 from tests.conftest import wait_for
 
 
-def test_the_account_type_comes_from_the_terminal_and_picks_the_live_limits(executor_factory):
+def test_the_account_type_comes_from_the_terminal_and_picks_the_live_limits(executor_factory, tmp_path):
+    secret = write_secret(tmp_path / "data")  # a live account confirms OPEN_POSITION with a TOTP code
     executor = executor_factory(sim={"account": "live"})
     executor.wait_connected()
     [account] = executor.status()["accounts"]
     assert account["type"] == "live"
     limits = executor.service.board.get(f"risk:{account['login']}")["limits"]
     assert (limits["max_lot_size"], limits["max_positions"], limits["max_daily_loss_pct"]) == (0.1, 3, 2.0)
-    opened = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.5})
+    opened = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.5}, otp=totp(secret))
     assert opened["volume"] == 0.1  # clamped to the live account's max_lot_size
 
 
@@ -27,6 +30,8 @@ def test_two_terminals_are_two_accounts_addressed_by_login(executor_factory):
         wait_for(lambda: [a["login"] for a in executor.status()["accounts"] if a["connected"]] == [first, first + 1],
                  timeout=15, message="the second account")
         wait_for(lambda: executor.service.board.get(f"quote:{first + 1}:EURUSD"), message="its quotes")
+        wait_for(lambda: executor.service.board.get(f"account:{first + 1}", {}).get("ready"),
+                 message="the second account to be ready")
         on_second = executor.ok("OPEN_POSITION", {"account": first + 1, "symbol": "EURUSD", "side": "sell",
                                                   "volume": 0.2})
         on_default = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
