@@ -1,0 +1,249 @@
+//+------------------------------------------------------------------+
+//| Session.mqh: one EA instance's life, wired from the parts.       |
+//|                                                                  |
+//| Mirrors the session half of bridge/sim_terminal.py: hello until  |
+//| hello_ack, ping answered at once (the pong), unknown types       |
+//| refused, order_send answered from the idempotency cache for a    |
+//| known id and refused by the dead-man switch when pings stopped,  |
+//| every other request dispatched to Handlers.mqh; then events and  |
+//| market data. ExecutorBridge.mq5 calls only the On* methods.      |
+//+------------------------------------------------------------------+
+#ifndef EXECUTOR_BRIDGE_SESSION_MQH
+#define EXECUTOR_BRIDGE_SESSION_MQH
+
+#include "Protocol.mqh"
+#include "Msgpack.mqh"
+#include "Clock.mqh"
+#include "Link.mqh"
+#include "Records.mqh"
+#include "Handlers.mqh"
+#include "Idempotency.mqh"
+#include "TradeEvents.mqh"
+#include "MarketData.mqh"
+
+class CBridgeSession
+  {
+private:
+   CBridgeClock      m_clock;
+   CBridgeLink       m_link;
+   CBridgeHandlers   m_handlers;
+   CIdempotencyCache m_cache;
+   CTradeEvents      m_events;
+   CMarketData       m_market;
+   CMpReader         m_doc;
+   CMpReader         m_cached_doc;
+   CMpWriter         m_w;
+   CMpWriter         m_data;
+   uchar             m_bytes[];
+   bool              m_open;
+
+   void SendHello(void)
+     {
+      CBridgeRecords *records = m_handlers.Records();
+      m_link.BeginCtl(m_w, PROTO_HELLO, m_link.NextEventId());
+      m_w.Key("terminal");
+      records.TerminalRecord(m_w, false);
+      m_w.Key("account");
+      records.AccountRecord(m_w);
+      m_w.KeyInt("server_time", m_clock.ServerNowMs());
+      m_w.KeyInt("tz_offset_s", m_clock.TzOffsetS());
+      m_w.Key("symbols");
+      m_w.BeginArray();
+      for(int i = 0; i < m_market.StreamedCount(); i++)
+         m_w.Str(m_market.Streamed(i));
+      m_w.End();
+      m_w.End();
+      m_link.SendNow(m_w);  // not queued: a stale hello is worthless, and it repeats anyway
+     }
+
+   void ReplyError(const string type, const string id, const int code, const string text)
+     {
+      m_link.BeginCtl(m_w, type, id);
+      m_w.KeyBool("ok", false);
+      m_w.Key("error");
+      m_w.BeginArray();
+      m_w.Int(code);
+      m_w.Str(text);
+      m_w.End();
+      m_w.End();
+      m_link.Queue(m_w);
+     }
+
+   // A reply whose `data` is the encoded value in m_data.
+   void ReplyData(const string type, const string id)
+     {
+      int n = m_data.Bytes(m_bytes);
+      if(n < 0 || !m_cached_doc.Parse(m_bytes, n))
+        {
+         ReplyError(type, id, MT5_RES_E_FAIL, "reply too large for one frame (" + m_data.Error() + "); ask for less (a narrower group, a smaller count)");
+         return;
+        }
+      m_link.BeginCtl(m_w, type, id);
+      m_w.KeyBool("ok", true);
+      m_w.Key("data");
+      m_w.Copy(m_cached_doc, m_cached_doc.Root());
+      m_w.End();
+      if(m_w.Failed())
+        {
+         ReplyError(type, id, MT5_RES_E_FAIL, "reply too large for one frame; ask for less");
+         return;
+        }
+      m_link.Queue(m_w);
+     }
+
+   void Answer(const int root)
+     {
+      string type = m_doc.Str(m_doc.Find(root, "type"));
+      int id_node = m_doc.Find(root, "id");
+      string id = m_doc.IsStr(id_node) ? m_doc.Str(id_node) : "";
+      if(m_doc.Find(root, "ok") >= 0)
+         return;  // a reply: the executor does not send us any
+      if(type == PROTO_PING)
+        {
+         m_link.OnPing();
+         m_data.Reset();
+         m_data.BeginMap();
+         m_data.KeyInt("ts", m_clock.NowMs());
+         m_data.KeyInt("server_time", m_clock.ServerNowMs());
+         m_data.End();
+         ReplyData(type, id);
+         return;
+        }
+      if(type == PROTO_HELLO_ACK)
+        {
+         m_link.OnHelloAck();
+         m_data.Reset();
+         m_data.BeginMap();
+         m_data.End();
+         ReplyData(type, id);
+         return;
+        }
+      if(!CBridgeHandlers::IsKnownType(type))
+        {
+         ReplyError(type, id, MT5_RES_E_INVALID_PARAMS, "unknown request type");
+         return;
+        }
+      if(type == PROTO_ORDER_SEND)
+        {
+         AnswerOrderSend(root, type, id);
+         return;
+        }
+      m_data.Reset();
+      if(m_handlers.Handle(type, m_doc, root, m_data))
+         ReplyData(type, id);
+      else
+         ReplyError(type, id, m_handlers.ErrorCode(), m_handlers.ErrorText());
+     }
+
+   void AnswerOrderSend(const int root, const string type, const string id)
+     {
+      if(id != "" && m_cache.Get(id, m_clock.NowMs(), m_bytes))
+        {
+         m_data.Reset();
+         if(m_cached_doc.Parse(m_bytes, ArraySize(m_bytes)))
+           {
+            m_data.Copy(m_cached_doc, m_cached_doc.Root());
+            ReplyData(type, id);
+            return;
+           }
+        }
+      if(m_link.DeadManTripped())
+        {
+         ReplyError(type, id, MT5_RES_E_FAIL, "dead-man: no ping from executor for " + DoubleToString(PROTO_DEAD_MAN_S, 0) + " s");
+         return;
+        }
+      m_data.Reset();
+      if(!m_handlers.Handle(type, m_doc, root, m_data))
+        {
+         ReplyError(type, id, m_handlers.ErrorCode(), m_handlers.ErrorText());
+         return;
+        }
+      int n = m_data.Bytes(m_bytes);
+      if(id != "" && n > 0)
+         m_cache.Put(id, m_bytes, m_clock.NowMs());
+      ReplyData(type, id);
+      m_events.Collect(true);
+     }
+
+public:
+                     CBridgeSession(void) { m_open = false; }
+
+   bool OnInit(const string ctl_endpoint, const string md_endpoint)
+     {
+      if(!TerminalInfoInteger(TERMINAL_DLLS_ALLOWED) || !MQLInfoInteger(MQL_DLLS_ALLOWED))
+        {
+         Print("ExecutorBridge: DLL imports are not allowed: tick \"Allow DLL imports\" in the EA's properties");
+         return false;
+        }
+      long login = AccountInfoInteger(ACCOUNT_LOGIN);
+      if(login == 0)
+        {
+         Print("ExecutorBridge: no account logged in yet; log in and attach the EA again");
+         return false;
+        }
+      m_clock.Sync();
+      m_doc.SetLimits(EB_MAX_REQUEST_BYTES, PROTO_MAX_STR_LEN, PROTO_MAX_ARRAY_LEN, PROTO_MAX_MAP_LEN, 200000);
+      m_w.SetMaxBytes(PROTO_MAX_FRAME_BYTES);
+      m_data.SetMaxBytes(PROTO_MAX_FRAME_BYTES - 1024);  // room for the envelope
+      string error = "";
+      if(!m_link.Open(ctl_endpoint, md_endpoint, login, GetPointer(m_clock), error))
+        {
+         Print("ExecutorBridge: ", error);
+         m_link.Close();
+         return false;
+        }
+      m_open = true;
+      m_handlers.Init(GetPointer(m_clock));
+      m_cache.Init(login);
+      m_events.Init(GetPointer(m_link), m_handlers.Records());
+      m_market.Init(GetPointer(m_link), m_handlers.Records(), GetPointer(m_handlers), GetPointer(m_clock));
+      Print("ExecutorBridge: account ", login, " boot ", m_link.Boot(), " CTL ", ctl_endpoint, " MD ", md_endpoint,
+            " tz_offset_s ", m_clock.TzOffsetS(), ", ", m_cache.Count(), " remembered order_send ids");
+      return true;
+     }
+
+   void OnDeinit(const string why)
+     {
+      if(!m_open)
+         return;
+      m_events.Log("INFO", "EA stopping: " + why);
+      m_link.Flush();  // best effort: LINGER 0 drops what cannot leave now
+      m_link.Close();
+      m_open = false;
+     }
+
+   // Drain requests, then events, hello, market data, and flush the outbox.
+   void OnTimer(void)
+     {
+      if(!m_open)
+         return;
+      int budget = EB_MAX_FRAMES_PER_DRAIN;
+      while(m_link.Receive(m_doc, budget))
+         Answer(m_doc.Root());
+      m_events.Collect(false);
+      if(m_clock.SyncDue() && m_clock.Sync())
+        {
+         m_events.Log("INFO", "trade server UTC offset is now " + IntegerToString(m_clock.TzOffsetS()) + " s");
+         m_link.ForgetHello();  // the hello carries tz_offset_s: send a fresh one
+        }
+      if(m_link.HelloDue())
+         SendHello();
+      m_market.Poll();
+      m_cache.Prune(m_clock.NowMs());
+      m_link.Flush();
+     }
+
+   void OnTick(void)
+     {
+      if(m_open)
+         m_market.Poll();
+     }
+
+   void OnTradeTransaction(const MqlTradeTransaction &trans, const MqlTradeRequest &request, const MqlTradeResult &result)
+     {
+      if(m_open)
+         m_events.OnTransaction(trans, request, result);
+     }
+  };
+
+#endif // EXECUTOR_BRIDGE_SESSION_MQH
