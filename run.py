@@ -1,4 +1,4 @@
-"""The executor's command line: `service`, `sim` and `ctl`.
+"""The executor's command line: `service`, `sim`, `replay`, `ctl` and `otp-setup`.
 
 Thin on purpose: parse, call, map failures to exit codes (0 ok, 1 runtime failure,
 2 bad usage) with one line that says what to do.
@@ -52,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--balance", type=float, default=10_000.0, help="starting balance of the replay account")
     rep.add_argument("--json", action="store_true", help="print the PERFORMANCE_REQUEST reply with trades as JSON")
 
+    otp = sub.add_parser("otp-setup", help="create the TOTP secret that confirms risky commands on live accounts")
+    otp.add_argument("--data-dir", type=Path, default=Path("data"), help="the service's data dir (default ./data)")
+    otp.add_argument("--account-name", default="executor", help="the label your authenticator app shows")
+    otp.add_argument("--force", action="store_true", help="replace an existing secret (its codes stop working)")
+
     ctl.add_parser(sub)
     args = parser.parse_args(argv)
     try:
@@ -64,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                 return run_ctl(args)
             case "replay":
                 return run_replay(args)
+            case "otp-setup":
+                return run_otp_setup(args)
     except ctl.UsageError as exc:
         print(f"run.py: {exc}", file=sys.stderr)
         return 2
@@ -156,6 +163,25 @@ def run_replay(args: argparse.Namespace) -> int:
 STRATEGY_FOR_REPLAY = "replay"
 
 
+def run_otp_setup(args: argparse.Namespace) -> int:
+    from actors.confirmation import SecretExists, secret_path, write_secret
+    from actors.totp import provisioning_uri
+
+    try:
+        secret = write_secret(args.data_dir, force=args.force)
+    except SecretExists as exc:
+        print(f"run.py otp-setup: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"run.py otp-setup: cannot write the secret: {exc}", file=sys.stderr)
+        return 1
+    print(f"TOTP secret written to {secret_path(args.data_dir)} (owner-only); restart the executor to use it.")
+    print("Add it to your authenticator app (paste the URI or make a QR code of it):")
+    print(provisioning_uri(secret, args.account_name))
+    print(f"secret: {secret}")
+    return 0
+
+
 def run_ctl(args: argparse.Namespace) -> int:
     from actors import ctl
     from actors.control_client import ControlClient, ControlTimeout
@@ -163,7 +189,7 @@ def run_ctl(args: argparse.Namespace) -> int:
     type_, data = ctl.build_request(args)
     with ControlClient(args.control, timeout_s=args.timeout) as client:
         try:
-            reply = client.request(type_, data)
+            reply = client.request(type_, data, **({"otp": args.otp} if args.otp else {}))
         except ControlTimeout as exc:
             print(f"run.py ctl: {exc}", file=sys.stderr)
             return 1

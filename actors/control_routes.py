@@ -3,7 +3,8 @@
 `route` turns a validated command into the internal message for the actor that owns it
 (the strategy supervisor for strategies, the Supervisor for the kill switch, an Account for trading, a RiskGuard
 for limits, the Journal for reports). Commands that need no owner (PING, STATUS_REQUEST)
-are answered here from the status board.
+are answered here from the status board. `live_accounts_concerned` says which live
+accounts a risk-increasing command touches: those need the operator's TOTP code.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ class Route:
     timeout_s: float = DEFAULT_TIMEOUT_S
 
 
-def route(type_: str, data: dict[str, Any], corr: str, board: StatusBoard, gate: KillGate) -> Route | dict[str, Any]:
+# Risk-increasing commands that need a TOTP code on a live account (issue 5). UPDATE_RISK_LIMITS
+# needs one only when it loosens, which only the account's RiskGuard can judge.
+CONFIRMED_COMMANDS = frozenset({"START_STRATEGY", "RESUME_STRATEGY", "UPDATE_STRATEGY", "OPEN_POSITION",
+                                "RESET_KILL_SWITCH"})
+
+
+def route(type_: str, data: dict[str, Any], corr: str, board: StatusBoard, gate: KillGate,
+          otp: str | None = None) -> Route | dict[str, Any]:
     """The owner and message of a command, or the reply data when it needs no owner."""
     match type_:
         case "PING":
@@ -73,7 +81,8 @@ def route(type_: str, data: dict[str, Any], corr: str, board: StatusBoard, gate:
                                                           strategy_id=data.get("strategy_id")), EMERGENCY_TIMEOUT_S)
         case "UPDATE_RISK_LIMITS":
             account = resolve_account(board, data.get("account"))
-            return Route(f"risk:{account}", m.UpdateRiskLimits(corr=corr, account=account, limits=data["limits"]))
+            return Route(f"risk:{account}", m.UpdateRiskLimits(corr=corr, account=account, limits=data["limits"],
+                                                                      otp=otp))
         case "EMERGENCY_STOP":
             return Route("supervisor", m.EmergencyStop(corr=corr, reason=data["reason"]), EMERGENCY_TIMEOUT_S)
         case "RESET_KILL_SWITCH":
@@ -83,6 +92,33 @@ def route(type_: str, data: dict[str, Any], corr: str, board: StatusBoard, gate:
                 corr=corr, strategy_id=data.get("strategy_id"), account=data.get("account"),
                 include_trades=data["include_trades"]))
     raise AssertionError(f"validated command {type_} has no route")  # the schema and this table disagree
+
+
+def live_accounts_concerned(type_: str, data: dict[str, Any], board: StatusBoard) -> list[int]:
+    """The live accounts whose risk `type_` would raise (empty: no code needed). Called after
+    `route`, so an addressed account is known to be connected."""
+    if type_ not in CONFIRMED_COMMANDS:
+        return []
+    live = [a["login"] for a in accounts(board) if is_live(board, a["login"])]
+    if type_ in ("START_STRATEGY", "OPEN_POSITION"):
+        login = resolve_account(board, data.get("account"))
+        return [login] if login in live else []
+    if type_ in ("RESUME_STRATEGY", "UPDATE_STRATEGY"):
+        rows = [s for s in board.get("strategies", []) if s["strategy_id"] == data["strategy_id"]]
+        if rows:
+            return [rows[0]["account"]] if rows[0]["account"] in live else []
+    # RESET_KILL_SWITCH re-enables every account; an unlisted strategy may be one the board
+    # has not shown yet: fail closed on any live account.
+    return live
+
+
+def is_live(board: StatusBoard, login: int) -> bool:
+    """Whether the terminal reported a real account, or has not said yet. Either owner may have
+    heard it first (the Account forwards the terminal's info to the RiskGuard), so either one
+    saying live counts."""
+    risk_type = board.get(f"risk:{login}", {}).get("account_type", "unknown")
+    # Not yet told by the terminal counts as live: a confirmation too many beats one too few.
+    return risk_type in ("live", "unknown") or board.get(f"account:{login}", {}).get("type") == "live"
 
 
 def accounts(board: StatusBoard) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from actors.schema import (
     AnyMap, Bool, Choice, Const, Int, ListOf, Map, Match, Num, SchemaError, ShapeByKey, Str,
     Tagged, opt, req, show,
 )
+from actors.risk_limits import ACTIONS, LIMIT_RULES, Rule
 from bridge.mt5 import TIMEFRAME_SECONDS
 
 __all__ = [
@@ -141,15 +142,20 @@ STRATEGY = Map({
     "settings": opt(SETTINGS, {}),
 })
 
-_RISK_LIMIT_KEYS = {
-    "max_daily_loss_pct": opt(PERCENT),
-    "max_drawdown_pct": opt(PERCENT),
-    "max_lot_size": opt(VOLUME),
-    "max_positions": opt(Int(ge=0, le=100_000)),
-    "max_positions_per_strategy": opt(Int(ge=0, le=100_000)),
-    "max_correlation": opt(Num(ge=0, le=1)),
-    "max_orders_per_minute": opt(Int(ge=1, le=100_000)),
-}
+
+def _limit_check(rule: Rule) -> Any:
+    """The wire check of one risk limit, from the rule RiskGuard applies, so the two agree."""
+    match rule.kind:
+        case "action":
+            return Choice(ACTIONS)
+        case "windows":
+            return ListOf(ListOf(HHMM, max_items=2, min_items=2), max_items=10)  # [["HH:MM", "HH:MM"], ...]
+        case _:
+            kind = Int if rule.kind == "int" else Num
+            return kind(gt=rule.low, le=rule.high) if rule.low_open else kind(ge=rule.low, le=rule.high)
+
+
+_RISK_LIMIT_KEYS = {key: opt(_limit_check(rule)) for key, rule in LIMIT_RULES.items()}
 RISK_LIMITS = Map(_RISK_LIMIT_KEYS, at_least_one_of=tuple(_RISK_LIMIT_KEYS))
 
 # ----------------------------------------------------------------- command data ---

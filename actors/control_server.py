@@ -2,7 +2,8 @@
 
 Life of a command: ROUTER frame -> decode and bound -> envelope and per-command schema ->
 reply cache (a repeated `id` is answered from memory, or parked behind the first while it
-runs) -> the owning actor, told with a correlation id -> its `CommandReply` -> one reply
+runs) -> route -> the operator's TOTP code when the command raises a live account's risk
+(checked after routing, so a command refused anyway does not use a code up) -> the owning actor, told with a correlation id -> its `CommandReply` -> one reply
 frame, cached and audited. Nothing on this path blocks: a command whose owner does not
 answer in time gets TIMEOUT, and its late answer still lands in the cache for a retry.
 """
@@ -20,7 +21,8 @@ from loguru import logger
 
 from actors import control_protocol as cp
 from actors import messages as m
-from actors.control_routes import Route, route
+from actors.confirmation import ConfirmationRequired, OtpVerifier
+from actors.control_routes import Route, live_accounts_concerned, route
 from actors.control_schema import SchemaError, UnknownCommand, request_id_of, validate_command, validate_envelope
 from actors.directory import Directory
 from actors.supervision import Supervised
@@ -48,8 +50,9 @@ class _Inbound:
 
 class ControlServer(Supervised):
     def __init__(self, *, control_endpoint: str, events_endpoint: str, directory: Directory,
-                 board: StatusBoard, gate: KillGate) -> None:
+                 board: StatusBoard, gate: KillGate, otp: OtpVerifier | None = None) -> None:
         super().__init__(name="control", parent="supervisor", directory=directory)
+        self.otp = otp or OtpVerifier(None)
         self.control_endpoint = control_endpoint
         self.events_endpoint = events_endpoint
         self.board = board
@@ -142,7 +145,8 @@ class ControlServer(Supervised):
             if envelope.type == "EMERGENCY_STOP":
                 # K1: the gate closes now, before the command waits in any mailbox.
                 self.gate.trip(data["reason"])
-            target = route(envelope.type, data, corr, self.board, self.gate)
+            target = route(envelope.type, data, corr, self.board, self.gate, otp=envelope.otp)
+            self._confirm(envelope, data)
         except UnknownCommand:
             err = cp.error(cp.UNKNOWN_COMMAND, f"unknown command {envelope.type!r}; see CONTROL_API.md for the list",
                            {"type": envelope.type})
@@ -158,6 +162,16 @@ class ControlServer(Supervised):
         self.in_flight[envelope.id] = corr
         if not self.directory.tell(target.destination, target.message):
             self._finish(corr, cp.reply_error, cp.error(cp.UNAVAILABLE, f"{target.destination} is not running; retry shortly"))
+
+    def _confirm(self, envelope: Any, data: dict[str, Any]) -> None:
+        live = live_accounts_concerned(envelope.type, data, self.board)
+        if not live:
+            return
+        try:
+            self.otp.confirm(envelope.otp, f"{envelope.type} on live account{'s' if len(live) > 1 else ''} "
+                                           f"{', '.join(map(str, live))}")
+        except ConfirmationRequired as exc:
+            raise cp.ControlError(cp.CONFIRMATION_REQUIRED, str(exc), {"accounts": live}) from None
 
     def _answer_now(self, prefix: list[bytes], envelope: Any, reply: bytes, err: dict | None) -> None:
         self._audit(envelope.id, envelope.type, envelope.data, err)  # every command, reads too (RELIABILITY.md)

@@ -32,6 +32,7 @@ def add_parser(sub: Any) -> None:
     ctl.add_argument("--data-dir", type=Path, default=Path("data"), help="the executor's data dir (for its key)")
     ctl.add_argument("--json", action="store_true", help="print the raw reply as JSON")
     ctl.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply")
+    ctl.add_argument("--otp", help="TOTP code from your authenticator app (risky commands on live accounts)")
     cmds = ctl.add_subparsers(dest="ctl_command", required=True, metavar="COMMAND")
     cmds.add_parser("status", help="accounts, positions, strategies, kill switch")
     cmds.add_parser("ping", help="is the executor answering?")

@@ -27,6 +27,7 @@ from actors.performance import summarize
 
 FINAL_STATUSES = ("FILLED", "REJECTED")
 MAX_AUDIT_DATA = 4096
+OTP_LAST_STEP = "otp_last_step"  # MetaRow key: the TOTP time step last used, so no code is good twice
 INITIAL_BALANCE = "initial_balance:"  # MetaRow key prefix, + the account login
 TZ_OFFSET = "tz_offset_s:"
 # A trade in PERFORMANCE_REQUEST: CONTROL_API's fields, plus its account and why it closed.
@@ -96,6 +97,13 @@ class Journal(Supervised):
             case m.LoadRiskLimits(account=account):
                 row = RiskLimitsRow.get_or_none(RiskLimitsRow.account == account)
                 return None if row is None else row.limits
+            case m.LoadOtpStep():
+                row = MetaRow.get_or_none(MetaRow.key == OTP_LAST_STEP)
+                return None if row is None else int(row.value)
+            case m.SaveOtpStep(step=step):
+                row = MetaRow.get_or_none(MetaRow.key == OTP_LAST_STEP)
+                if row is None or int(row.value) < step:  # two actors may report out of order
+                    MetaRow.replace(key=OTP_LAST_STEP, value=str(step)).execute()
             case m.LoadIntents(account=account):
                 return self._load_intents(account)
             case m.LoadTradeProfits(strategy_id=strategy_id, limit=limit):

@@ -1,7 +1,9 @@
 """The RiskGuard actor: one per account; approves or refuses every order with reasons.
 
 It owns the account's limits (demo or live defaults by the account type the terminal
-reports, then the operator's updates, journaled) and its trading state. The Account asks
+reports, then the operator's updates, validated and journaled) and its trading state. An
+update that loosens a live account beyond the live defaults needs the request's TOTP code,
+checked here because only the owner of the current limits can tell loosening from tightening. The Account asks
 it synchronously before each order; RiskGuard never calls the Account back, so the ask
 cannot deadlock.
 """
@@ -14,11 +16,14 @@ from typing import Any
 from loguru import logger
 
 from actors import messages as m
+from actors import control_protocol as cp
 from actors import risk_checks as rc
+from actors.confirmation import ConfirmationRequired, OtpVerifier
 from actors.directory import Directory
 from actors.supervision import Supervised
 from actors.kill_switch import KillGate
 from actors.risk_book import RiskBook
+from actors.risk_limits import LimitsError, coerce, loosened_keys, validate_limits
 from actors.risk_types import OrderToCheck
 from actors.status_board import StatusBoard
 from bridge import mt5
@@ -31,14 +36,17 @@ def _now_ms() -> int:
 
 
 class RiskGuard(Supervised):
-    def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate) -> None:
+    def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate,
+                 otp: OtpVerifier | None = None) -> None:
         super().__init__(name=f"risk:{login}", parent="supervisor", directory=directory)
         self.login = login
         self.board = board
         self.gate = gate
+        self.otp = otp or OtpVerifier(None)
         self.overrides: dict[str, Any] = {}
         self.trading_state = rc.ACTIVE
-        self.account_type = "demo"  # until the terminal says otherwise; never from user input
+        # Never from user input: the terminal tells. Until it has, the live rules apply (fail closed).
+        self.account_type = "unknown"
         self.book = RiskBook()
 
     def on_start(self) -> None:
@@ -47,7 +55,10 @@ class RiskGuard(Supervised):
         self._post()
 
     def limits(self) -> dict[str, Any]:
-        return {**rc.default_limits(self.account_type), **self.overrides}
+        return {**rc.default_limits(self._rules_type()), **self.overrides}
+
+    def _rules_type(self) -> str:
+        return "demo" if self.account_type == "demo" else "live"
 
     def on_receive(self, message: Any) -> Any:
         match message:
@@ -60,16 +71,40 @@ class RiskGuard(Supervised):
                     logger.info("account {} is {}: {} limits apply", self.login, account_type, account_type)
                     self._post()
                 self._on_account(info)
-            case m.UpdateRiskLimits(corr=corr, limits=limits):
-                self.overrides.update(limits)
-                self.directory.tell("journal", m.SaveRiskLimits(account=self.login, limits=self.overrides))
-                logger.info("account {} risk limits now {}", self.login, self.limits())
-                self._post()
-                self.directory.tell("control", m.CommandReply(corr=corr, ok=True, data={
-                    "account": self.login, "limits": self.limits()}))
+            case m.UpdateRiskLimits():
+                self._update_limits(message)
             case _:
                 return super().on_receive(message)
         return None
+
+    def _update_limits(self, msg: m.UpdateRiskLimits) -> None:
+        current, defaults = self.limits(), rc.default_limits(self._rules_type())
+        cleaned: dict[str, Any] = {}
+        try:
+            for key, value in msg.limits.items():
+                field = f"data.limits.{key}"
+                cleaned[key] = coerce(key, value)
+            field = "data.limits"
+            _, needs_otp = validate_limits(current, cleaned, self._rules_type(), defaults)
+        except LimitsError as exc:
+            return self._reply_error(msg.corr, cp.BAD_REQUEST, str(exc), {"field": field})
+        if needs_otp:
+            keys = loosened_keys(current, cleaned, defaults)
+            try:
+                self.otp.confirm(msg.otp, f"UPDATE_RISK_LIMITS loosens {', '.join(keys)} on live account "
+                                          f"{self.login} beyond the live defaults")
+            except ConfirmationRequired as exc:
+                return self._reply_error(msg.corr, cp.CONFIRMATION_REQUIRED, str(exc),
+                                         {"accounts": [self.login], "keys": keys})
+        self.overrides.update(cleaned)
+        self.directory.tell("journal", m.SaveRiskLimits(account=self.login, limits=self.overrides))
+        logger.info("account {} risk limits now {}", self.login, self.limits())
+        self._post()
+        self.directory.tell("control", m.CommandReply(corr=msg.corr, ok=True, data={
+            "account": self.login, "limits": self.limits()}))
+
+    def _reply_error(self, corr: str, code: str, message: str, details: dict[str, Any]) -> None:
+        self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=cp.error(code, message, details)))
 
     def _kill_switch(self) -> bool:
         return self.gate.tripped or self.board.get("supervisor", {}).get("kill_switch", {}).get("active", False)

@@ -64,10 +64,15 @@ def validate_limits(current: Mapping[str, Any], update: Mapping[str, Any], accou
     if not update:
         raise LimitsError("no limits given; send at least one of " + ", ".join(LIMIT_RULES))
     cleaned = {key: coerce(key, value) for key, value in update.items()}
-    needs_otp = account_type == "live" and any(
-        is_looser(key, value, current.get(key, defaults.get(key))) and is_looser(key, value, defaults.get(key))
-        for key, value in cleaned.items())
+    needs_otp = account_type == "live" and bool(loosened_keys(current, cleaned, defaults))
     return {**current, **cleaned}, needs_otp
+
+
+def loosened_keys(current: Mapping[str, Any], cleaned: Mapping[str, Any], defaults: Mapping[str, Any]) -> list[str]:
+    """The keys of a coerced update that go beyond both the current value and the default:
+    what a live account's CONFIRMATION_REQUIRED names."""
+    return [key for key, value in cleaned.items()
+            if is_looser(key, value, current.get(key, defaults.get(key))) and is_looser(key, value, defaults.get(key))]
 
 
 def coerce(key: str, value: Any) -> Any:

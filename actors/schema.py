@@ -208,13 +208,16 @@ class Bool:
 class ListOf:
     item: Validator
     max_items: int
+    min_items: int = 0
 
     @property
     def expected(self) -> str:
+        if self.min_items == self.max_items:
+            return f"a list of {self.max_items} items, each {self.item.expected}"
         return f"a list of at most {self.max_items} items, each {self.item.expected}"
 
     def __call__(self, value: Any, path: str) -> list[Any]:
-        if not isinstance(value, (list, tuple)) or len(value) > self.max_items:
+        if not isinstance(value, (list, tuple)) or not self.min_items <= len(value) <= self.max_items:
             raise _fail(path, self.expected, value)
         return [self.item(item, f"{path}[{index}]") for index, item in enumerate(value)]
 

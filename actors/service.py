@@ -12,6 +12,7 @@ from loguru import logger
 
 from actors import messages as m
 from actors.config import ACCOUNT_TYPES, ServiceConfig
+from actors.confirmation import OtpVerifier, read_secret
 from actors.directory import Directory
 from actors.kill_switch import KillGate
 from actors.status_board import StatusBoard
@@ -36,13 +37,16 @@ class Service:
         self.board = StatusBoard()
         self.gate = KillGate()
         self.fatal = threading.Event()
+        # Codes used are journaled (the Supervisor restores the last one at start) against replay.
+        self.otp = OtpVerifier(None, persist=lambda step: self.directory.tell("journal", m.SaveOtpStep(step=step)))
         self.supervisor: pykka.ActorRef | None = None
         self.sim: SimTerminal | None = None
 
     def start(self) -> Service:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.otp.secret = read_secret(self.config.data_dir)
         self.supervisor = Supervisor.start(config=self.config, directory=self.directory, board=self.board,
-                                           gate=self.gate, fatal=self.fatal)
+                                           gate=self.gate, fatal=self.fatal, otp=self.otp)
         try:
             self.supervisor.ask(m.Ping(), timeout=START_TIMEOUT_S)
         except (pykka.ActorDeadError, pykka.Timeout):

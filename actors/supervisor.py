@@ -24,6 +24,7 @@ from loguru import logger
 from actors import control_protocol as cp
 from actors import messages as m
 from actors.account import Account
+from actors.confirmation import OtpVerifier
 from actors.control_server import ControlServer
 from actors.directory import Directory
 from actors.gateway import Gateway
@@ -58,8 +59,9 @@ class FlattenRound:
 
 class Supervisor(pykka.ThreadingActor):
     def __init__(self, *, config: Any, directory: Directory, board: StatusBoard, gate: KillGate,
-                 fatal: threading.Event) -> None:
+                 fatal: threading.Event, otp: OtpVerifier | None = None) -> None:
         super().__init__()
+        self.otp = otp or OtpVerifier(None)
         self.config = config
         self.directory = directory
         self.board = board
@@ -96,12 +98,13 @@ class Supervisor(pykka.ThreadingActor):
             self.gate.trip(self.kill.reason)
             logger.warning("kill switch is engaged ({}); trading locked until {}", self.kill.reason,
                            _iso(self.kill.locked_until))
+        self.otp.restore(self.directory.ask("journal", m.LoadOtpStep(), timeout=STOP_TIMEOUT_S))
         self._start_child(Child("gateway", lambda: Gateway.start(ctl_endpoint=c.ea_ctl_endpoint,
                                                                  md_endpoint=c.ea_md_endpoint, directory=d)))
         self._start_child(Child("market_data", lambda: MarketData.start(directory=d, board=b)))
         self._start_child(Child("control", lambda: ControlServer.start(
             control_endpoint=c.control_endpoint, events_endpoint=c.events_endpoint, directory=d, board=b,
-            gate=self.gate)))
+            gate=self.gate, otp=self.otp)))
         self._start_child(Child("strategies", lambda: StrategySupervisor.start(directory=d, board=b)))
 
     def on_stop(self) -> None:
@@ -166,7 +169,8 @@ class Supervisor(pykka.ThreadingActor):
     def _start_account(self, login: int) -> None:
         d, b = self.directory, self.board
         if self.directory.get(f"terminal:{login}") is None:
-            for child in (Child(f"risk:{login}", lambda: RiskGuard.start(login=login, directory=d, board=b, gate=self.gate)),
+            for child in (Child(f"risk:{login}", lambda: RiskGuard.start(login=login, directory=d, board=b,
+                                                                           gate=self.gate, otp=self.otp)),
                           Child(f"account:{login}", lambda: Account.start(login=login, directory=d, board=b)),
                           Child(f"terminal:{login}", lambda: Terminal.start(login=login, directory=d, board=b,
                                                                             gate=self.gate))):

@@ -67,6 +67,8 @@ class Executor:
         wait_for(lambda: self.service.board.get(f"quote:{login}:EURUSD"), timeout, message="a EURUSD quote")
         wait_for(lambda: self.service.board.get(f"account:{login}", {}).get("ready"), timeout,
                  message="the account to be ready to trade")
+        wait_for(lambda: self.service.board.get(f"risk:{login}", {}).get("account_type") != "unknown", timeout,
+                 message="the account type to be known")
         return login
 
     @property

@@ -32,6 +32,8 @@ def test_two_terminals_are_two_accounts_addressed_by_login(executor_factory):
         wait_for(lambda: executor.service.board.get(f"quote:{first + 1}:EURUSD"), message="its quotes")
         wait_for(lambda: executor.service.board.get(f"account:{first + 1}", {}).get("ready"),
                  message="the second account to be ready")
+        wait_for(lambda: executor.service.board.get(f"risk:{first + 1}", {}).get("account_type") == "demo",
+                 message="the second account's type")
         on_second = executor.ok("OPEN_POSITION", {"account": first + 1, "symbol": "EURUSD", "side": "sell",
                                                   "volume": 0.2})
         on_default = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})

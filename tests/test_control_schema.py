@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors import control_schema as cs
+from actors.risk_limits import LIMIT_RULES
 from actors.control_schema import (
     COMMANDS, Envelope, SchemaError, UnknownCommand, request_id_of, validate_command,
     validate_envelope, validate_request,
@@ -301,6 +302,13 @@ BAD_VALUES = [
     ("UPDATE_RISK_LIMITS", "limits.max_correlation", "high", "a number"),
     ("UPDATE_RISK_LIMITS", "limits.max_orders_per_minute", 0, ">= 1"),
     ("UPDATE_RISK_LIMITS", "limits.max_orders_per_minute", 30.0, "an integer"),
+    ("UPDATE_RISK_LIMITS", "limits.correlation_action", "ignore", "'refuse' or 'reduce'"),
+    ("UPDATE_RISK_LIMITS", "limits.correlation_window", 19, ">= 20"),
+    ("UPDATE_RISK_LIMITS", "limits.max_currency_exposure_lots", 0, "> 0"),
+    ("UPDATE_RISK_LIMITS", "limits.min_margin_level_pct", -1, ">= 0"),
+    ("UPDATE_RISK_LIMITS", "limits.session_close_buffer_min", 1441, "<= 1440"),
+    ("UPDATE_RISK_LIMITS", "limits.news_blackout_min", "5", "a number"),
+    ("UPDATE_RISK_LIMITS", "limits.no_trade_windows", "22:00-23:00", "a list of at most 10 items"),
     ("EMERGENCY_STOP", "reason", "", "0 characters"),
     ("EMERGENCY_STOP", "reason", "   ", "non-blank"),
     ("EMERGENCY_STOP", "reason", "r" * 201, "201 characters"),
@@ -365,6 +373,23 @@ def test_bad_sizing_is_refused_naming_the_field(command, path, sizing, key, word
     error = refusal(command, data)
     assert error.field == f"{_data_path(path)}.{key}"
     assert words in str(error)
+
+
+@pytest.mark.parametrize(("windows", "field", "words"), [
+    ([["22:00"]], "no_trade_windows[0]", "a list of 2 items"),
+    ([["22:00", "24:00"]], "no_trade_windows[0][1]", "'HH:MM'"),
+])
+def test_no_trade_windows_are_pairs_of_times(windows, field, words):
+    error = refusal("UPDATE_RISK_LIMITS", {"limits": {"no_trade_windows": windows}})
+    assert error.field == f"data.limits.{field}"
+    assert words in str(error)
+
+
+def test_every_limit_the_risk_guard_knows_is_accepted():
+    limits = {"correlation_action": "refuse", "correlation_window": 50, "max_currency_exposure_lots": 2.5,
+              "min_margin_level_pct": 150, "session_close_buffer_min": 3, "news_blackout_min": 10,
+              "no_trade_windows": [["22:00", "23:00"]], "max_orders_per_minute_per_strategy": 4}
+    assert validate_command("UPDATE_RISK_LIMITS", {"limits": limits})["limits"] == limits
 
 
 @pytest.mark.parametrize("value", [True, False])
@@ -471,9 +496,7 @@ MAPS = [(command, "", ", ".join(VALID[command]) or "none") for command in sorted
     ("START_STRATEGY", f"{SET}.breakeven", "trigger_pips, offset_pips"),
     ("START_STRATEGY", f"{SET}.partial_exits.0", "at_pips, close_pct, move_to_breakeven"),
     ("START_STRATEGY", f"{SET}.time_exit", "max_bars, at_time"),
-    ("UPDATE_RISK_LIMITS", "limits", "max_daily_loss_pct, max_drawdown_pct, max_lot_size, "
-                                     "max_positions, max_positions_per_strategy, "
-                                     "max_correlation, max_orders_per_minute"),
+    ("UPDATE_RISK_LIMITS", "limits", ", ".join(LIMIT_RULES)),  # every limit the RiskGuard knows
 ]
 
 
