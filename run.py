@@ -43,6 +43,16 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--speed", type=float, default=1.0)
     sim.add_argument("--symbols", type=Path, help="JSON file describing your broker's symbols")
     sim.add_argument("--account", choices=("demo", "live"), default="demo", help="the account type it reports")
+    faults = sim.add_argument_group("faults to inject (counts: the next N occurrences)")
+    faults.add_argument("--fault-requotes", type=int, default=0, metavar="N", help="requote the next N deals (10004)")
+    faults.add_argument("--fault-rejects", type=int, default=0, metavar="N", help="reject the next N deals (10006)")
+    faults.add_argument("--fault-timeout-after-fill", type=int, default=0, metavar="N",
+                        help="fill the next N orders but answer 10012 TIMEOUT")
+    faults.add_argument("--fault-rate-limit", type=int, default=0, metavar="PER_S",
+                        help="refuse trade requests beyond PER_S a second (10024)")
+    faults.add_argument("--fault-drop-replies", type=int, default=0, metavar="N", help="lose the next N replies")
+    faults.add_argument("--fault-drop-ticks", type=int, default=0, metavar="N",
+                        help="lose the next N tick publishes (the executor backfills)")
 
     rep = sub.add_parser("replay", help="replay a history file through the live path and report")
     rep.add_argument("--csv", type=Path, required=True, help="MT5 'Export bars' CSV or time,open,high,low,close,volume")
@@ -134,6 +144,11 @@ def run_sim(args: argparse.Namespace) -> int:
     terminal = SimTerminal(ctl_endpoint=args.ctl, md_endpoint=args.md, login=args.login, seed=args.seed,
                            speed=args.speed, symbols=symbols,
                            server_options={"trade_mode": ACCOUNT_TYPES[args.account]})
+    terminal.server.faults.requotes = args.fault_requotes
+    terminal.server.faults.rejects = args.fault_rejects
+    terminal.server.faults.timeout_after_fill = args.fault_timeout_after_fill
+    terminal.server.faults.rate_limit_per_s = args.fault_rate_limit
+    terminal.drop_replies, terminal.drop_tick_batches = args.fault_drop_replies, args.fault_drop_ticks
     signal.signal(signal.SIGTERM, lambda *_: terminal.stop())
     terminal.run_forever()
     return 0

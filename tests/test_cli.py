@@ -132,11 +132,17 @@ def test_sim_runs_as_its_own_process(services, tmp_path):
         ea_ctl, ea_md = service.proc.args[service.proc.args.index("--ea-ctl") + 1], \
             service.proc.args[service.proc.args.index("--ea-md") + 1]
         sim = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "sim", "--ctl", ea_ctl, "--md", ea_md,
-                                "--login", "777001", "--speed", "60"], cwd=ROOT,
+                                "--login", "777001", "--speed", "60", "--fault-rejects", "1"], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(lambda: [a["login"] for a in service.status()["accounts"] if a["connected"]] == [777001],
                      timeout=30, interval=0.2, message="the separate simulator to connect")
+            def first_answer():  # past UNAVAILABLE (and the unknown account type) while it reconciles
+                result = service.ctl("open", "EURUSD", "buy", "--volume", "0.1")
+                return None if "UNAVAILABLE" in result.stderr or "CONFIRMATION" in result.stderr else result
+            rejected = wait_for(first_answer, timeout=30, interval=0.2, message="an answer to the order")
+            assert rejected.returncode == 1 and "10006" in rejected.stderr  # --fault-rejects 1 at work
+            assert service.ctl("open", "EURUSD", "buy", "--volume", "0.1").returncode == 0
         finally:
             sim.send_signal(signal.SIGTERM)
             assert sim.wait(timeout=15) == 0, "the simulator did not exit cleanly on SIGTERM"

@@ -3,6 +3,8 @@ retry-safe codes are retried, uncertain ones reconciled, final ones reported).""
 
 from __future__ import annotations
 
+from tests.conftest import wait_for
+
 
 def order_tickets(executor):
     return [o["ticket"] for o in executor.sim.server.history_orders_get()]
@@ -48,3 +50,36 @@ def test_a_lost_trade_server_connection_is_settled_as_never_placed(executor):
     assert executor.sim.server.positions_get() == []
     reopened = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
     assert [p["ticket"] for p in executor.sim.server.positions_get()] == [reopened["ticket"]]
+
+
+def test_auto_trading_off_at_the_terminal_is_a_final_refusal(executor):
+    executor.sim.trade_allowed = False
+    refused = executor.request("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
+    assert refused["error"]["code"] == "BROKER_ERROR" and refused["error"]["details"]["retcode"] == 10027
+    executor.sim.trade_allowed = True
+    executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
+
+
+def test_an_ea_restart_is_reconciled_and_trading_goes_on(executor):
+    opened = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
+    login = executor.status()["accounts"][0]["login"]
+    old_boot = executor.service.board.get(f"terminal:{login}")["boot"]
+    executor.sim.restart()
+    wait_for(lambda: executor.service.board.get(f"terminal:{login}")["boot"] not in ("", old_boot),
+             message="the executor to meet the new EA instance")
+    wait_for(lambda: executor.service.board.get(f"account:{login}", {}).get("ready"), message="reconciliation")
+    assert [p["ticket"] for p in executor.status()["positions"]] == [opened["ticket"]]
+    executor.ok("CLOSE_POSITION", {"ticket": opened["ticket"]})
+    assert executor.sim.server.positions_get() == []
+
+
+def test_a_silent_terminal_pauses_order_entry_until_it_is_back(executor):
+    login = executor.status()["accounts"][0]["login"]
+    executor.sim.stop()  # heartbeats and pong stop: three missed beats mean the link is down
+    wait_for(lambda: not executor.status()["accounts"][0]["connected"], timeout=10, message="the link to drop")
+    refused = executor.request("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
+    assert refused["error"]["code"] == "UNAVAILABLE"
+    executor.sim.start()
+    wait_for(lambda: executor.service.board.get(f"account:{login}", {}).get("ready"), timeout=15,
+             message="the link to come back")
+    executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
