@@ -21,18 +21,18 @@ from actors import messages as m
 from actors import order_requests as orq
 from actors.account_exits import AccountExits
 from actors.account_recovery import AccountRecovery, Retry
+from actors.account_sizing import ASK_TIMEOUT_S, AccountSizing
 from actors.account_view import AccountView
 from actors.close_jobs import CloseJob
 from actors.directory import Directory
 from actors.exit_book import ExitBook
 from actors.supervision import Supervised
 from actors.order_ids import magic_for
-from actors.sizing import SizeResult, SizingError, compute_size, estimate_margin, pip_size, stop_prices
+from actors.sizing import SizingError, pip_size, stop_prices
 from actors.status_board import StatusBoard
 from actors.ticker import Ticker
 from bridge import mt5
 
-ASK_TIMEOUT_S = 5.0
 MANUAL = "manual"
 
 
@@ -50,7 +50,7 @@ class InFlight:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Account(AccountRecovery, AccountExits, Supervised):
+class Account(AccountSizing, AccountRecovery, AccountExits, Supervised):
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard) -> None:
         super().__init__(name=f"account:{login}", parent="supervisor", directory=directory)
         self.login = login
@@ -166,30 +166,6 @@ class Account(AccountRecovery, AccountExits, Supervised):
         self._send(request, InFlight("open", corr, intent.strategy_id, intent.symbol, intent.side, volume),
                    closing=False)
 
-    def _size(self, intent: m.OrderIntent, symbol: dict[str, Any], price: float) -> SizeResult:
-        limits = self.board.get(f"risk:{self.login}", {}).get("limits", {})
-        trades: list[float] = []
-        if intent.sizing.get("method") == "kelly_criterion":
-            trades = self.directory.ask("journal", m.LoadTradeProfits(strategy_id=intent.strategy_id),
-                                        timeout=ASK_TIMEOUT_S)
-        return compute_size(intent.sizing, symbol, limits.get("max_lot_size"), balance=self.view.info.get("balance"),
-                            equity=self.view.info.get("equity"), stop_pips=intent.sl_pips, atr=intent.atr,
-                            price=price, trades=trades)
-
-    def _check_order(self, intent: m.OrderIntent, symbol: dict[str, Any], volume: float, price: float) -> m.CheckOrder:
-        positions = [(p["symbol"], orq.side_of(p["type"]), p["volume"]) for p in self.view.positions.values()]
-        names = {intent.symbol, *(p[0] for p in positions)}
-        currencies = {n: (s.get("currency_base", ""), s.get("currency_profit", ""))
-                      for n in names if (s := self.view.symbols.get(n))}
-        margin = estimate_margin(symbol, volume, price, leverage=float(self.view.info.get("leverage", 0) or 0),
-                                 deposit_currency=self.view.info.get("currency", ""))
-        return m.CheckOrder(
-            account=self.login, strategy_id=intent.strategy_id, symbol=intent.symbol, side=intent.side,
-            volume=volume, closing=False, open_positions=len(self.view.positions) + self._opening(),
-            open_positions_of_strategy=self.view.count(intent.strategy_id) + self._opening(intent.strategy_id),
-            positions=tuple(positions), currencies=currencies, required_margin=margin,
-            volume_step=float(symbol.get("volume_step", 0.0)), volume_min=float(symbol.get("volume_min", 0.0)))
-
     def _refuse(self, intent: m.OrderIntent, corr: str, reasons: list[str], code: str = cp.RISK_REJECTED) -> None:
         logger.warning("account {}: {} {} {} refused: {}", self.login, intent.strategy_id, intent.side,
                        intent.symbol, "; ".join(reasons))
@@ -211,16 +187,6 @@ class Account(AccountRecovery, AccountExits, Supervised):
         if quote is None:
             raise cp.ControlError(cp.UNAVAILABLE, f"no quote for {name} yet; retry once prices arrive")
         return symbol, quote[1], quote[2]
-
-    def _held_by(self, strategy_id: str) -> int:
-        """Positions the strategy holds or is opening, not counting those being closed."""
-        closing = {f.ticket for f in self.in_flight.values() if f.kind == "close"}
-        held = sum(1 for p in self.view.select(strategy_id=strategy_id) if p["ticket"] not in closing)
-        return held + self._opening(strategy_id)
-
-    def _opening(self, strategy_id: str | None = None) -> int:
-        return sum(1 for f in self.in_flight.values()
-                   if f.kind == "open" and (strategy_id is None or f.strategy_id == strategy_id))
 
     # --- closing and modifying ---
     def _close_command(self, cmd: m.ClosePosition) -> None:
