@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-import zmq
+
+from tests.test_sim_terminal import Executor as SocketsOfTheExecutor
 
 from bridge import mt5, protocol
 from bridge.replay_feed import ReplayFeed
@@ -36,21 +37,11 @@ FIRST_LOGIN = 7_200_000
 Message = dict[str, Any]
 
 
-class ExecutorSide:
-    """The executor's end of the bridge: a bound ROUTER (CTL) and a bound SUB (MD)."""
+class ExecutorSide(SocketsOfTheExecutor):
+    """The executor's end of the bridge (the sockets of test_sim_terminal's), per-case sessions."""
 
     def __init__(self) -> None:
-        self.context = zmq.Context()
-        self.router = self.context.socket(zmq.ROUTER)
-        self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self.router.setsockopt(zmq.LINGER, 0)
-        self.router.bind("tcp://127.0.0.1:*")
-        self.sub = self.context.socket(zmq.SUB)
-        self.sub.setsockopt(zmq.LINGER, 0)
-        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self.sub.bind("tcp://127.0.0.1:*")
-        self.ctl_endpoint = self.router.getsockopt(zmq.LAST_ENDPOINT).decode()
-        self.md_endpoint = self.sub.getsockopt(zmq.LAST_ENDPOINT).decode()
+        super().__init__()
         self._ids = itertools.count(1)
 
     def close(self) -> None:
