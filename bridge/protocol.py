@@ -59,12 +59,20 @@ ORDERS_GET = "orders_get"
 HISTORY_DEALS_GET = "history_deals_get"
 HISTORY_ORDERS_GET = "history_orders_get"
 SUBSCRIBE = "subscribe"
+# Extensions (not in MT5_BRIDGE.md, which we extend, never change): what the pre-trade
+# checks need and the MetaTrader5 package has no function for.
+# `calendar {date_from, date_to, country?, currency?}` (ms UTC) -> [{time, currency,
+# importance 0..3, event_name, ...}]: MQL5's CalendarValueHistory, for news blackouts.
+CALENDAR = "calendar"
+# `symbol_sessions {symbols}` -> {symbol: [[day_of_week (Sunday = 0), from_s, to_s], ...]}:
+# MQL5's SymbolInfoSessionTrade, seconds from the server's midnight, for trading hours.
+SYMBOL_SESSIONS = "symbol_sessions"
 
 REQUESTS = frozenset({
     ACCOUNT_INFO, TERMINAL_INFO, SYMBOLS_GET, SYMBOL_INFO, SYMBOL_INFO_TICK,
     COPY_RATES_FROM_POS, COPY_TICKS_FROM, ORDER_CALC_MARGIN, ORDER_CALC_PROFIT,
     ORDER_CHECK, ORDER_SEND, POSITIONS_GET, ORDERS_GET, HISTORY_DEALS_GET,
-    HISTORY_ORDERS_GET, SUBSCRIBE, PING, HELLO_ACK,
+    HISTORY_ORDERS_GET, SUBSCRIBE, PING, HELLO_ACK, CALENDAR, SYMBOL_SESSIONS,
 })
 
 # --- events, EA -> executor on CTL (never dropped) ---

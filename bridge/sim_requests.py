@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from bridge import mt5, protocol
+from bridge.sim_calendar import SimCalendar
 from bridge.sim_market import SimMarket, timeframe_name
 
 MISSING = object()
@@ -37,6 +38,7 @@ class RequestContext:
     market: SimMarket
     now_ms: Callable[[], int]
     subscriptions: set[tuple[str, str]] = field(default_factory=set)
+    calendar: SimCalendar = field(default_factory=SimCalendar)
 
 
 _KINDS: dict[type, tuple[type, ...]] = {int: (int,), float: (int, float), str: (str,), dict: (dict,), list: (list,)}
@@ -206,6 +208,30 @@ def _subscribe(ctx: RequestContext, message: dict[str, Any]) -> Any:
     return {"subscriptions": sorted([symbol, timeframe] for symbol, timeframe in ctx.subscriptions)}
 
 
+def _symbol_sessions(ctx: RequestContext, message: dict[str, Any]) -> Any:
+    symbols = arg(message, "symbols", list)
+    if not all(isinstance(name, str) for name in symbols):
+        raise BadRequest(mt5.RES_E_INVALID_PARAMS, 'Invalid "symbols" argument: expected a list of names')
+    unknown = [name for name in symbols if name not in ctx.market.symbols]
+    if unknown:
+        raise BadRequest(mt5.RES_E_NOT_FOUND, f"unknown symbol(s) {unknown}; use symbols_get to list them")
+    sessions = {}
+    for name in symbols:
+        spec = ctx.market.symbols[name]
+        if spec.sessions_trade:
+            sessions[name] = [[day, start * 60, end * 60] for day, windows in enumerate(spec.sessions_trade)
+                              for start, end in windows]  # the spec keeps minutes, MQL5 seconds
+        else:  # always open, as a 24/7 symbol reports it: every day 00:00-24:00
+            sessions[name] = [[day, 0, 86_400] for day in range(7)]
+    return sessions
+
+
+def _calendar(ctx: RequestContext, message: dict[str, Any]) -> Any:
+    date_from, date_to = arg(message, "date_from", int), arg(message, "date_to", int)
+    return ctx.calendar.between(date_from, date_to, currency=arg(message, "currency", str, ""),
+                                country=arg(message, "country", str, ""))
+
+
 def _timeframe(value: Any) -> str:
     try:
         return timeframe_name(value)
@@ -230,4 +256,6 @@ HANDLERS: dict[str, Callable[[RequestContext, dict[str, Any]], Any]] = {
     protocol.HISTORY_DEALS_GET: _history_deals_get,
     protocol.HISTORY_ORDERS_GET: _history_orders_get,
     protocol.SUBSCRIBE: _subscribe,
+    protocol.SYMBOL_SESSIONS: _symbol_sessions,
+    protocol.CALENDAR: _calendar,
 }

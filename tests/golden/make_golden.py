@@ -146,9 +146,11 @@ MESSAGES: dict[str, tuple[str, str, str | None, dict[str, Any]]] = {
     "history_orders_get": ("ctl", "executor->ea", None, request("history_orders_get", 17, position=TICKET)),
     "subscribe": ("ctl", "executor->ea", None, request(
         "subscribe", 18, symbols=["EURUSD", "XAUUSD"], timeframes=["M1", 16385])),
-    # An extension of the EA (not in MT5_BRIDGE.md): the economic calendar for news filters.
+    # Extensions of the EA (not in MT5_BRIDGE.md): the economic calendar for news filters and
+    # the symbols' trading sessions for trading hours.
     "calendar": ("ctl", "executor->ea", None, request(
         "calendar", 19, date_from=TS, date_to=TS + 86_400_000, currency="USD", country="")),
+    "symbol_sessions": ("ctl", "executor->ea", None, request("symbol_sessions", 20, symbols=["EURUSD", "XAUUSD"])),
     # --- replies ---
     "reply_order_send": ("ctl", "ea->executor", None, envelope("order_send", 3, "req-13", ok=True, data=RESULT)),
     "reply_order_check": ("ctl", "ea->executor", None, envelope("order_check", 4, "req-12", ok=True, data={
@@ -164,6 +166,14 @@ MESSAGES: dict[str, tuple[str, str, str | None, dict[str, Any]]] = {
         "order_calc_margin", 9, "req-10", ok=True, data=108.108)),
     "reply_history_deals_get": ("ctl", "ea->executor", None, envelope(
         "history_deals_get", 10, "req-16", ok=True, data=[DEAL])),
+    "reply_symbol_sessions": ("ctl", "ea->executor", None, envelope("symbol_sessions", 12, "req-20", ok=True, data={
+        "EURUSD": [[day, 0, 86_400] for day in range(1, 6)],
+        "XAUUSD": [[day, 3_600, 86_400] for day in range(1, 6)]})),
+    "reply_calendar": ("ctl", "ea->executor", None, envelope("calendar", 13, "req-19", ok=True, data=[{
+        "id": 168_200_001, "event_id": 840_030_016, "time": TS + 3_600_000, "period": TS - 2_592_000_000,
+        "revision": 0, "actual_value": None, "prev_value": 150.0, "revised_prev_value": None,
+        "forecast_value": 180.5, "impact_type": 0, "event_name": "Nonfarm Payrolls", "importance": 3,
+        "country_code": "US", "currency": "USD"}])),
     "reply_empty_list": ("ctl", "ea->executor", None, envelope("orders_get", 11, "req-15", ok=True, data=[])),
     "reply_error": ("ctl", "ea->executor", None, envelope(
         "order_send", 12, "req-13", ok=False, error=[-2, 'Invalid "volume_typo" argument'])),

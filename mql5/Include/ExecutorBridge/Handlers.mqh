@@ -10,9 +10,11 @@
 //| Session requests (ping, hello_ack), idempotency and the dead-man |
 //| live in Session.mqh, as in the simulator's terminal shell.       |
 //|                                                                  |
-//| EXTENSION: `calendar {date_from, date_to, country?, currency?}`  |
-//| is not in MT5_BRIDGE.md; it reads CalendarValueHistory for news  |
-//| filters. The simulator answers it -2 "unknown request type".     |
+//| EXTENSIONS, not in MT5_BRIDGE.md (bridge/protocol.py lists them):|
+//| `calendar {date_from, date_to, country?, currency?}` reads       |
+//| CalendarValueHistory for news blackouts; `symbol_sessions        |
+//| {symbols}` reads SymbolInfoSessionTrade for trading hours. The   |
+//| simulator answers both (bridge/sim_requests.py).                 |
 //+------------------------------------------------------------------+
 #ifndef EXECUTOR_BRIDGE_HANDLERS_MQH
 #define EXECUTOR_BRIDGE_HANDLERS_MQH
@@ -22,7 +24,6 @@
 #include "Clock.mqh"
 #include "Records.mqh"
 
-#define EB_CALENDAR "calendar"   // extension request, see above
 #define EB_ARG_BAD    -1
 #define EB_ARG_ABSENT  0
 #define EB_ARG_OK      1
@@ -296,8 +297,6 @@ public:
 
    static bool IsKnownType(const string type)
      {
-      if(type == EB_CALENDAR)
-         return true;
       for(int i = 0; i < PROTO_REQUESTS_COUNT; i++)
          if(PROTO_REQUESTS[i] == type)
             return true;
@@ -326,7 +325,8 @@ public:
       if(type == PROTO_HISTORY_DEALS_GET)   return DoHistoryGet(doc, msg, w, true);
       if(type == PROTO_HISTORY_ORDERS_GET)  return DoHistoryGet(doc, msg, w, false);
       if(type == PROTO_SUBSCRIBE)           return DoSubscribe(doc, msg, w);
-      if(type == EB_CALENDAR)               return DoCalendar(doc, msg, w);
+      if(type == PROTO_CALENDAR)            return DoCalendar(doc, msg, w);
+      if(type == PROTO_SYMBOL_SESSIONS)     return DoSymbolSessions(doc, msg, w);
       return Refuse(MT5_RES_E_INVALID_PARAMS, "unknown request type");
      }
 
@@ -680,6 +680,50 @@ public:
          w.KeyInt("importance", has_event ? (long)event.importance : 0);
          w.KeyStr("country_code", has_country ? where.code : "");
          w.KeyStr("currency", has_country ? where.currency : "");
+         w.End();
+        }
+      w.End();
+      return true;
+     }
+
+   // EXTENSION: each symbol's trading sessions, [day_of_week (Sunday = 0), from_s, to_s] in
+   // seconds from the server's midnight, as SymbolInfoSessionTrade gives them.
+   bool DoSymbolSessions(const CMpReader &doc, const int msg, CMpWriter &w)
+     {
+      int symbols = doc.Find(msg, "symbols");
+      if(symbols < 0 || doc.IsNil(symbols))
+         return Refuse(MT5_RES_E_INVALID_PARAMS, "missing \"symbols\" argument");
+      if(!doc.IsArray(symbols))
+        { Wrong(doc, symbols, "symbols", "list"); return false; }
+      string unknown = "";
+      for(int s = doc.First(symbols); s >= 0; s = doc.Next(s))
+        {
+         bool custom = false;
+         if(!doc.IsStr(s))
+            return Refuse(MT5_RES_E_INVALID_PARAMS, "Invalid \"symbols\" argument: expected a list of names");
+         if(!SymbolExist(doc.Str(s), custom))
+            unknown += (unknown == "" ? "'" : ", '") + doc.Str(s) + "'";
+        }
+      if(unknown != "")
+         return Refuse(MT5_RES_E_NOT_FOUND, "unknown symbol(s) [" + unknown + "]; use symbols_get to list them");
+      w.BeginMap();
+      for(int s = doc.First(symbols); s >= 0; s = doc.Next(s))
+        {
+         w.Key(doc.Str(s));
+         w.BeginArray();
+         for(int day = 0; day < 7; day++)
+           {
+            datetime from = 0, to = 0;
+            for(uint index = 0; SymbolInfoSessionTrade(doc.Str(s), (ENUM_DAY_OF_WEEK)day, index, from, to); index++)
+              {
+               w.BeginArray();
+               w.Int(day);
+               w.Int((long)from);
+               // A session that ends at midnight may come back as to = 0: it means 24:00.
+               w.Int(to == 0 ? 86400 : (long)to);
+               w.End();
+              }
+           }
          w.End();
         }
       w.End();

@@ -47,8 +47,10 @@ const string PROTO_ENVELOPE_KEYS[] = {"v", "type", "id", "seq", "ts", "boot", "t
 #define PROTO_HISTORY_DEALS_GET "history_deals_get"
 #define PROTO_HISTORY_ORDERS_GET "history_orders_get"
 #define PROTO_SUBSCRIBE "subscribe"
-const string PROTO_REQUESTS[] = {"account_info", "copy_rates_from_pos", "copy_ticks_from", "hello_ack", "history_deals_get", "history_orders_get", "order_calc_margin", "order_calc_profit", "order_check", "order_send", "orders_get", "ping", "positions_get", "subscribe", "symbol_info", "symbol_info_tick", "symbols_get", "terminal_info"};
-#define PROTO_REQUESTS_COUNT 18
+#define PROTO_CALENDAR "calendar"
+#define PROTO_SYMBOL_SESSIONS "symbol_sessions"
+const string PROTO_REQUESTS[] = {"account_info", "calendar", "copy_rates_from_pos", "copy_ticks_from", "hello_ack", "history_deals_get", "history_orders_get", "order_calc_margin", "order_calc_profit", "order_check", "order_send", "orders_get", "ping", "positions_get", "subscribe", "symbol_info", "symbol_info_tick", "symbol_sessions", "symbols_get", "terminal_info"};
+#define PROTO_REQUESTS_COUNT 20
 #define PROTO_TRADE_TRANSACTION "trade_transaction"
 #define PROTO_POSITIONS "positions"
 #define PROTO_ORDERS "orders"
