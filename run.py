@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     svc.add_argument("--sim-seed", type=int, help="seed of the simulated prices")
     svc.add_argument("--no-sim", action="store_true", help="no embedded simulator: wait for a real EA")
     svc.add_argument("--sim-account", choices=("demo", "live"), help="the simulated account's type (default demo)")
+    svc.add_argument("--sim-calendar", help="economic calendar JSON the simulated terminal answers (news blackouts)")
     svc.add_argument("--log-level", default=None, help="stderr log level (default INFO)")
 
     sim = sub.add_parser("sim", help="run the simulated MT5 terminal as its own process")
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--speed", type=float, default=1.0)
     sim.add_argument("--symbols", type=Path, help="JSON file describing your broker's symbols")
     sim.add_argument("--account", choices=("demo", "live"), default="demo", help="the account type it reports")
+    sim.add_argument("--calendar", type=Path, help="economic calendar JSON it answers (news blackouts)")
     faults = sim.add_argument_group("faults to inject (counts: the next N occurrences)")
     faults.add_argument("--fault-requotes", type=int, default=0, metavar="N", help="requote the next N deals (10004)")
     faults.add_argument("--fault-rejects", type=int, default=0, metavar="N", help="reject the next N deals (10006)")
@@ -55,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="lose the next N tick publishes (the executor backfills)")
 
     rep = sub.add_parser("replay", help="replay a history file through the live path and report")
-    rep.add_argument("--csv", type=Path, required=True, help="MT5 'Export bars' CSV or time,open,high,low,close,volume")
+    source = rep.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", type=Path, help="MT5 'Export bars' CSV or time,open,high,low,close,volume")
+    source.add_argument("--ticks", type=Path, help="MT5 'Export ticks' CSV or time_msc,bid,ask[,last,volume]")
     rep.add_argument("--strategy", required=True, help="strategy JSON file (CONTROL_API.md format)")
     rep.add_argument("--symbol", help="the symbol the file holds (default: the strategy's)")
     rep.add_argument("--tz-offset-s", type=int, default=0, help="the file's server time minus UTC, in seconds")
@@ -95,7 +99,8 @@ def run_service(args: argparse.Namespace) -> int:
     from actors.service import Service, ServiceError
 
     sim_overrides = {k: v for k, v in (("speed", args.sim_speed), ("seed", args.sim_seed),
-                                       ("account", args.sim_account)) if v is not None}
+                                       ("account", args.sim_account), ("calendar_file", args.sim_calendar))
+                     if v is not None}
     try:
         base = load_config(args.config)
         sim = None if args.no_sim or base.sim is None else {**_sim_dict(base.sim), **sim_overrides}
@@ -129,12 +134,14 @@ def _sim_dict(sim: object) -> dict:
 def run_sim(args: argparse.Namespace) -> int:
     from actors.logs import setup_logging
     from bridge.sim_terminal import SimTerminal
+    from bridge.sim_calendar import CalendarError, load_calendar
     from bridge.symbols import SymbolConfigError, load_symbols
 
     setup_logging(None)
     try:
         symbols = load_symbols(args.symbols) if args.symbols else None
-    except (OSError, SymbolConfigError, ValueError) as exc:
+        calendar = load_calendar(args.calendar) if args.calendar else None
+    except (OSError, SymbolConfigError, CalendarError, ValueError) as exc:
         print(f"run.py sim: {exc}", file=sys.stderr)
         return 2
     if not args.speed > 0:
@@ -143,7 +150,7 @@ def run_sim(args: argparse.Namespace) -> int:
     from actors.config import ACCOUNT_TYPES
     terminal = SimTerminal(ctl_endpoint=args.ctl, md_endpoint=args.md, login=args.login, seed=args.seed,
                            speed=args.speed, symbols=symbols,
-                           server_options={"trade_mode": ACCOUNT_TYPES[args.account]})
+                           server_options={"trade_mode": ACCOUNT_TYPES[args.account]}, calendar=calendar)
     terminal.server.faults.requotes = args.fault_requotes
     terminal.server.faults.rejects = args.fault_rejects
     terminal.server.faults.timeout_after_fill = args.fault_timeout_after_fill
@@ -157,20 +164,24 @@ def run_sim(args: argparse.Namespace) -> int:
 def run_replay(args: argparse.Namespace) -> int:
     from actors import ctl
     from actors.logs import setup_logging
-    from actors.replay import ReplayError, replay
+    from actors.replay import ReplayError, replay, replay_ticks
 
     setup_logging(None, "ERROR")
     strategy = ctl.build_request(argparse.Namespace(ctl_command="start", strategy_id=STRATEGY_FOR_REPLAY,
                                                     definition=args.strategy, account=None))[1]["strategy"]
+    run, source = (replay_ticks, args.ticks) if args.ticks is not None else (replay, args.csv)
     try:
-        report = replay(args.csv, strategy, symbol=args.symbol, tz_offset_s=args.tz_offset_s, balance=args.balance)
+        report = run(source, strategy, symbol=args.symbol, tz_offset_s=args.tz_offset_s, balance=args.balance)
     except ReplayError as exc:
         print(f"run.py replay: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
-        print(f"{report['bars']} bars replayed; {len(report['open_positions'])} position(s) open at the end\n")
+        replayed = f"{report['bars']} bars replayed" if args.ticks is None else (
+            f"{report['ticks']} ticks replayed over {report['bars']} {strategy['timeframe']} bars "
+            f"({report['skipped_ticks']} rows skipped: before both bid and ask were known, or changing neither)")
+        print(f"{replayed}; {len(report['open_positions'])} position(s) open at the end\n")
         print(ctl.render_performance(report))
     return 0
 

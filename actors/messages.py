@@ -409,6 +409,41 @@ class TicksFetched:
 
 
 @message
+class FetchSessions:
+    """symbol_sessions (a bridge extension) on behalf of `reply_to`: trading hours."""
+    account: int
+    symbols: tuple[str, ...]
+    reply_to: str
+
+
+@message
+class SessionsFetched:
+    account: int
+    symbols: tuple[str, ...]
+    ok: bool
+    sessions: Map | None = None  # symbol -> [[day_of_week, from_s, to_s], ...]
+    error: str = ""
+
+
+@message
+class FetchCalendar:
+    """calendar (a bridge extension) on behalf of `reply_to`: economic events, ms UTC."""
+    account: int
+    date_from: int
+    date_to: int
+    reply_to: str
+
+
+@message
+class CalendarFetched:
+    account: int
+    date_from: int
+    ok: bool
+    events: tuple[Map, ...] = ()
+    error: str = ""
+
+
+@message
 class HistoryLoaded:
     account: int
     symbol: str

@@ -17,8 +17,16 @@ from actors.risk_types import Book, OrderToCheck, RiskWarning
 
 def check_correlation(order: OrderToCheck, book: Book, limits: Mapping[str, Any]) -> str | RiskWarning | None:
     limit = limits.get("max_correlation")
-    if order.closing or limit is None or not book.positions or not book.closes:
+    if order.closing or limit is None or not book.positions or book.closes is None:
         return None
+    involved = {s for s, _, _ in book.positions if s != order.symbol}
+    missing = sorted(n for n in involved | {order.symbol} if n not in book.closes) if involved else []
+    if missing:
+        # Without history the correlation cannot be judged: strict (refusing) limits refuse,
+        # lenient (reducing) ones let the order through with the remark.
+        text = (f"correlation with open positions not known: no recent closes of {', '.join(missing)} yet "
+                f"(history loading; retry in a few seconds)")
+        return text if limits.get("correlation_action", corr.REDUCE) == corr.REFUSE else RiskWarning(text)
     decision = corr.decide(order.symbol, order.side, order.volume, book.positions, book.closes,
                            max_correlation=float(limit), action=limits.get("correlation_action", corr.REDUCE),
                            window=int(limits.get("correlation_window", corr.DEFAULT_WINDOW)))

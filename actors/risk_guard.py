@@ -10,6 +10,7 @@ cannot deadlock.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -23,12 +24,16 @@ from actors.directory import Directory
 from actors.supervision import Supervised
 from actors.kill_switch import KillGate
 from actors.risk_book import RiskBook
+from actors.risk_context import Fetch, RiskContext
+from actors.server_clock import server_now
 from actors.risk_limits import LimitsError, coerce, loosened_keys, validate_limits
 from actors.risk_types import OrderToCheck
 from actors.status_board import StatusBoard
+from actors.ticker import Ticker
 from bridge import mt5
 
 JOURNAL_TIMEOUT_S = 5.0
+CONTEXT_REFRESH_S = 1.0
 
 
 def _now_ms() -> int:
@@ -37,25 +42,38 @@ def _now_ms() -> int:
 
 class RiskGuard(Supervised):
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate,
-                 otp: OtpVerifier | None = None) -> None:
+                 otp: OtpVerifier | None = None, defaults: dict[str, dict[str, Any]] | None = None) -> None:
         super().__init__(name=f"risk:{login}", parent="supervisor", directory=directory)
         self.login = login
         self.board = board
         self.gate = gate
         self.otp = otp or OtpVerifier(None)
         self.overrides: dict[str, Any] = {}
+        self.configured_defaults = defaults or {}  # the service config's, per account type
         self.trading_state = rc.ACTIVE
         # Never from user input: the terminal tells. Until it has, the live rules apply (fail closed).
         self.account_type = "unknown"
         self.book = RiskBook()
+        self.context = RiskContext()  # sessions, calendar and closes, fetched ahead of need
+        self.terminal_boot: str | None = None
+        self.ticker: Ticker | None = None
 
     def on_start(self) -> None:
         saved = self.directory.ask("journal", m.LoadRiskLimits(account=self.login), timeout=JOURNAL_TIMEOUT_S)
         self.overrides = dict(saved or {})
         self._post()
+        self.ticker = Ticker(self.actor_ref, CONTEXT_REFRESH_S).start()
+
+    def on_stop(self) -> None:
+        if self.ticker:
+            self.ticker.stop()
 
     def limits(self) -> dict[str, Any]:
-        return {**rc.default_limits(self._rules_type()), **self.overrides}
+        return {**self.defaults(), **self.overrides}
+
+    def defaults(self) -> dict[str, Any]:
+        account_type = self._rules_type()
+        return {**rc.default_limits(account_type), **self.configured_defaults.get(account_type, {})}
 
     def _rules_type(self) -> str:
         return "demo" if self.account_type == "demo" else "live"
@@ -73,12 +91,20 @@ class RiskGuard(Supervised):
                 self._on_account(info)
             case m.UpdateRiskLimits():
                 self._update_limits(message)
+            case m.Tick():
+                self._refresh_context()
+            case m.SessionsFetched(symbols=symbols, sessions=sessions):
+                self.context.on_sessions(symbols, sessions if message.ok else None)
+            case m.CalendarFetched(date_from=date_from, events=events):
+                self.context.on_calendar(date_from, events if message.ok else None)
+            case m.RatesFetched(symbol=symbol, rates=rates):
+                self.context.on_rates(symbol, rates if message.ok else None)
             case _:
                 return super().on_receive(message)
         return None
 
     def _update_limits(self, msg: m.UpdateRiskLimits) -> None:
-        current, defaults = self.limits(), rc.default_limits(self._rules_type())
+        current, defaults = self.limits(), self.defaults()
         cleaned: dict[str, Any] = {}
         try:
             for key, value in msg.limits.items():
@@ -114,15 +140,60 @@ class RiskGuard(Supervised):
                              closing=msg.closing, volume_step=msg.volume_step, volume_min=msg.volume_min)
         now = _now_ms()
         book = self.book.book(msg, now_ms=now, trading_state=self.trading_state, kill_switch=self._kill_switch())
+        book = self._with_market(book, msg)
         result = rc.evaluate(order, book, self.limits())
         if result.approved and not msg.closing:
             self.book.record_sent(now, msg.strategy_id)  # counted for the order-rate limits
         return m.RiskDecision(approved=result.approved, reasons=result.reasons, warnings=result.warnings,
                               volume=result.volume)
 
+    # --- the market context of the time, news and correlation checks ---
+    def _tz_offset_s(self) -> int:
+        return int(self.board.get(f"terminal:{self.login}", {}).get("tz_offset_s", 0))
+
+    def _server_utc_ms(self) -> int | None:
+        return server_now(self.board.get(f"clock:{self.login}"), time.monotonic())
+
+    def _with_market(self, book: Any, msg: m.CheckOrder) -> Any:
+        symbols = {msg.symbol, *(p[0] for p in msg.positions)}
+        self.context.want(symbols)
+        server_ms = self._server_utc_ms()
+        tz_offset_s = self._tz_offset_s()
+        return dataclasses.replace(
+            book, server_time_ms=None if server_ms is None else server_ms + tz_offset_s * 1000,
+            sessions=self.context.sessions_of(msg.symbol), news=self.context.server_news(tz_offset_s),
+            closes=self.context.closes_for(symbols))
+
+    def _refresh_context(self) -> None:
+        terminal = self.board.get(f"terminal:{self.login}", {})
+        if not terminal.get("connected"):
+            return
+        if terminal.get("boot") != self.terminal_boot:
+            self.terminal_boot = terminal.get("boot")
+            self.context.reset_terminal()
+        self.context.set_symbols(self.board.get(f"symbols:{self.login}", {}))
+        held = (p.get("symbol") for p in self.board.get(f"account:{self.login}", {}).get("positions", ()))
+        traded = (s.get("symbol") for s in self.board.get("strategies", ()) if s.get("account") in (None, self.login))
+        self.context.want([*held, *traded])
+        count = int(self.limits().get("correlation_window") or 100) + 2  # + the forming bar, + one for returns
+        for fetch in self.context.due(self._server_utc_ms(), time.monotonic(), count):
+            self.directory.tell(f"terminal:{self.login}", self._request(fetch))
+
+    def _request(self, fetch: Fetch) -> Any:
+        me = f"risk:{self.login}"
+        match fetch.kind:
+            case "sessions":
+                return m.FetchSessions(account=self.login, symbols=fetch.args, reply_to=me)
+            case "calendar":
+                return m.FetchCalendar(account=self.login, date_from=fetch.args[0], date_to=fetch.args[1],
+                                       reply_to=me)
+            case _:
+                symbol, timeframe, count = fetch.args
+                return m.FetchRates(account=self.login, symbol=symbol, timeframe=timeframe, count=count, reply_to=me)
+
     def _on_account(self, info: dict[str, Any]) -> None:
-        tz_offset_s = int(self.board.get(f"terminal:{self.login}", {}).get("tz_offset_s", 0))
-        self.book.on_account(info, _now_ms(), tz_offset_s)
+        server_ms = self._server_utc_ms()
+        self.book.on_account(info, _now_ms() if server_ms is None else server_ms, self._tz_offset_s())
         if self._kill_switch():
             return
         if self.trading_state == rc.HALTED:  # the lock of the breach was reset: judge afresh

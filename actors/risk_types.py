@@ -61,7 +61,9 @@ class Book:
     required_margin: float | None = None  # order_calc_margin of this order
     positions: tuple[Position, ...] = ()
     currencies: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # symbol -> (base, profit)
-    closes: Mapping[str, Sequence[float]] = field(default_factory=dict)  # symbol -> recent closes, oldest first
+    # symbol -> recent closes, oldest first. None: correlation not judged at all; a mapping
+    # without a symbol involved means that symbol's history is not known (yet).
+    closes: Mapping[str, Sequence[float]] | None = None
     server_time_ms: int | None = None
     sessions: tuple[Session, ...] | None = None  # of the order's symbol; None = unknown, () = never open
     news: tuple[NewsEvent, ...] = ()

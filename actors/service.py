@@ -17,6 +17,7 @@ from actors.directory import Directory
 from actors.kill_switch import KillGate
 from actors.status_board import StatusBoard
 from actors.supervisor import Supervisor
+from bridge.sim_calendar import load_calendar
 from bridge.sim_terminal import SimTerminal
 from bridge.symbols import load_symbols
 
@@ -52,8 +53,8 @@ class Service:
         except (pykka.ActorDeadError, pykka.Timeout):
             raise ServiceError(self.directory.start_error("supervisor") or "the supervisor did not start") from None
         if self._sim_factory is not None or self.config.sim is not None:
-            self.sim = (self._sim_factory or _default_sim)(self.config)
-            try:
+            try:  # a bad broker, symbols or calendar file fails here, with the file's own message
+                self.sim = (self._sim_factory or _default_sim)(self.config)
                 self.sim.start()
             except Exception as exc:
                 self.stop()
@@ -97,4 +98,5 @@ def _default_sim(config: ServiceConfig) -> SimTerminal:
     return SimTerminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
                        login=s.login, seed=s.seed, speed=s.speed, symbols=symbols, balance=s.balance,
                        leverage=s.leverage, tz_offset_s=s.tz_offset_s, history_minutes=s.history_minutes,
-                       server_options={"trade_mode": ACCOUNT_TYPES[s.account]})
+                       server_options={"trade_mode": ACCOUNT_TYPES[s.account]},
+                       calendar=load_calendar(s.calendar_file) if s.calendar_file else None)

@@ -18,6 +18,7 @@ from actors.directory import Directory
 from actors.supervision import Supervised
 from actors.ea_link import EaLink, PendingRequest
 from actors.kill_switch import KillGate
+from actors.server_clock import ServerClock
 from actors.status_board import StatusBoard
 from actors.ticker import Ticker
 from bridge import mt5, protocol
@@ -36,6 +37,7 @@ class Terminal(Supervised):
         self.positions_version: int | None = None  # the EA's counter of that word
         self.ticker: Ticker | None = None
         self.account_name = f"account:{login}"
+        self.clock = ServerClock()  # the terminal's server time, for the time-based risk checks
 
     def on_start(self) -> None:
         self.ticker = Ticker(self.actor_ref, 0.25).start()
@@ -61,6 +63,10 @@ class Terminal(Supervised):
                            date_from=message.date_from, count=message.count, flags=mt5.COPY_TICKS_ALL)
             case m.FetchDeals():
                 self._send(protocol.HISTORY_DEALS_GET, purpose=message, position=message.position)
+            case m.FetchSessions():
+                self._send(protocol.SYMBOL_SESSIONS, purpose=message, symbols=list(message.symbols))
+            case m.FetchCalendar():
+                self._send(protocol.CALENDAR, purpose=message, date_from=message.date_from, date_to=message.date_to)
             case m.Tick():
                 self._on_tick(time.monotonic())
             case _:
@@ -70,6 +76,7 @@ class Terminal(Supervised):
     # --- inbound ---
     def _on_ea(self, body: dict[str, Any], now: float) -> None:
         self.link.heard(now)
+        self._read_clock(body, now)
         if not self.link.up and body.get("type") != protocol.HELLO and not self._introducing:
             # An EA mid-session (we restarted, or the link came back) will not say hello
             # again: ask who it is, then reconcile exactly as after a hello.
@@ -101,6 +108,14 @@ class Terminal(Supervised):
                 logger.info("terminal {}: {}", self.login, {k: v for k, v in body.items() if k not in protocol.ENVELOPE_KEYS})
             case protocol.HB:
                 pass
+
+    def _read_clock(self, body: dict[str, Any], now: float) -> None:
+        """hello, hb and pong carry the terminal's server_time (ms UTC)."""
+        data = body.get("data") if body.get("type") == protocol.PING else body
+        server_time = data.get("server_time") if isinstance(data, dict) else None
+        if isinstance(server_time, int) and not isinstance(server_time, bool) and server_time > 0:
+            self.clock.observe(server_time, now)
+            self.board.post(f"clock:{self.login}", self.clock.snapshot())
 
     def _on_hello(self, body: dict[str, Any], now: float) -> None:
         was_up = self.link.up
@@ -140,6 +155,15 @@ class Terminal(Supervised):
             case m.FetchDeals() as req:
                 self.directory.tell(req.reply_to, m.DealsFetched(
                     account=self.login, position=req.position, ok=ok, deals=tuple(data or ()) if ok else (),
+                    error="" if ok else str(error[1])))
+            case m.FetchSessions() as req:
+                self.directory.tell(req.reply_to, m.SessionsFetched(
+                    account=self.login, symbols=req.symbols, ok=ok and isinstance(data, dict),
+                    sessions=data if ok and isinstance(data, dict) else None, error="" if ok else str(error[1])))
+            case m.FetchCalendar() as req:
+                self.directory.tell(req.reply_to, m.CalendarFetched(
+                    account=self.login, date_from=req.date_from, ok=ok and isinstance(data, list),
+                    events=tuple(e for e in data if isinstance(e, dict)) if ok and isinstance(data, list) else (),
                     error="" if ok else str(error[1])))
             case ("introduce", boot):
                 self._introducing = False
@@ -226,6 +250,14 @@ class Terminal(Supervised):
             req = pending.purpose
             self.directory.tell(req.reply_to, m.DealsFetched(account=self.login, position=req.position, ok=False,
                                                              error="timeout"))
+        elif isinstance(pending.purpose, m.FetchSessions):
+            req = pending.purpose
+            self.directory.tell(req.reply_to, m.SessionsFetched(account=self.login, symbols=req.symbols, ok=False,
+                                                                error="timeout"))
+        elif isinstance(pending.purpose, m.FetchCalendar):
+            req = pending.purpose
+            self.directory.tell(req.reply_to, m.CalendarFetched(account=self.login, date_from=req.date_from,
+                                                                ok=False, error="timeout"))
 
     def _post_status(self, *, connected: bool, hello: dict[str, Any] | None = None) -> None:
         previous = self.board.get(f"terminal:{self.login}", {})

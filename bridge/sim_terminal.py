@@ -24,6 +24,7 @@ from bridge.price_feed import RandomWalkFeed
 from bridge.sim_clock import SimClock
 from bridge.sim_events import ReplyCache, TradeEvents
 from bridge.sim_market import SimMarket, tick_columns
+from bridge.sim_calendar import SimCalendar
 from bridge.sim_requests import BadRequest, RequestContext, dispatch, terminal_info, to_wire
 from bridge.symbols import DEFAULT_SYMBOLS
 from bridge.trade_server import RequestError, TradeServer
@@ -52,7 +53,8 @@ class SimTerminal:
                  server_options: Mapping[str, Any] | None = None,
                  hello_repeat_s: float = protocol.HELLO_REPEAT_S,
                  dead_man_s: float = protocol.DEAD_MAN_S, feed: Any = None,
-                 poll_ms: int = POLL_MS, md_publish_s: float = MD_PUBLISH_S) -> None:
+                 poll_ms: int = POLL_MS, md_publish_s: float = MD_PUBLISH_S,
+                 calendar: SimCalendar | None = None) -> None:
         self.hello_repeat_s, self.dead_man_s = hello_repeat_s, dead_man_s
         self.ctl_endpoint, self.md_endpoint, self.login = ctl_endpoint, md_endpoint, login
         self.tz_offset_s = tz_offset_s
@@ -69,7 +71,8 @@ class SimTerminal:
             if history_minutes else {}
         self.market = SimMarket(self.symbols, tz_offset_s=tz_offset_s, start_ms=start_ms,
                                 history=history, history_minutes=history_minutes)
-        self.requests = RequestContext(self.server, self.market, self.clock.now_ms)
+        self.requests = RequestContext(self.server, self.market, self.clock.now_ms,
+                                       calendar=calendar if calendar is not None else SimCalendar())
         self.events = TradeEvents(self.server)
         self.replies = ReplyCache()
         self.drop_replies = 0  # fault hook: swallow this many replies (the request still runs)

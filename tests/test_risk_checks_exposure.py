@@ -53,9 +53,18 @@ def test_correlation_refuse_and_hedge():
 
 def test_correlation_skips():
     assert check_correlation(order(closing=True), book(), LIMITS) is None
-    assert check_correlation(order(), book(closes={}), LIMITS) is None
+    assert check_correlation(order(), book(closes=None), LIMITS) is None
     assert check_correlation(order(), book(positions=()), LIMITS) is None
     assert check_correlation(order(), book(), {}) is None
+
+
+def test_unknown_history_is_a_warning_when_reducing_and_a_refusal_when_strict():
+    lenient = check_correlation(order(), book(closes={"EURUSD": CLOSES["EURUSD"]}), LIMITS)
+    assert isinstance(lenient, RiskWarning) and lenient.volume is None
+    assert "no recent closes of GBPUSD yet" in lenient.text
+    strict = check_correlation(order(), book(closes={}), {**LIMITS, "correlation_action": "refuse"})
+    assert strict == ("correlation with open positions not known: no recent closes of EURUSD, GBPUSD yet "
+                      "(history loading; retry in a few seconds)")
 
 
 def test_evaluate_reduces_before_the_lot_size_check():
