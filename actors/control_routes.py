@@ -83,6 +83,10 @@ def route(type_: str, data: dict[str, Any], corr: str, board: StatusBoard, gate:
             account = resolve_account(board, data.get("account"))
             return Route(f"risk:{account}", m.UpdateRiskLimits(corr=corr, account=account, limits=data["limits"],
                                                                       otp=otp))
+        case "SET_TRADING_STATE":
+            account = resolve_account(board, data.get("account"))
+            return Route(f"risk:{account}", m.SetTradingState(corr=corr, account=account, state=data["state"],
+                                                              reason=data.get("reason") or "", otp=otp))
         case "EMERGENCY_STOP":
             return Route("supervisor", m.EmergencyStop(corr=corr, reason=data["reason"]), EMERGENCY_TIMEOUT_S)
         case "RESET_KILL_SWITCH":
@@ -157,6 +161,13 @@ def _refuse_if_locked(board: StatusBoard, gate: KillGate) -> None:
                            "RESET_KILL_SWITCH once the lock expires", {"locked_until": kill.get("locked_until")})
 
 
+def _trading_state(board: StatusBoard, login: int) -> dict[str, Any]:
+    """An extension of the STATUS account rows: the RiskGuard's trading state and its lock."""
+    risk = board.get(f"risk:{login}", {})
+    return {"trading_state": risk.get("trading_state", "ACTIVE"),
+            "trading_state_reason": risk.get("trading_state_reason"), "locked_until": risk.get("locked_until")}
+
+
 def status(board: StatusBoard) -> dict[str, Any]:
     sup = board.get("supervisor", {})
     accts = accounts(board)
@@ -164,8 +175,9 @@ def status(board: StatusBoard) -> dict[str, Any]:
         "state": sup.get("state", "starting"),
         "uptime_s": round(time.monotonic() - sup.get("started_monotonic", time.monotonic()), 1),
         "kill_switch": sup.get("kill_switch", {"active": False, "reason": None, "locked_until": None}),
-        "accounts": [{k: a[k] for k in ("login", "type", "currency", "balance", "equity", "margin",
-                                        "margin_free", "connected")} for a in accts],
+        "accounts": [{**{k: a[k] for k in ("login", "type", "currency", "balance", "equity", "margin",
+                                           "margin_free", "connected")}, **_trading_state(board, a["login"])}
+                     for a in accts],
         "positions": [p for a in accts for p in a["positions"]],
         "orders": [o for a in accts for o in a["orders"]],
         "strategies": board.get("strategies", []),

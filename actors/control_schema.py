@@ -45,6 +45,7 @@ CLOSE_ALL = "CLOSE_ALL"
 UPDATE_RISK_LIMITS = "UPDATE_RISK_LIMITS"
 EMERGENCY_STOP = "EMERGENCY_STOP"
 RESET_KILL_SWITCH = "RESET_KILL_SWITCH"
+SET_TRADING_STATE = "SET_TRADING_STATE"  # an extension of CONTROL_API.md: an account's ACTIVE/REDUCING/HALTED
 STATUS_REQUEST = "STATUS_REQUEST"
 PERFORMANCE_REQUEST = "PERFORMANCE_REQUEST"
 PING = "PING"
@@ -185,6 +186,8 @@ _COMMAND_SCHEMAS: dict[str, Map] = {
     # In an emergency a missing reason must not cost a round trip: it defaults.
     EMERGENCY_STOP: Map({"reason": opt(REASON, "EMERGENCY_STOP")}),
     RESET_KILL_SWITCH: _NO_ARGUMENTS,
+    SET_TRADING_STATE: Map({"account": opt(ACCOUNT), "state": req(Choice(("ACTIVE", "REDUCING", "HALTED"))),
+                            "reason": opt(REASON)}),
     STATUS_REQUEST: _NO_ARGUMENTS,
     PERFORMANCE_REQUEST: Map({"strategy_id": opt(STRATEGY_ID), "account": opt(ACCOUNT),
                               "include_trades": opt(Bool(), False)}),

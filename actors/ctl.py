@@ -18,7 +18,7 @@ COMMANDS = {
     "pause": "PAUSE_STRATEGY", "resume": "RESUME_STRATEGY", "update": "UPDATE_STRATEGY",
     "open": "OPEN_POSITION", "close": "CLOSE_POSITION", "modify": "MODIFY_POSITION", "close-all": "CLOSE_ALL",
     "limits": "UPDATE_RISK_LIMITS", "emergency-stop": "EMERGENCY_STOP", "reset-kill-switch": "RESET_KILL_SWITCH",
-    "performance": "PERFORMANCE_REQUEST",
+    "performance": "PERFORMANCE_REQUEST", "trading-state": "SET_TRADING_STATE",
 }
 
 
@@ -73,6 +73,10 @@ def add_parser(sub: Any) -> None:
     p = cmds.add_parser("emergency-stop", help="KILL SWITCH: stop strategies, flatten, lock trading for 1 h")
     p.add_argument("reason", nargs="?", default="operator emergency stop from run.py ctl")
     cmds.add_parser("reset-kill-switch", help="unlock trading once the lock has expired")
+    p = cmds.add_parser("trading-state", help="an account's state: ACTIVE, REDUCING (only closing) or HALTED")
+    p.add_argument("state", type=str.upper, choices=("ACTIVE", "REDUCING", "HALTED"))
+    p.add_argument("reason", nargs="?", help="why (journaled and shown in STATUS)")
+    p.add_argument("--account", type=int)
     p = cmds.add_parser("performance", help="trade statistics per strategy and account")
     p.add_argument("--strategy", dest="strategy_id")
     p.add_argument("--account", type=int)
@@ -114,6 +118,8 @@ def build_request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             data = _present({"account": args.account, "limits": dict(_key_value(x) for x in args.limits)})
         case "emergency-stop":
             data = {"reason": args.reason}
+        case "trading-state":
+            data = _present({"account": args.account, "state": args.state, "reason": args.reason})
         case "performance":
             data = _present({"strategy_id": args.strategy_id, "account": args.account,
                              "include_trades": args.trades or None})
@@ -169,7 +175,7 @@ def render_status(s: dict[str, Any]) -> str:
              "kill switch: " + (f"ENGAGED ({kill['reason']}), locked until {_time(kill['locked_until'])}"
                                 if kill["active"] else "off")]
     lines += ["", "ACCOUNTS"] + table(s["accounts"], ["login", "type", "currency", "balance", "equity", "margin",
-                                                      "margin_free", "connected"])
+                                                      "margin_free", "connected", "trading_state"])
     lines += ["", "POSITIONS"] + table(s["positions"], ["ticket", "account", "symbol", "side", "volume",
                                                         "price_open", "sl", "tp", "profit", "strategy_id"])
     lines += ["", "STRATEGIES"] + table(s["strategies"], ["strategy_id", "name", "symbol", "timeframe", "account",

@@ -7,6 +7,7 @@ journal never calls another actor synchronously, so asking it cannot deadlock.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from actors.performance import summarize
 FINAL_STATUSES = ("FILLED", "REJECTED")
 MAX_AUDIT_DATA = 4096
 OTP_LAST_STEP = "otp_last_step"  # MetaRow key: the TOTP time step last used, so no code is good twice
+TRADING_STATE = "trading_state:{}"  # MetaRow key per account: its REDUCING/HALTED state and lock survive restarts
 INITIAL_BALANCE = "initial_balance:"  # MetaRow key prefix, + the account login
 TZ_OFFSET = "tz_offset_s:"
 # A trade in PERFORMANCE_REQUEST: CONTROL_API's fields, plus its account and why it closed.
@@ -97,6 +99,11 @@ class Journal(Supervised):
             case m.LoadRiskLimits(account=account):
                 row = RiskLimitsRow.get_or_none(RiskLimitsRow.account == account)
                 return None if row is None else row.limits
+            case m.SaveTradingState(account=account, state=state):
+                MetaRow.replace(key=TRADING_STATE.format(account), value=json.dumps(state)).execute()
+            case m.LoadTradingState(account=account):
+                row = MetaRow.get_or_none(MetaRow.key == TRADING_STATE.format(account))
+                return None if row is None else json.loads(row.value)
             case m.LoadOtpStep():
                 row = MetaRow.get_or_none(MetaRow.key == OTP_LAST_STEP)
                 return None if row is None else int(row.value)

@@ -130,6 +130,16 @@ class UpdateRiskLimits:
 
 
 @message
+class SetTradingState:
+    """SET_TRADING_STATE: an operator moves an account to ACTIVE, REDUCING or HALTED."""
+    corr: str = ""
+    account: int
+    state: str
+    reason: str = ""
+    otp: str | None = None  # needed on a live account to go back to ACTIVE
+
+
+@message
 class EmergencyStop:
     corr: str = ""
     reason: str
@@ -529,6 +539,17 @@ class LoadRiskLimits:
 
 
 @message
+class SaveTradingState:
+    account: int
+    state: Map  # actors.trading_state.TradingState.as_row()
+
+
+@message
+class LoadTradingState:
+    account: int
+
+
+@message
 class LoadOtpStep:
     """The time step of the last TOTP code used (None: none yet)."""
 
@@ -668,6 +689,15 @@ class KillSwitchEngaged:
 
 
 @message
+class TradingStateChanged:
+    """An account's trading state changed (a breach halted it, or an operator)."""
+    account: int
+    state: str
+    reason: str
+    locked_until: int  # 0: no lock
+
+
+@message
 class KillSwitchReset:
     reset_at: int
 
@@ -694,6 +724,7 @@ class Ping:
 @message
 class StopAllStrategies:
     reason: str
+    account: int | None = None  # only the strategies of this account (its breach halt)
 
 
 @message
@@ -705,7 +736,7 @@ class Tick:
 EVENT_TYPES = (
     OrderFilled, OrderRejected, RiskRejected, PositionOpened, PositionClosed, ExitActionTaken,
     PositionModified, KillSwitchEngaged, KillSwitchReset, StrategyStateChanged,
-    LinkStateChanged,
+    LinkStateChanged, TradingStateChanged,
 )
 
 __all__ = [name for name in MESSAGE_TYPES] + ["encode", "decode", "to_map", "MESSAGE_TYPES", "EVENT_TYPES", "field"]

@@ -50,10 +50,11 @@ def check_kill_switch(order: OrderToCheck, book: Book, limits: Mapping[str, Any]
 def check_trading_state(order: OrderToCheck, book: Book, limits: Mapping[str, Any]) -> str | None:
     if order.closing:
         return None
+    why = f" ({book.trading_state_reason})" if book.trading_state_reason else ""
     if book.trading_state == HALTED:
-        return "account is HALTED: no new positions"
+        return f"account is HALTED{why}: no new positions"
     if book.trading_state == REDUCING:
-        return "account is REDUCING: only closing orders are accepted"
+        return f"account is REDUCING{why}: only closing orders are accepted"
     return None
 
 

@@ -22,13 +22,15 @@ from actors import risk_checks as rc
 from actors.confirmation import ConfirmationRequired, OtpVerifier
 from actors.directory import Directory
 from actors.supervision import Supervised
-from actors.kill_switch import KillGate
+from actors.kill_switch import LOCK_SECONDS, KillGate
 from actors.risk_book import RiskBook
+from actors.risk_guard_state import TradingStateControl
 from actors.risk_context import Fetch, RiskContext
 from actors.server_clock import server_now
 from actors.risk_limits import LimitsError, coerce, loosened_keys, validate_limits
 from actors.risk_types import OrderToCheck
 from actors.status_board import StatusBoard
+from actors.trading_state import TradingState
 from actors.ticker import Ticker
 from bridge import mt5
 
@@ -40,9 +42,10 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class RiskGuard(Supervised):
+class RiskGuard(TradingStateControl, Supervised):
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate,
-                 otp: OtpVerifier | None = None, defaults: dict[str, dict[str, Any]] | None = None) -> None:
+                 otp: OtpVerifier | None = None, defaults: dict[str, dict[str, Any]] | None = None,
+                 lock_s: float = LOCK_SECONDS) -> None:
         super().__init__(name=f"risk:{login}", parent="supervisor", directory=directory)
         self.login = login
         self.board = board
@@ -50,7 +53,8 @@ class RiskGuard(Supervised):
         self.otp = otp or OtpVerifier(None)
         self.overrides: dict[str, Any] = {}
         self.configured_defaults = defaults or {}  # the service config's, per account type
-        self.trading_state = rc.ACTIVE
+        self.state = TradingState()  # ACTIVE / REDUCING / HALTED, with the breach lock
+        self.lock_s = lock_s
         # Never from user input: the terminal tells. Until it has, the live rules apply (fail closed).
         self.account_type = "unknown"
         self.book = RiskBook()
@@ -61,6 +65,10 @@ class RiskGuard(Supervised):
     def on_start(self) -> None:
         saved = self.directory.ask("journal", m.LoadRiskLimits(account=self.login), timeout=JOURNAL_TIMEOUT_S)
         self.overrides = dict(saved or {})
+        self.state = TradingState.from_row(
+            self.directory.ask("journal", m.LoadTradingState(account=self.login), timeout=JOURNAL_TIMEOUT_S))
+        if self.state.state != rc.ACTIVE:
+            logger.warning("account {} restored {}: {}", self.login, self.state.state, self.state.reason)
         self._post()
         self.ticker = Ticker(self.actor_ref, CONTEXT_REFRESH_S).start()
 
@@ -91,6 +99,8 @@ class RiskGuard(Supervised):
                 self._on_account(info)
             case m.UpdateRiskLimits():
                 self._update_limits(message)
+            case m.SetTradingState():
+                self._set_trading_state(message)
             case m.Tick():
                 self._refresh_context()
             case m.SessionsFetched(symbols=symbols, sessions=sessions):
@@ -129,9 +139,6 @@ class RiskGuard(Supervised):
         self.directory.tell("control", m.CommandReply(corr=msg.corr, ok=True, data={
             "account": self.login, "limits": self.limits()}))
 
-    def _reply_error(self, corr: str, code: str, message: str, details: dict[str, Any]) -> None:
-        self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=cp.error(code, message, details)))
-
     def _kill_switch(self) -> bool:
         return self.gate.tripped or self.board.get("supervisor", {}).get("kill_switch", {}).get("active", False)
 
@@ -139,8 +146,8 @@ class RiskGuard(Supervised):
         order = OrderToCheck(strategy_id=msg.strategy_id, symbol=msg.symbol, side=msg.side, volume=msg.volume,
                              closing=msg.closing, volume_step=msg.volume_step, volume_min=msg.volume_min)
         now = _now_ms()
-        book = self.book.book(msg, now_ms=now, trading_state=self.trading_state, kill_switch=self._kill_switch())
-        book = self._with_market(book, msg)
+        book = self.book.book(msg, now_ms=now, trading_state=self.state.state, kill_switch=self._kill_switch())
+        book = dataclasses.replace(self._with_market(book, msg), trading_state_reason=self.state.reason)
         result = rc.evaluate(order, book, self.limits())
         if result.approved and not msg.closing:
             self.book.record_sent(now, msg.strategy_id)  # counted for the order-rate limits
@@ -194,21 +201,8 @@ class RiskGuard(Supervised):
     def _on_account(self, info: dict[str, Any]) -> None:
         server_ms = self._server_utc_ms()
         self.book.on_account(info, _now_ms() if server_ms is None else server_ms, self._tz_offset_s())
-        if self._kill_switch():
-            return
-        if self.trading_state == rc.HALTED:  # the lock of the breach was reset: judge afresh
-            self.trading_state = rc.ACTIVE
-            self._post()
-        breached = rc.breaches(self.book.account_book(trading_state=self.trading_state, kill_switch=False),
-                               self.limits())
-        if breached:
-            # The automatic kill switch: flatten and lock exactly like EMERGENCY_STOP, with the reason.
-            reason = f"account {self.login}: " + "; ".join(breached)
-            logger.critical("risk limit breached: {}", reason)
-            self.trading_state = rc.HALTED
-            self._post()
-            self.directory.tell("supervisor", m.EmergencyStop(corr="", reason=reason))
+        self._judge_breaches()
 
     def _post(self) -> None:
-        self.board.post(f"risk:{self.login}", {"limits": self.limits(), "trading_state": self.trading_state,
-                                               "account_type": self.account_type})
+        self.board.post(f"risk:{self.login}", {"limits": self.limits(), "account_type": self.account_type,
+                                               **self.state.as_status()})

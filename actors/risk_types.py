@@ -48,6 +48,7 @@ class Book:
     open_positions: int
     open_positions_of_strategy: int
     trading_state: str = ACTIVE
+    trading_state_reason: str = ""  # why the account is REDUCING or HALTED
     kill_switch: bool = False
     balance: float | None = None
     equity: float | None = None

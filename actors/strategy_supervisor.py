@@ -79,9 +79,9 @@ class StrategySupervisor(Supervised):
                 self._pause_or_resume(message)
             case m.UpdateStrategy():
                 self._update(message)
-            case m.StopAllStrategies(reason=reason):
+            case m.StopAllStrategies(reason=reason, account=account):
                 for spec in self.specs.values():
-                    if spec.state in LIVE_STATES:
+                    if spec.state in LIVE_STATES and account in (None, spec.account):
                         self._halt(spec)
                         self._set_state(spec, STOPPED, reason)
             case m.CommandReply(corr=corr) if corr in self.waiting_close:

@@ -171,7 +171,8 @@ class Supervisor(pykka.ThreadingActor):
         if self.directory.get(f"terminal:{login}") is None:
             for child in (Child(f"risk:{login}", lambda: RiskGuard.start(login=login, directory=d, board=b,
                                                                            gate=self.gate, otp=self.otp,
-                                                                           defaults=self.config.risk_limits)),
+                                                                           defaults=self.config.risk_limits,
+                                                                           lock_s=self.config.kill_lock_s)),
                           Child(f"account:{login}", lambda: Account.start(login=login, directory=d, board=b)),
                           Child(f"terminal:{login}", lambda: Terminal.start(login=login, directory=d, board=b,
                                                                             gate=self.gate))):

@@ -54,6 +54,7 @@ VALID = {
         "max_orders_per_minute": 30}},
     "EMERGENCY_STOP": {"reason": "operator: news spike"},
     "RESET_KILL_SWITCH": {},
+    "SET_TRADING_STATE": {"account": 5001, "state": "REDUCING", "reason": "news week"},
     "STATUS_REQUEST": {},
     "PERFORMANCE_REQUEST": {"strategy_id": "sma-1", "account": 5001, "include_trades": True},
     "PING": {},
@@ -186,6 +187,8 @@ S = "strategy"
 SET = "strategy.settings"
 # (command, dotted path inside data, bad value, words the message must contain)
 BAD_VALUES = [
+    ("SET_TRADING_STATE", "state", "PAUSED", "ACTIVE"),
+    ("SET_TRADING_STATE", "state", "reducing", "REDUCING"),
     ("START_STRATEGY", "strategy_id", 7, "a string"),
     ("START_STRATEGY", "strategy_id", "x" * 65, "65 characters"),
     ("START_STRATEGY", "strategy_id", "", "0 characters"),

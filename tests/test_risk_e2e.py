@@ -3,6 +3,8 @@ kill switch."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.conftest import wait_for
@@ -44,15 +46,30 @@ def test_max_positions_two_refuses_the_third_naming_the_limit(executor):
     assert len(executor.sim.server.positions_get()) == 2
 
 
-def test_a_daily_loss_breach_flattens_and_locks_the_account(executor):
+def test_a_daily_loss_breach_halts_flattens_and_locks_the_account(executor):
     login = executor.status()["accounts"][0]["login"]
+    executor.ok("START_STRATEGY", {"strategy_id": "s1", "strategy": {
+        "name": "never", "symbol": "EURUSD", "timeframe": "M1",
+        "rules": {"entry_long": "close < 0", "exit_long": "close < 0"}}})
     # 0.01 % of 10 000 USD is 1 USD: the spread of one lot is already more than that.
     executor.ok("UPDATE_RISK_LIMITS", {"limits": {"max_daily_loss_pct": 0.01, "max_lot_size": 1.0}})
     executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 1.0})
-    status = wait_for(lambda: (s := executor.status())["kill_switch"]["active"] and s, timeout=15,
-                      message="the automatic kill switch")
-    assert status["kill_switch"]["reason"].startswith(f"account {login}: ")
-    assert "daily loss" in status["kill_switch"]["reason"]
+    account = wait_for(lambda: next((a for a in executor.status()["accounts"] if a["trading_state"] == "HALTED"),
+                                    None), timeout=15, message="the breach to halt the account")
+    assert account["trading_state_reason"].startswith("daily loss")
+    assert account["locked_until"] > time.time() * 1000 + 3000 * 1000  # the kill switch's hour
+    # Only this account is halted: the kill switch itself stays off.
+    assert executor.status()["kill_switch"]["active"] is False
     wait_for(lambda: executor.sim.server.positions_get() == [], message="the account to be flat")
+    wait_for(lambda: executor.status()["strategies"][0]["state"] == "stopped", message="its strategy to stop")
     refused = executor.request("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
-    assert refused["error"]["code"] == "TRADING_LOCKED"
+    assert refused["error"]["code"] == "RISK_REJECTED"
+    assert any(r.startswith("account is HALTED (daily loss") for r in refused["error"]["details"]["reasons"])
+    again = executor.request("SET_TRADING_STATE", {"state": "ACTIVE"})
+    assert again["error"]["code"] == "TRADING_LOCKED"
+    assert again["error"]["details"]["locked_until"] == account["locked_until"]
+    # The halt and its lock survive a restart.
+    executor.restart()
+    executor.wait_connected()
+    [after] = executor.status()["accounts"]
+    assert (after["login"], after["trading_state"], after["locked_until"]) == (login, "HALTED", account["locked_until"])
