@@ -20,7 +20,7 @@ from actors.schema import (
     AnyMap, Bool, Choice, Const, Int, ListOf, Map, Match, Num, SchemaError, ShapeByKey, Str,
     Tagged, opt, req, show,
 )
-from actors.risk_limits import ACTIONS, LIMIT_RULES, Rule
+from actors.risk_limits import ACTIONS, CORRELATION_TIMEFRAMES, LIMIT_RULES, Rule
 from bridge.mt5 import TIMEFRAME_SECONDS
 
 __all__ = [
@@ -149,6 +149,8 @@ def _limit_check(rule: Rule) -> Any:
     match rule.kind:
         case "action":
             return Choice(ACTIONS)
+        case "timeframe":
+            return Choice(CORRELATION_TIMEFRAMES)
         case "windows":
             return ListOf(ListOf(HHMM, max_items=2, min_items=2), max_items=10)  # [["HH:MM", "HH:MM"], ...]
         case _:

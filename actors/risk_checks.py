@@ -32,11 +32,13 @@ ROLLOVER = (("23:55", "00:05"),)
 DEMO_LIMITS = {"max_daily_loss_pct": 10.0, "max_drawdown_pct": 30.0, "max_lot_size": 1.0, "max_positions": 10,
                "max_positions_per_strategy": 10, "max_correlation": 0.8, "max_orders_per_minute": 60,
                "max_orders_per_minute_per_strategy": 30, "correlation_action": "reduce", "correlation_window": 100,
+               "correlation_timeframe": "H1",
                "max_currency_exposure_lots": 10.0, "min_margin_level_pct": 100.0, "session_close_buffer_min": 2,
                "no_trade_windows": ROLLOVER, "news_blackout_min": 5}
 LIVE_LIMITS = {"max_daily_loss_pct": 2.0, "max_drawdown_pct": 6.0, "max_lot_size": 0.1, "max_positions": 3,
                "max_positions_per_strategy": 3, "max_correlation": 0.7, "max_orders_per_minute": 10,
                "max_orders_per_minute_per_strategy": 5, "correlation_action": "refuse", "correlation_window": 100,
+               "correlation_timeframe": "H1",
                "max_currency_exposure_lots": 0.3, "min_margin_level_pct": 200.0, "session_close_buffer_min": 5,
                "no_trade_windows": ROLLOVER, "news_blackout_min": 15}
 

@@ -55,6 +55,14 @@ class RiskContext:
             self.symbols = names
             self.sessions = {k: v for k, v in self.sessions.items() if k in names}
 
+    def set_timeframe(self, timeframe: str) -> None:
+        """The correlation timeframe changed: the closes held are of the wrong bars."""
+        if timeframe != self.timeframe:
+            self.timeframe = timeframe
+            self.closes.clear()
+            self._closes_bar.clear()
+            self._asked = {k: v for k, v in self._asked.items() if k[0] != "rates"}
+
     def want(self, names: Iterable[str]) -> None:
         self.wanted.update(n for n in names if n)
 
@@ -122,6 +130,10 @@ class RiskContext:
         self._closes_bar[symbol] = self._bar_asked.get(symbol, 0)
         closes = list(rates.get("close") or ())
         self.closes[symbol] = tuple(float(c) for c in closes[:-1])  # the last bar is still forming
+
+    def summary(self) -> dict[str, int]:
+        """How much the checks know: symbols with sessions and with closes, calendar events."""
+        return {"sessions": len(self.sessions), "closes": len(self.closes), "news": len(self.news)}
 
     # --- what the checks see ---
     def server_news(self, tz_offset_s: int) -> tuple[NewsEvent, ...]:

@@ -105,10 +105,13 @@ class RiskGuard(TradingStateControl, Supervised):
                 self._refresh_context()
             case m.SessionsFetched(symbols=symbols, sessions=sessions):
                 self.context.on_sessions(symbols, sessions if message.ok else None)
+                self._post()
             case m.CalendarFetched(date_from=date_from, events=events):
                 self.context.on_calendar(date_from, events if message.ok else None)
+                self._post()
             case m.RatesFetched(symbol=symbol, rates=rates):
                 self.context.on_rates(symbol, rates if message.ok else None)
+                self._post()
             case _:
                 return super().on_receive(message)
         return None
@@ -133,6 +136,7 @@ class RiskGuard(TradingStateControl, Supervised):
                 return self._reply_error(msg.corr, cp.CONFIRMATION_REQUIRED, str(exc),
                                          {"accounts": [self.login], "keys": keys})
         self.overrides.update(cleaned)
+        self.context.set_timeframe(self.limits().get("correlation_timeframe") or "H1")
         self.directory.tell("journal", m.SaveRiskLimits(account=self.login, limits=self.overrides))
         logger.info("account {} risk limits now {}", self.login, self.limits())
         self._post()
@@ -182,7 +186,9 @@ class RiskGuard(TradingStateControl, Supervised):
         held = (p.get("symbol") for p in self.board.get(f"account:{self.login}", {}).get("positions", ()))
         traded = (s.get("symbol") for s in self.board.get("strategies", ()) if s.get("account") in (None, self.login))
         self.context.want([*held, *traded])
-        count = int(self.limits().get("correlation_window") or 100) + 2  # + the forming bar, + one for returns
+        limits = self.limits()
+        self.context.set_timeframe(limits.get("correlation_timeframe") or "H1")
+        count = int(limits.get("correlation_window") or 100) + 2  # + the forming bar, + one for returns
         for fetch in self.context.due(self._server_utc_ms(), time.monotonic(), count):
             self.directory.tell(f"terminal:{self.login}", self._request(fetch))
 
@@ -205,4 +211,4 @@ class RiskGuard(TradingStateControl, Supervised):
 
     def _post(self) -> None:
         self.board.post(f"risk:{self.login}", {"limits": self.limits(), "account_type": self.account_type,
-                                               **self.state.as_status()})
+                                               **self.state.as_status(), "market": self.context.summary()})

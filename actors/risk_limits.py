@@ -19,6 +19,8 @@ from actors.risk_calendar import in_window, parse_hhmm
 
 UP, DOWN, ACTION, WINDOWS, NEUTRAL = "up", "down", "action", "windows", "neutral"  # which way loosens
 ACTIONS = ("refuse", "reduce")  # strictest first
+# The bars whose closes the correlation check compares (MT5's timeframes, M1 to D1).
+CORRELATION_TIMEFRAMES = ("M1", "M5", "M15", "M30", "H1", "H4", "D1")
 
 
 class LimitsError(ValueError):
@@ -43,6 +45,7 @@ LIMIT_RULES: dict[str, Rule] = {
     "max_correlation": Rule("number", 0, 1),
     "correlation_action": Rule("action", looser=ACTION),
     "correlation_window": Rule("int", 20, 10_000, looser=NEUTRAL),
+    "correlation_timeframe": Rule("timeframe", looser=NEUTRAL),
     "max_currency_exposure_lots": Rule("number", 0, 1_000_000, low_open=True),
     "max_orders_per_minute": Rule("int", 1, 100_000),
     "max_orders_per_minute_per_strategy": Rule("int", 1, 100_000),
@@ -86,6 +89,10 @@ def coerce(key: str, value: Any) -> Any:
         return value
     if rule.kind == "windows":
         return _windows(key, value)
+    if rule.kind == "timeframe":
+        if value not in CORRELATION_TIMEFRAMES:
+            raise LimitsError(f"{key} must be one of {', '.join(CORRELATION_TIMEFRAMES)}, got {value!r}")
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise LimitsError(f"{key} must be a number, got {value!r}")
     if rule.kind == "int" and value != int(value):
