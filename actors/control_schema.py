@@ -86,7 +86,10 @@ SIZING = Tagged("method", {
     "percentage_risk": Map({"risk_pct": req(PERCENT)}),
     "atr_based": Map({"risk_pct": req(PERCENT), "atr_mult": req(RATIO),
                       "atr_period": opt(ATR_PERIOD, DEFAULT_ATR_PERIOD)}),
-    "kelly_criterion": Map({"fraction": req(Num(gt=0, le=1)), "max_risk_pct": opt(PERCENT)}),
+    # min_trades and floor_risk_pct extend the contract: how much history Kelly needs, and what
+    # to risk until the strategy has it (sizing.KELLY_MIN_TRADES, KELLY_FLOOR_RISK_PCT by default).
+    "kelly_criterion": Map({"fraction": req(Num(gt=0, le=1)), "max_risk_pct": opt(PERCENT),
+                            "min_trades": opt(Int(ge=2, le=10_000)), "floor_risk_pct": opt(PERCENT)}),
     "volatility_based": Map({"target_vol_pct": req(PERCENT)}),
 })
 SIZING_METHODS = tuple(SIZING.variants)

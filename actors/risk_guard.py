@@ -149,7 +149,10 @@ class RiskGuard(TradingStateControl, Supervised):
     def _check(self, msg: m.CheckOrder) -> m.RiskDecision:
         order = OrderToCheck(strategy_id=msg.strategy_id, symbol=msg.symbol, side=msg.side, volume=msg.volume,
                              closing=msg.closing, volume_step=msg.volume_step, volume_min=msg.volume_min)
-        now = _now_ms()
+        # Order rates count on the server's clock, as the market lives it: a minute of a fast
+        # simulator or of a replay is a minute, not the wall-clock instant it took.
+        server_ms = self._server_utc_ms()
+        now = _now_ms() if server_ms is None else server_ms
         book = self.book.book(msg, now_ms=now, trading_state=self.state.state, kill_switch=self._kill_switch())
         book = dataclasses.replace(self._with_market(book, msg), trading_state_reason=self.state.reason)
         result = rc.evaluate(order, book, self.limits())
@@ -163,7 +166,9 @@ class RiskGuard(TradingStateControl, Supervised):
         return int(self.board.get(f"terminal:{self.login}", {}).get("tz_offset_s", 0))
 
     def _server_utc_ms(self) -> int | None:
-        return server_now(self.board.get(f"clock:{self.login}"), time.monotonic())
+        quotes = self.board.with_prefix(f"quote:{self.login}:")
+        latest_tick = max((q[0] for q in quotes.values() if q), default=None)
+        return server_now(self.board.get(f"clock:{self.login}"), time.monotonic(), latest_tick_ms=latest_tick)
 
     def _with_market(self, book: Any, msg: m.CheckOrder) -> Any:
         symbols = {msg.symbol, *(p[0] for p in msg.positions)}

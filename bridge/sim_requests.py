@@ -218,7 +218,9 @@ def _symbol_sessions(ctx: RequestContext, message: dict[str, Any]) -> Any:
     sessions = {}
     for name in symbols:
         spec = ctx.market.symbols[name]
-        if spec.sessions_trade:
+        # A server that does not keep sessions (a replay: the file is the whole market) trades
+        # whenever it has a price, and says so, so the executor's checks agree with it.
+        if spec.sessions_trade and ctx.server.enforce_sessions:
             sessions[name] = [[day, start * 60, end * 60] for day, windows in enumerate(spec.sessions_trade)
                               for start, end in windows]  # the spec keeps minutes, MQL5 seconds
         else:  # always open, as a 24/7 symbol reports it: every day 00:00-24:00

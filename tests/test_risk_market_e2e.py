@@ -62,6 +62,7 @@ def test_high_impact_news_blanks_its_currencies_only(executor_factory, tmp_path)
     executor.ok("UPDATE_RISK_LIMITS", {"limits": {"news_blackout_min": 15}})
     reasons = refusal(executor.request("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1}))
     assert reasons == ["news blackout: high-impact EUR event ECB rate decision in 10 min (news_blackout_min 15)"]
+    wait_for(lambda: executor.service.board.get(f"quote:{login}:USDJPY"), message="a USDJPY quote")
     executor.ok("OPEN_POSITION", {"symbol": "USDJPY", "side": "buy", "volume": 0.1})  # low impact: no blackout
     executor.ok("UPDATE_RISK_LIMITS", {"limits": {"news_blackout_min": 5}})
     executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
