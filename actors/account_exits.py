@@ -31,7 +31,12 @@ class AccountExits:
         self._sync_exits()
 
     def _sync_exits(self) -> None:
-        self.exits.sync(self.view.positions, self.view.strategy_of, time.time_ns() // 1_000_000, self._tz_offset())
+        # A position the view learnt from its fill has no time yet: it opened "now" on the
+        # terminal's clock (its newest quote), never this machine's, which a fast simulator or
+        # a replay leaves far behind.
+        quotes = self.board.with_prefix(f"quote:{self.login}:").values()
+        now_ms = max((q[0] for q in quotes if q), default=time.time_ns() // 1_000_000)
+        self.exits.sync(self.view.positions, self.view.strategy_of, now_ms, self._tz_offset())
 
     def _exits_on_quote(self, batch: m.TickBatch) -> None:
         symbol = self.view.symbols.get(batch.symbol)
