@@ -34,6 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     svc.add_argument("--no-sim", action="store_true", help="no embedded simulator: wait for a real EA")
     svc.add_argument("--sim-account", choices=("demo", "live"), help="the simulated account's type (default demo)")
     svc.add_argument("--sim-calendar", help="economic calendar JSON the simulated terminal answers (news blackouts)")
+    svc.add_argument("--sim-broker", metavar="FILE", help='broker JSON {"account": {...}, "symbols": {...}} to simulate')
+    svc.add_argument("--sim-start", metavar="WHEN", help="simulated market start, ISO 8601 UTC or epoch ms (default now)")
+    svc.add_argument("--sim-always-open", action="store_true", default=None,
+                     help="quote and trade round the clock, ignoring the symbols' sessions and the weekend")
+    svc.add_argument("--paper-prices", action="store_true", default=None,
+                     help="paper trading: the simulated terminal quotes a real EA's ticks (the EA connects to "
+                          "--prices-ctl/--prices-md instead of --ea-ctl/--ea-md); orders stay simulated")
+    svc.add_argument("--prices-ctl", help="with --paper-prices: the real EA's request endpoint (default tcp://127.0.0.1:5567)")
+    svc.add_argument("--prices-md", help="with --paper-prices: the real EA's market-data endpoint (default tcp://127.0.0.1:5568)")
     svc.add_argument("--log-level", default=None, help="stderr log level (default INFO)")
 
     sim = sub.add_parser("sim", help="run the simulated MT5 terminal as its own process")
@@ -42,9 +51,20 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--login", type=int, default=DEFAULT_SIM_LOGIN)
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--speed", type=float, default=1.0)
-    sim.add_argument("--symbols", type=Path, help="JSON file describing your broker's symbols")
-    sim.add_argument("--account", choices=("demo", "live"), default="demo", help="the account type it reports")
+    sim.add_argument("--broker", type=Path, help='broker JSON {"account": {...}, "symbols": {...}} to simulate')
+    sim.add_argument("--symbols", type=Path, help="JSON file describing your broker's symbols (over --broker's)")
+    sim.add_argument("--account", choices=("demo", "live"), help="the account type it reports (default: the broker file's, else demo)")
+    sim.add_argument("--balance", type=float, help="starting balance (default: the broker file's, else 10000)")
+    sim.add_argument("--leverage", type=int, help="account leverage (default: the broker file's, else 100)")
+    sim.add_argument("--tz-offset-s", type=int, help="server time minus UTC in seconds (default: the broker file's, else 7200)")
+    sim.add_argument("--start", metavar="WHEN", help="simulated market start, ISO 8601 UTC or epoch ms (default now)")
+    sim.add_argument("--always-open", action="store_true", help="quote and trade round the clock, ignoring sessions")
     sim.add_argument("--calendar", type=Path, help="economic calendar JSON it answers (news blackouts)")
+    paper = sim.add_argument_group("paper trading on real prices")
+    paper.add_argument("--prices-from-ea", action="store_true",
+                       help="quote a real EA's ticks, symbols and history, in real time; orders stay simulated")
+    paper.add_argument("--prices-ctl", default="tcp://127.0.0.1:5567", help="where the real EA connects for requests")
+    paper.add_argument("--prices-md", default="tcp://127.0.0.1:5568", help="where the real EA publishes its ticks")
     faults = sim.add_argument_group("faults to inject (counts: the next N occurrences)")
     faults.add_argument("--fault-requotes", type=int, default=0, metavar="N", help="requote the next N deals (10004)")
     faults.add_argument("--fault-rejects", type=int, default=0, metavar="N", help="reject the next N deals (10006)")
@@ -55,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     faults.add_argument("--fault-drop-replies", type=int, default=0, metavar="N", help="lose the next N replies")
     faults.add_argument("--fault-drop-ticks", type=int, default=0, metavar="N",
                         help="lose the next N tick publishes (the executor backfills)")
+    faults.add_argument("--fault-delay-replies", type=int, default=0, metavar="N",
+                        help="hold the next N replies --fault-delay-s seconds, then send them")
+    faults.add_argument("--fault-delay-s", type=float, default=5.0, metavar="D", help="how long a delayed reply is held")
 
     rep = sub.add_parser("replay", help="replay a history file through the live path and report")
     source = rep.add_mutually_exclusive_group(required=True)
@@ -96,18 +119,26 @@ def main(argv: list[str] | None = None) -> int:
 def run_service(args: argparse.Namespace) -> int:
     from actors.config import ConfigError, load_config
     from actors.logs import setup_logging
-    from actors.service import Service, ServiceError
+    from actors.service import Service, ServiceError, sim_setup
 
     sim_overrides = {k: v for k, v in (("speed", args.sim_speed), ("seed", args.sim_seed),
-                                       ("account", args.sim_account), ("calendar_file", args.sim_calendar))
-                     if v is not None}
+                                       ("account", args.sim_account), ("calendar_file", args.sim_calendar),
+                                       ("broker_file", args.sim_broker), ("start", args.sim_start),
+                                       ("always_open", args.sim_always_open),
+                                       ("prices", "ea" if args.paper_prices else None),
+                                       ("prices_ctl", args.prices_ctl), ("prices_md", args.prices_md)) if v is not None}
+    if args.no_sim and args.paper_prices:
+        print("run.py service: --paper-prices needs the embedded simulated terminal; drop --no-sim", file=sys.stderr)
+        return 2
     try:
         base = load_config(args.config)
         sim = None if args.no_sim or base.sim is None else {**_sim_dict(base.sim), **sim_overrides}
         config = load_config(args.config, data_dir=args.data_dir, control_endpoint=args.control,
                              events_endpoint=args.events, ea_ctl_endpoint=args.ea_ctl, ea_md_endpoint=args.ea_md,
                              log_level=args.log_level, sim=sim, no_sim=args.no_sim or None)
-    except (ConfigError, TypeError, ValueError) as exc:
+        if config.sim is not None:
+            sim_setup(config.sim)  # a bad broker file is bad usage, found before anything starts
+    except (ConfigError, OSError, TypeError, ValueError) as exc:
         print(f"run.py service: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.data_dir, config.log_level)
@@ -135,29 +166,59 @@ def run_sim(args: argparse.Namespace) -> int:
     from actors.logs import setup_logging
     from bridge.sim_terminal import SimTerminal
     from bridge.sim_calendar import CalendarError, load_calendar
-    from bridge.symbols import SymbolConfigError, load_symbols
+    from bridge.sim_config import broker_setup, parse_start
 
     setup_logging(None)
-    try:
-        symbols = load_symbols(args.symbols) if args.symbols else None
+    try:  # options given win over the broker file, which wins over the defaults
+        symbols, options = broker_setup(args.broker, args.symbols, account=args.account, balance=args.balance,
+                                        leverage=args.leverage, tz_offset_s=args.tz_offset_s,
+                                        enforce_sessions=False if args.always_open else None)
+        start_ms = parse_start(args.start)
         calendar = load_calendar(args.calendar) if args.calendar else None
-    except (OSError, SymbolConfigError, CalendarError, ValueError) as exc:
+    except (OSError, CalendarError, ValueError) as exc:
         print(f"run.py sim: {exc}", file=sys.stderr)
         return 2
-    if not args.speed > 0:
-        print("run.py sim: --speed must be positive", file=sys.stderr)
+    if not args.speed > 0 or args.fault_delay_s < 0:
+        print("run.py sim: --speed must be positive and --fault-delay-s not negative", file=sys.stderr)
         return 2
-    from actors.config import ACCOUNT_TYPES
+    if args.prices_from_ea:
+        return run_paper_sim(args, symbols, options, calendar)
     terminal = SimTerminal(ctl_endpoint=args.ctl, md_endpoint=args.md, login=args.login, seed=args.seed,
-                           speed=args.speed, symbols=symbols,
-                           server_options={"trade_mode": ACCOUNT_TYPES[args.account]}, calendar=calendar)
+                           speed=args.speed, symbols=symbols, server_options=options, start_ms=start_ms,
+                           calendar=calendar)
+    _set_faults(terminal, args)
+    signal.signal(signal.SIGTERM, lambda *_: terminal.stop())
+    terminal.run_forever()
+    return 0
+
+
+def _set_faults(terminal, args: argparse.Namespace) -> None:
     terminal.server.faults.requotes = args.fault_requotes
     terminal.server.faults.rejects = args.fault_rejects
     terminal.server.faults.timeout_after_fill = args.fault_timeout_after_fill
     terminal.server.faults.rate_limit_per_s = args.fault_rate_limit
     terminal.drop_replies, terminal.drop_tick_batches = args.fault_drop_replies, args.fault_drop_ticks
+    terminal.delayed.count, terminal.delayed.delay_s = args.fault_delay_replies, args.fault_delay_s
+
+
+def run_paper_sim(args: argparse.Namespace, fixtures, options, calendar) -> int:
+    """`sim --prices-from-ea`: the simulated terminal on a real EA's prices; the broker and
+    symbols files only fill in what the real symbol_info lacks."""
+    from bridge.paper_terminal import PaperTerminal
+
+    if args.speed != 1.0 or args.start:
+        print("run.py sim: --prices-from-ea runs on the real clock; drop --speed and --start", file=sys.stderr)
+        return 2
+    terminal = PaperTerminal(ctl_endpoint=args.ctl, md_endpoint=args.md, prices_ctl=args.prices_ctl,
+                             prices_md=args.prices_md, login=args.login, seed=args.seed, fixtures=fixtures,
+                             server_options=options, calendar=calendar,
+                             on_started=lambda sim: _set_faults(sim, args))
     signal.signal(signal.SIGTERM, lambda *_: terminal.stop())
-    terminal.run_forever()
+    try:
+        terminal.run_forever()
+    except RuntimeError as exc:
+        print(f"run.py sim: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

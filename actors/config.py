@@ -14,6 +14,7 @@ from typing import Any
 
 from actors.kill_switch import LOCK_SECONDS
 from bridge import mt5, protocol
+from bridge.ea_prices import DEFAULT_PRICES_CTL, DEFAULT_PRICES_MD
 from bridge.sim_config import parse_start
 
 DEFAULT_CONTROL = "tcp://127.0.0.1:5555"
@@ -46,12 +47,21 @@ class SimSettings:
     start: str | int | None = None  # ISO 8601 UTC or epoch ms: when the simulated market starts (None: now)
     always_open: bool = False  # quote and trade round the clock, ignoring the symbols' sessions
     calendar_file: str | None = None  # economic calendar the simulated terminal answers (JSON)
+    # Paper trading on real prices (bridge/paper_terminal.py): "sim" = the seeded random walk,
+    # "ea" = the ticks of a real EA that connects to prices_ctl / prices_md instead of the executor.
+    prices: str = "sim"
+    prices_ctl: str = DEFAULT_PRICES_CTL
+    prices_md: str = DEFAULT_PRICES_MD
 
     def __post_init__(self) -> None:
         try:
             parse_start(self.start)
         except ValueError as exc:
             raise ConfigError(f"sim.start: {exc}") from None
+        if self.prices not in ("sim", "ea"):
+            raise ConfigError(f"sim.prices must be 'sim' (random walk) or 'ea' (a real EA's), got {self.prices!r}")
+        if self.prices == "ea" and (self.speed != 1.0 or self.start is not None):
+            raise ConfigError("sim.prices 'ea' runs on the real clock: leave sim.speed at 1 and sim.start unset")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

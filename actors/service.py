@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pykka
 from loguru import logger
 
 from actors import messages as m
-from actors.config import ACCOUNT_TYPES, ServiceConfig
+from actors.config import ServiceConfig, SimSettings
 from actors.confirmation import OtpVerifier, read_secret
 from actors.directory import Directory
 from actors.kill_switch import KillGate
 from actors.status_board import StatusBoard
 from actors.supervisor import Supervisor
 from bridge.sim_calendar import load_calendar
+from bridge.sim_config import broker_setup, parse_start
+from bridge.paper_terminal import PaperTerminal
 from bridge.sim_terminal import SimTerminal
-from bridge.symbols import load_symbols
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
@@ -92,11 +94,25 @@ class Service:
         self.stop()
 
 
-def _default_sim(config: ServiceConfig) -> SimTerminal:
+def _default_sim(config: ServiceConfig) -> SimTerminal | PaperTerminal:
     s = config.sim
-    symbols = load_symbols(s.symbols_file) if s.symbols_file else None
+    if s.prices == "ea":  # paper trading on a real EA's prices; the settings' symbols are fallbacks
+        setup = sim_setup(s)
+        return PaperTerminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
+                             prices_ctl=s.prices_ctl, prices_md=s.prices_md, login=s.login, seed=s.seed,
+                             history_minutes=s.history_minutes, fixtures=setup["symbols"],
+                             server_options=setup["server_options"],
+                             calendar=load_calendar(s.calendar_file) if s.calendar_file else None)
     return SimTerminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
-                       login=s.login, seed=s.seed, speed=s.speed, symbols=symbols, balance=s.balance,
-                       leverage=s.leverage, tz_offset_s=s.tz_offset_s, history_minutes=s.history_minutes,
-                       server_options={"trade_mode": ACCOUNT_TYPES[s.account]},
-                       calendar=load_calendar(s.calendar_file) if s.calendar_file else None)
+                       **sim_setup(s), calendar=load_calendar(s.calendar_file) if s.calendar_file else None)
+
+
+def sim_setup(s: SimSettings) -> dict[str, Any]:
+    """SimTerminal arguments of `s` but endpoints and calendar: the broker file under the
+    settings given (they win), sessions kept unless `always_open`. ValueError, in one line
+    naming the file or key, for a bad broker or symbols file or start time."""
+    symbols, options = broker_setup(s.broker_file, s.symbols_file, account=s.account, balance=s.balance,
+                                    leverage=s.leverage, tz_offset_s=s.tz_offset_s,
+                                    enforce_sessions=False if s.always_open else None)
+    return dict(login=s.login, seed=s.seed, speed=s.speed, symbols=symbols, server_options=options,
+                start_ms=parse_start(s.start), history_minutes=s.history_minutes)

@@ -6,6 +6,8 @@ FIFO and hedging rules, limits, server time zone, whether sessions are enforced)
 `load_account`, which reads the `"account"` object of a JSON broker file
 `{"account": {...}, "symbols": {...}}` (the symbols part is `bridge.symbols.load_symbols`).
 `AccountSettings.server_options()` gives the keyword arguments of `TradeServer`.
+`broker_setup` reads a whole broker file (account and symbols) under the options a user gave
+explicitly, which win over the file; `parse_start` reads when the simulated market starts.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from bridge import mt5
+from bridge.symbols import load_symbols
 
 MARGIN_MODES = {"hedging": mt5.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
                 "netting": mt5.ACCOUNT_MARGIN_MODE_RETAIL_NETTING}
@@ -44,7 +48,7 @@ class AccountSettings:
     limit_orders: int = 200
     limit_positions: int = 0
     tz_offset_s: int = 7200
-    enforce_sessions: bool = False
+    enforce_sessions: bool = True  # as MT5: 10018 outside a symbol's sessions, no ticks either
 
     def server_options(self) -> dict[str, Any]:
         """Keyword arguments of `TradeServer` (all but login and symbols)."""
@@ -96,3 +100,52 @@ def account_settings(fields: dict[str, Any], where: str = "account") -> AccountS
     if settings.leverage <= 0 or settings.balance < 0 or settings.commission_per_lot < 0:
         raise AccountConfigError(f"{where}: leverage must be positive, balance and commission not negative")
     return settings
+
+
+ACCOUNT_TYPES = {"demo": "demo", "live": "real"}  # the executor's words for trade_mode
+
+
+def broker_setup(broker_file: str | Path | None = None, symbols_file: str | Path | None = None, *,
+                 account: str | None = None, **explicit: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(symbols or None for the fixtures, TradeServer keyword arguments) of a simulated terminal.
+
+    Precedence: the `explicit` AccountSettings fields and `account` ("demo" or "live") that
+    are not None, then the broker file's "account" object, then AccountSettings' defaults.
+    Symbols: the fixtures, with the broker file's "symbols" over them, with `symbols_file`
+    over those. Errors are AccountConfigError or SymbolConfigError naming the file.
+    """
+    settings = load_account(broker_file) if broker_file else AccountSettings()
+    given = {key: value for key, value in explicit.items() if value is not None}
+    if account is not None:
+        if account not in ACCOUNT_TYPES:
+            raise AccountConfigError(f"account must be one of {', '.join(ACCOUNT_TYPES)}, got {account!r}")
+        given["trade_mode"] = ACCOUNT_TYPES[account]
+    unknown = sorted(set(given) - set(FIELDS))
+    if unknown:
+        raise AccountConfigError(f"unknown account option {unknown[0]!r}; allowed: {', '.join(sorted(FIELDS))}")
+    merged = account_settings({**dataclasses.asdict(settings), **given}, where="account options")
+    symbols = load_symbols(broker_file) if broker_file else None
+    if symbols_file:
+        symbols = load_symbols(symbols_file, base=symbols)
+    return symbols, merged.server_options()
+
+
+def parse_start(value: Any) -> int | None:
+    """When the simulated market starts, in ms UTC: None (now), epoch ms (an int or digits) or
+    ISO 8601 like "2026-11-24T10:00:00Z" (without an offset: UTC). ValueError in one line."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            return int(moment.timestamp() * 1000)
+    raise ValueError(f"start {value!r} is neither ISO 8601 UTC like 2026-11-24T10:00:00Z nor epoch ms")

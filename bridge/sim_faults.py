@@ -10,7 +10,8 @@ This module owns `Faults`, a plain record of scripted misbehaviour, consumed by
 * `requotes` - the next N deals are requoted (10004) with the current bid/ask.
 * `rejects` - the next N deals are rejected by the dealer (10006).
 
-The server's own switches complete the set: `connected = False` (10031, the terminal lost
+`DelayedReplies` is the socket shell's: replies held for a while, then sent (late, maybe
+after the executor gave up waiting and asked again). The server's own switches complete the set: `connected = False` (10031, the terminal lost
 the trade server), `trade_allowed = False` (10027, AutoTrading off in the terminal) and
 `trade_expert = False` (10026, the server forbids expert advisors).
 """
@@ -49,3 +50,33 @@ class Faults:
             return False
         setattr(self, name, left - 1)
         return True
+
+
+@dataclass(slots=True)
+class DelayedReplies:
+    """The shell's reply-delay fault: the next `count` replies (of `types`, or of any request
+    when empty) are held `delay_s` seconds and then sent, in the order they were held. Other
+    replies and events are not held, so they overtake; a held reply is never lost."""
+
+    count: int = 0
+    delay_s: float = 0.0
+    types: frozenset[str] = frozenset()
+    _held: deque = field(default_factory=deque, repr=False)
+
+    def hold(self, kind: str, frame: bytes, now_s: float) -> bool:
+        """Take `frame` (a reply to a `kind` request) if it is to be delayed; True if taken."""
+        if self.count <= 0 or (self.types and kind not in self.types):
+            return False
+        self.count -= 1
+        self._held.append((now_s + self.delay_s, frame))
+        return True
+
+    def due(self, now_s: float) -> list[bytes]:
+        """The held frames whose time has come, oldest first (a later one waits for its elders)."""
+        frames = []
+        while self._held and self._held[0][0] <= now_s:
+            frames.append(self._held.popleft()[1])
+        return frames
+
+    def __len__(self) -> int:
+        return len(self._held)

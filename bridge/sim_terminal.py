@@ -4,7 +4,9 @@ This module owns `SimTerminal`, which speaks the EA's side of MT5_BRIDGE.md over
 sockets so the executor cannot tell it from a real terminal: CTL (DEALER, requests, replies,
 events, hello until acknowledged, dead-man switch, idempotent `order_send`) and MD (PUB,
 tick batches, closed bars, heartbeats). Its loop runs in one thread that owns every socket;
-the market, the trade server and the answers are delegated to the `sim_*` modules.
+the market, the trade server and the answers are delegated to the `sim_*` modules. Like MT5
+it keeps the symbols' sessions unless told not to: no ticks, no bars and 10018 while closed.
+Fault hooks: `drop_replies`, `delayed` (sim_faults.DelayedReplies), `drop_tick_batches`.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from bridge import mt5, protocol
 from bridge.price_feed import RandomWalkFeed
 from bridge.sim_clock import SimClock
 from bridge.sim_events import ReplyCache, TradeEvents
+from bridge.sim_faults import DelayedReplies
 from bridge.sim_market import SimMarket, tick_columns
 from bridge.sim_calendar import SimCalendar
 from bridge.sim_requests import BadRequest, RequestContext, dispatch, terminal_info, to_wire
+from bridge.sim_sessions import session_open
 from bridge.symbols import DEFAULT_SYMBOLS
-from bridge.trade_server import RequestError, TradeServer
+from bridge.trade_server import DEFAULT_TZ_OFFSET_S, RequestError, TradeServer
 
 DEFAULT_LOGIN = 5_000_001
 POLL_MS = 10
@@ -48,34 +52,46 @@ class SimTerminal:
     def __init__(self, *, ctl_endpoint: str = protocol.DEFAULT_CTL_ENDPOINT,
                  md_endpoint: str = protocol.DEFAULT_MD_ENDPOINT, login: int = DEFAULT_LOGIN,
                  seed: int = 0, speed: float = 1.0, clock: Any = None,
-                 symbols: Mapping[str, Any] | None = None, balance: float = 10_000.0,
-                 leverage: int = 100, tz_offset_s: int = 7200, history_minutes: int = 1000,
-                 server_options: Mapping[str, Any] | None = None,
+                 symbols: Mapping[str, Any] | None = None, balance: float | None = None,
+                 leverage: int | None = None, tz_offset_s: int | None = None, history_minutes: int = 1000,
+                 server_options: Mapping[str, Any] | None = None, start_ms: int | None = None,
+                 enforce_sessions: bool | None = None,
                  hello_repeat_s: float = protocol.HELLO_REPEAT_S,
                  dead_man_s: float = protocol.DEAD_MAN_S, feed: Any = None,
                  poll_ms: int = POLL_MS, md_publish_s: float = MD_PUBLISH_S,
                  calendar: SimCalendar | None = None) -> None:
         self.hello_repeat_s, self.dead_man_s = hello_repeat_s, dead_man_s
         self.ctl_endpoint, self.md_endpoint, self.login = ctl_endpoint, md_endpoint, login
-        self.tz_offset_s = tz_offset_s
-        self.clock = clock if clock is not None else SimClock(speed)
+        if clock is not None and start_ms is not None:
+            raise ValueError("give the simulated terminal a start_ms or a clock, not both")
+        self.clock = clock if clock is not None else SimClock(speed, start_ms)
         self.symbols = dict(symbols if symbols is not None else DEFAULT_SYMBOLS)
         start_ms = self.clock.now_ms()
-        self.server = TradeServer(login=login, symbols=self.symbols, balance=balance,
-                                  leverage=leverage, seed=seed, **dict(server_options or {}))
-        # Any object with `advance(to_ms) -> [(symbol, time_msc, bid, ask)]` can drive prices
-        # (the replay feeds history this way); the default is the seeded random walk.
-        self.feed = feed if feed is not None else RandomWalkFeed(self.symbols, seed, start_ms)
+        # Arguments given win over server_options (a broker file). Sessions are kept by default,
+        # as MT5 does, unless another feed drives prices: a replay's file is the whole market.
+        options = {**dict(server_options or {}), **{k: v for k, v in (
+            ("balance", balance), ("leverage", leverage), ("tz_offset_s", tz_offset_s),
+            ("enforce_sessions", enforce_sessions)) if v is not None}}
+        options.setdefault("tz_offset_s", DEFAULT_TZ_OFFSET_S)
+        options.setdefault("enforce_sessions", feed is None)
+        self.tz_offset_s, self.enforce_sessions = options["tz_offset_s"], options["enforce_sessions"]
+        self.server = TradeServer(login=login, symbols=self.symbols, seed=seed, **options)
+        # Any object with `advance(to_ms) -> [(symbol, time_msc, bid, ask)]` and
+        # `history_m1(symbol, minutes)` can drive prices (the replay feeds history this way);
+        # the default is the seeded random walk, quiet outside sessions when they are enforced.
+        self.feed = feed if feed is not None else RandomWalkFeed(
+            self.symbols, seed, start_ms, tz_offset_s=self.tz_offset_s if self.enforce_sessions else None)
         self.poll_ms, self.md_publish_s = poll_ms, md_publish_s
         history = {name: self.feed.history_m1(name, history_minutes) for name in self.symbols} \
             if history_minutes else {}
-        self.market = SimMarket(self.symbols, tz_offset_s=tz_offset_s, start_ms=start_ms,
+        self.market = SimMarket(self.symbols, tz_offset_s=self.tz_offset_s, start_ms=start_ms,
                                 history=history, history_minutes=history_minutes)
         self.requests = RequestContext(self.server, self.market, self.clock.now_ms,
                                        calendar=calendar if calendar is not None else SimCalendar())
         self.events = TradeEvents(self.server)
         self.replies = ReplyCache()
         self.drop_replies = 0  # fault hook: swallow this many replies (the request still runs)
+        self.delayed = DelayedReplies()  # fault hook: hold the next `count` replies `delay_s` seconds
         self.drop_tick_batches = 0  # fault hook: lose this many tick publishes on the wire (seq still moves)
         self._peer_up = False  # an executor has completed a handshake on CTL
         self._new_session()
@@ -193,6 +209,8 @@ class SimTerminal:
         if self._peer_up and not self._hello_acked and now >= self._next_hello_at:
             self._send_hello(ctl, now)
         self._on_timers(md, now)
+        for frame in self.delayed.due(now):
+            self._enqueue(frame)
         self._flush_outbox(ctl)
 
     def _on_timers(self, md: zmq.Socket, now: float) -> None:
@@ -334,7 +352,12 @@ class SimTerminal:
             self.drop_replies -= 1
             logger.info("simulated terminal drops the reply to {} {} (fault injection)", reply["type"], reply["id"])
             return
-        self._enqueue(protocol.pack(reply))
+        frame = protocol.pack(reply)
+        if self.delayed.hold(reply["type"], frame, time.monotonic()):
+            logger.info("simulated terminal delays the reply to {} {} by {:g} s (fault injection)",
+                        reply["type"], reply["id"], self.delayed.delay_s)
+            return
+        self._enqueue(frame)
 
     # --- CTL: events and the outbox ---
 
@@ -364,6 +387,8 @@ class SimTerminal:
 
     def _advance_market(self) -> None:
         for symbol, time_msc, bid, ask in self.feed.advance(self.clock.now_ms()):
+            if self.enforce_sessions and not session_open(self.symbols[symbol], time_msc, self.tz_offset_s):
+                continue  # a closed market has no ticks, whatever the feed says
             # The trade server sees every tick first, so SL/TP trigger at the right price.
             self.server.on_quote(symbol, time_msc, bid, ask)
             flags, closed = self.market.on_tick(symbol, time_msc, bid, ask)

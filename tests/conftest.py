@@ -32,8 +32,13 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: floa
         time.sleep(interval)
 
 
+SIM_START = "2026-11-24T08:00:00Z"  # a Tuesday, 10:00 server time: every market open
+
+
 def make_config(data_dir: Path, **overrides: Any):
-    sim = {"speed": 600.0, "history_minutes": 600, "seed": 7, **overrides.pop("sim", {})}
+    # A fixed weekday start (the server at UTC+2): no test depends on the wall clock's weekday.
+    sim = {"speed": 600.0, "history_minutes": 600, "seed": 7, "start": SIM_START, "tz_offset_s": 7200,
+           **overrides.pop("sim", {})}
     return load_config(None, data_dir=data_dir, control_endpoint=free_endpoint(),
                        events_endpoint=free_endpoint(), ea_ctl_endpoint=free_endpoint(),
                        ea_md_endpoint=free_endpoint(), sim=sim, log_level="DEBUG", **overrides)

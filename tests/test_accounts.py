@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from actors.confirmation import write_secret
 from actors.totp import totp
-from bridge.sim_clock import SimClock
+from bridge.sim_config import parse_start
 from bridge.sim_terminal import SimTerminal
-from tests.conftest import wait_for
+from tests.conftest import SIM_START, wait_for
 
 
 def test_the_account_type_comes_from_the_terminal_and_picks_the_live_limits(executor_factory, tmp_path):
@@ -25,7 +25,8 @@ def test_two_terminals_are_two_accounts_addressed_by_login(executor_factory):
     executor = executor_factory()
     first = executor.wait_connected()
     second = SimTerminal(ctl_endpoint=executor.config.ea_ctl_endpoint, md_endpoint=executor.config.ea_md_endpoint,
-                         login=first + 1, seed=99, clock=SimClock(600.0), history_minutes=60).start()
+                         login=first + 1, seed=99, speed=600.0, start_ms=parse_start(SIM_START),
+                         history_minutes=60).start()
     try:
         wait_for(lambda: [a["login"] for a in executor.status()["accounts"] if a["connected"]] == [first, first + 1],
                  timeout=15, message="the second account")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_endpoint, wait_for
+from tests.conftest import SIM_START, free_endpoint, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 STRATEGY = ROOT / "examples" / "sma_cross_m1.json"
@@ -55,7 +55,7 @@ def services(tmp_path):
     started: list[ServiceProcess] = []
 
     def start(name: str = "a", *extra: str) -> ServiceProcess:
-        service = ServiceProcess(tmp_path / name, "--sim-speed", "600", *extra)
+        service = ServiceProcess(tmp_path / name, "--sim-speed", "600", "--sim-start", SIM_START, *extra)
         started.append(service)
         return service
 
@@ -132,7 +132,8 @@ def test_sim_runs_as_its_own_process(services, tmp_path):
         ea_ctl, ea_md = service.proc.args[service.proc.args.index("--ea-ctl") + 1], \
             service.proc.args[service.proc.args.index("--ea-md") + 1]
         sim = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "sim", "--ctl", ea_ctl, "--md", ea_md,
-                                "--login", "777001", "--speed", "60", "--fault-rejects", "1"], cwd=ROOT,
+                                "--login", "777001", "--speed", "60", "--start", SIM_START, "--fault-rejects", "1"],
+                               cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(lambda: [a["login"] for a in service.status()["accounts"] if a["connected"]] == [777001],

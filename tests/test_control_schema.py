@@ -517,7 +517,7 @@ def test_unknown_key_is_refused_listing_the_allowed_ones(command, path, allowed)
     ({"method": "percentage_risk", "risk_pct": 1, "lots": 1}, "method, risk_pct"),
     ({"method": "atr_based", "risk_pct": 1, "atr_mult": 2, "fraction": 1},
      "method, risk_pct, atr_mult, atr_period"),
-    ({"method": "kelly_criterion", "fraction": 0.5, "lots": 1}, "method, fraction, max_risk_pct"),
+    ({"method": "kelly_criterion", "fraction": 0.5, "lots": 1}, "method, fraction, max_risk_pct, min_trades, floor_risk_pct"),
     ({"method": "volatility_based", "target_vol_pct": 10, "risk_pct": 1},
      "method, target_vol_pct"),
 ])
