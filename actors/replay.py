@@ -12,6 +12,10 @@ file makes the same trades:
 2. the rest of bar k's ticks go in (low/high/close: SL and TP may trigger) and the driver
    waits until the executor has seen the terminal's resulting positions;
 3. next bar.
+A tick file (`replay_ticks`) goes in as it is: per bar of the strategy's timeframe, its first
+tick alone (it closes the previous bar: wait as in 1.), then the rest in pushes of at most
+`TICKS_PER_PUSH`, each followed by the wait of 2. The file's first bars warm the
+indicators up, as in a bars replay: the terminal starts with no history.
 At the end it asks PERFORMANCE_REQUEST, through the control socket like any client.
 """
 
@@ -34,7 +38,8 @@ from actors.ports import free_endpoint
 from actors.service import Service
 from bridge import mt5
 from bridge.history_csv import HistoryFileError, bar_period_ms, load_bars
-from bridge.replay_feed import ReplayFeed, bar_ticks
+from bridge.history_ticks import TickHistory, load_ticks
+from bridge.replay_feed import ReplayFeed, bar_ticks, file_ticks
 from bridge.sim_clock import ManualClock
 from bridge.sim_terminal import SimTerminal
 from bridge.symbols import DEFAULT_SYMBOLS
@@ -42,6 +47,7 @@ from bridge.symbols import DEFAULT_SYMBOLS
 REPLAY_LOGIN = 9_000_001
 STRATEGY_ID = "replay"
 SYNC_TIMEOUT_S = 30.0
+TICKS_PER_PUSH = 500  # one tick batch on the wire per push: bounded frames, exits checked as often
 
 
 class ReplayError(RuntimeError):
@@ -49,13 +55,12 @@ class ReplayError(RuntimeError):
 
 
 def replay(csv_path: str | Path, strategy: dict[str, Any], *, symbol: str | None = None, tz_offset_s: int = 0,
-           balance: float = 10_000.0, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+           balance: float = 10_000.0, progress: Callable[[int, int], None] | None = None,
+           strategy_bars: bool = False) -> dict[str, Any]:
     """The PERFORMANCE_REQUEST reply (with `trades`) for `strategy` replayed over the file,
-    plus `bars` (how many were replayed) and `open_positions` (still open at the end)."""
-    symbol = symbol or strategy.get("symbol")
-    if symbol not in DEFAULT_SYMBOLS:
-        raise ReplayError(f"symbol {symbol!r} is not simulated; choose one of {sorted(DEFAULT_SYMBOLS)}")
-    strategy = {**strategy, "symbol": symbol}
+    plus `bars` (how many were replayed) and `open_positions` (still open at the end);
+    with `strategy_bars`, also the closed bars the strategy holds at the end (its window)."""
+    symbol, strategy = _on_symbol(strategy, symbol)
     try:
         bars = load_bars(csv_path, tz_offset_s=tz_offset_s)
         period = bar_period_ms(bars["time"])
@@ -67,18 +72,49 @@ def replay(csv_path: str | Path, strategy: dict[str, Any], *, symbol: str | None
                           "needs bars of its timeframe or a finer one that divides it")
     data_dir = Path(tempfile.mkdtemp(prefix="replay-"))
     try:
-        with _Run(data_dir, symbol, bars, tz_offset_s, balance) as run:
+        with _Run(data_dir, symbol, int(bars["time"][0]), tz_offset_s, balance) as run:
             run.start_strategy(strategy)
             run.play(bars, period, timeframe_ms, progress)
-            return run.report(len(bars["time"]))
+            return run.report(len(bars["time"]), strategy_bars)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def replay_ticks(ticks_path: str | Path, strategy: dict[str, Any], *, symbol: str | None = None,
+                 tz_offset_s: int = 0, balance: float = 10_000.0, progress: Callable[[int, int], None] | None = None,
+                 strategy_bars: bool = False) -> dict[str, Any]:
+    """Like `replay`, over a tick file (`bridge.history_ticks`): the terminal quotes exactly its
+    ticks. `bars` counts the strategy's bars the file spans; `ticks` the ticks replayed and
+    `skipped_ticks` the rows left out (before both bid and ask were known, or trade-only)."""
+    symbol, strategy = _on_symbol(strategy, symbol)
+    try:
+        history = load_ticks(ticks_path, tz_offset_s=tz_offset_s)
+    except HistoryFileError as exc:
+        raise ReplayError(str(exc)) from None
+    data_dir = Path(tempfile.mkdtemp(prefix="replay-"))
+    try:
+        with _Run(data_dir, symbol, int(history.time_msc[0]), tz_offset_s, balance) as run:
+            run.start_strategy(strategy)
+            bars = run.play_ticks(history, strategy["timeframe"], progress)
+            report = run.report(bars, strategy_bars)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    report["ticks"] = len(history)
+    report["skipped_ticks"] = history.skipped_unknown + history.skipped_trade_only
+    return report
+
+
+def _on_symbol(strategy: dict[str, Any], symbol: str | None) -> tuple[str, dict[str, Any]]:
+    symbol = symbol or strategy.get("symbol")
+    if symbol not in DEFAULT_SYMBOLS:
+        raise ReplayError(f"symbol {symbol!r} is not simulated; choose one of {sorted(DEFAULT_SYMBOLS)}")
+    return symbol, {**strategy, "symbol": symbol}
 
 
 class _Run:
     """One private executor and its replay terminal."""
 
-    def __init__(self, data_dir: Path, symbol: str, bars: dict, tz_offset_s: int, balance: float) -> None:
+    def __init__(self, data_dir: Path, symbol: str, first_ms: int, tz_offset_s: int, balance: float) -> None:
         self.symbol = symbol
         self.spec = DEFAULT_SYMBOLS[symbol]
         self.tz_offset_s = tz_offset_s
@@ -86,12 +122,13 @@ class _Run:
         self.config = load_config(None, data_dir=data_dir, control_endpoint=free_endpoint(),
                                   events_endpoint=free_endpoint(), ea_ctl_endpoint=free_endpoint(),
                                   ea_md_endpoint=free_endpoint(), no_sim=True)
-        start_ms = int(bars["time"][0]) - 1
+        start_ms = first_ms - 1
 
         def terminal(config: Any) -> SimTerminal:
             sim = SimTerminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
                               login=REPLAY_LOGIN, clock=ManualClock(start_ms), balance=balance,
-                              tz_offset_s=tz_offset_s, history_minutes=0, feed=self.feed, poll_ms=1, md_publish_s=0.0)
+                              tz_offset_s=tz_offset_s, history_minutes=0, feed=self.feed, poll_ms=1, md_publish_s=0.0,
+                              enforce_sessions=False)  # the file is the market: its ticks, its hours
             self.feed.clock = sim.clock
             return sim
         self.service = Service(self.config, sim_factory=terminal)
@@ -134,7 +171,23 @@ class _Run:
                 progress(index + 1, total)
         self._settle()
 
-    def report(self, bar_count: int) -> dict[str, Any]:
+    def play_ticks(self, history: TickHistory, timeframe: str, progress: Callable[[int, int], None] | None) -> int:
+        """The file's ticks in lockstep; returns how many strategy bars they span."""
+        bars = done = 0
+        forming: int | None = None
+        for opening, ticks in file_ticks(self.symbol, history, timeframe, self.tz_offset_s):
+            self._push(ticks[:1])
+            if forming is not None:
+                self._wait_bar(forming)
+            forming, bars = opening, bars + 1
+            for start in range(1, len(ticks), TICKS_PER_PUSH):
+                self._push(ticks[start:start + TICKS_PER_PUSH])
+            done += len(ticks)
+            if progress is not None:
+                progress(done, len(history))
+        return bars
+
+    def report(self, bar_count: int, strategy_bars: bool = False) -> dict[str, Any]:
         expected = sum(1 for d in self.service.sim.server.history_deals_get()
                        if d["entry"] in (mt5.DEAL_ENTRY_OUT, mt5.DEAL_ENTRY_OUT_BY, mt5.DEAL_ENTRY_INOUT))
 
@@ -145,6 +198,9 @@ class _Run:
         data = self._wait(performance, "every closed trade to be journaled")
         data["bars"] = bar_count
         data["open_positions"] = self.client.request("STATUS_REQUEST")["data"]["positions"]
+        if strategy_bars:
+            series = self.service.directory.get(f"strategy:{STRATEGY_ID}").proxy().bars.get(timeout=SYNC_TIMEOUT_S)
+            data["strategy_bars"] = {name: values.tolist() for name, values in series.columns().items()}
         return data
 
     # --- synchronisation ---

@@ -5,8 +5,9 @@ the open, then the low and the high (low first on a rising bar, high first on a 
 one, the usual assumption about the path inside a bar), then the close, with up to
 `STEPS_PER_LEG` evenly spaced ticks along each leg, so a stop inside the bar's range is hit
 near its level rather than at the far extreme. Asks are bid plus the bar's spread (or the
-symbol's typical spread). The replay driver pushes ticks in; the terminal's loop takes them
-out, so the terminal never runs ahead of the executor.
+symbol's typical spread). A tick file needs no path: `file_ticks` hands out its ticks as
+they are, grouped by the strategy's bars. The replay driver pushes ticks in; the terminal's
+loop takes them out, so the terminal never runs ahead of the executor.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+from actors.candles import bar_open_times
 
 Tick = tuple[str, int, float, float]  # symbol, time_msc, bid, ask
 
@@ -42,6 +45,19 @@ def bar_ticks(symbol: str, bars: dict[str, np.ndarray], period_ms: int, *, point
                 if price != ticks[-1][2] or step == steps:
                     ticks.append((symbol, time_msc, price, round(price + spread, digits)))
         yield ticks
+
+
+def file_ticks(symbol: str, ticks: Any, timeframe: str, tz_offset_s: int) -> Iterator[tuple[int, list[Tick]]]:
+    """Per `timeframe` bar (open time on the server clock), the file's ticks inside it, in order.
+
+    `ticks` is a `bridge.history_ticks.TickHistory`; prices and times go out unchanged.
+    """
+    times = ticks.time_msc
+    opens = bar_open_times(times, timeframe, tz_offset_s)
+    starts = np.flatnonzero(np.r_[True, opens[1:] != opens[:-1]]).tolist()
+    columns = times.tolist(), ticks.bid.tolist(), ticks.ask.tolist()
+    for start, end in zip(starts, starts[1:] + [len(times)]):
+        yield int(opens[start]), [(symbol, *tick) for tick in zip(*(c[start:end] for c in columns))]
 
 
 class ReplayFeed:
