@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -96,24 +97,22 @@ def main(argv: list[str] | None = None) -> int:
 
     ctl.add_parser(sub)
     args = parser.parse_args(argv)
+    commands = {"service": run_service, "sim": run_sim, "ctl": run_ctl, "replay": run_replay,
+                "otp-setup": run_otp_setup}
     try:
-        match args.command:
-            case "service":
-                return run_service(args)
-            case "sim":
-                return run_sim(args)
-            case "ctl":
-                return run_ctl(args)
-            case "replay":
-                return run_replay(args)
-            case "otp-setup":
-                return run_otp_setup(args)
+        code = commands[args.command](args)
+        sys.stdout.flush()  # inside the try: a reader gone away is seen here, not at exit
+        return code
     except ctl.UsageError as exc:
         print(f"run.py: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0
-    return 2
+    except BrokenPipeError:
+        # The reader went away (`| head`): not an error of ours. Point stdout at devnull so
+        # the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def run_service(args: argparse.Namespace) -> int:

@@ -150,3 +150,15 @@ def test_sim_runs_as_its_own_process(services, tmp_path):
     finally:
         code = service.stop()
         assert code == 0, f"the service exited {code}: {service.proc.stderr.read()[-3000:]}"
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    # `run.py replay ... | head -1`, at its worst: the reader is gone before anything is written.
+    process = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "replay", "--csv",
+                                str(ROOT / "examples" / "EURUSD_H1_synthetic.csv"), "--strategy",
+                                str(ROOT / "examples" / "sma_cross_h1.json")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
