@@ -92,6 +92,21 @@ class Executor:
         return self
 
 
+def start_second_terminal(executor: Executor, login: int, seed: int = 99):
+    """Another simulated terminal (a second account) connected to `executor`, ready to trade."""
+    from bridge.sim_config import parse_start
+    from bridge.sim_terminal import SimTerminal
+
+    terminal = SimTerminal(ctl_endpoint=executor.config.ea_ctl_endpoint, md_endpoint=executor.config.ea_md_endpoint,
+                           login=login, seed=seed, speed=600.0, start_ms=parse_start(SIM_START),
+                           history_minutes=60).start()
+    board = executor.service.board
+    wait_for(lambda: board.get(f"quote:{login}:EURUSD") and board.get(f"account:{login}", {}).get("ready")
+             and board.get(f"risk:{login}", {}).get("account_type") == "demo", timeout=15,
+             message=f"account {login} to be ready")
+    return terminal
+
+
 @pytest.fixture
 def executor_factory(tmp_path: Path) -> Iterator[Callable[..., Executor]]:
     setup_logging(tmp_path, "DEBUG", stderr=False)

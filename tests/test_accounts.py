@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from actors.confirmation import write_secret
 from actors.totp import totp
-from bridge.sim_config import parse_start
-from bridge.sim_terminal import SimTerminal
-from tests.conftest import SIM_START, wait_for
+from tests.conftest import start_second_terminal
 
 
 def test_the_account_type_comes_from_the_terminal_and_picks_the_live_limits(executor_factory, tmp_path):
@@ -24,17 +22,9 @@ def test_the_account_type_comes_from_the_terminal_and_picks_the_live_limits(exec
 def test_two_terminals_are_two_accounts_addressed_by_login(executor_factory):
     executor = executor_factory()
     first = executor.wait_connected()
-    second = SimTerminal(ctl_endpoint=executor.config.ea_ctl_endpoint, md_endpoint=executor.config.ea_md_endpoint,
-                         login=first + 1, seed=99, speed=600.0, start_ms=parse_start(SIM_START),
-                         history_minutes=60).start()
+    second = start_second_terminal(executor, first + 1)
     try:
-        wait_for(lambda: [a["login"] for a in executor.status()["accounts"] if a["connected"]] == [first, first + 1],
-                 timeout=15, message="the second account")
-        wait_for(lambda: executor.service.board.get(f"quote:{first + 1}:EURUSD"), message="its quotes")
-        wait_for(lambda: executor.service.board.get(f"account:{first + 1}", {}).get("ready"),
-                 message="the second account to be ready")
-        wait_for(lambda: executor.service.board.get(f"risk:{first + 1}", {}).get("account_type") == "demo",
-                 message="the second account's type")
+        assert [a["login"] for a in executor.status()["accounts"] if a["connected"]] == [first, first + 1]
         on_second = executor.ok("OPEN_POSITION", {"account": first + 1, "symbol": "EURUSD", "side": "sell",
                                                   "volume": 0.2})
         on_default = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})

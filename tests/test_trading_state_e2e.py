@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from actors.confirmation import write_secret
 from actors.totp import totp
-from bridge.sim_config import parse_start
-from bridge.sim_terminal import SimTerminal
-from tests.conftest import SIM_START, wait_for
+from tests.conftest import start_second_terminal, wait_for
 
 
 def reasons(reply: dict) -> list[str]:
@@ -64,13 +62,8 @@ def test_after_the_lock_a_breach_still_holding_keeps_the_account_halted(executor
 def test_a_breach_halts_its_own_account_and_the_other_trades_on(executor_factory):
     executor = executor_factory()
     first = executor.wait_connected()
-    second = SimTerminal(ctl_endpoint=executor.config.ea_ctl_endpoint, md_endpoint=executor.config.ea_md_endpoint,
-                         login=first + 1, seed=99, speed=600.0, start_ms=parse_start(SIM_START),
-                         history_minutes=60).start()
+    second = start_second_terminal(executor, first + 1)
     try:
-        wait_for(lambda: executor.service.board.get(f"account:{first + 1}", {}).get("ready")
-                 and executor.service.board.get(f"risk:{first + 1}", {}).get("account_type") == "demo",
-                 timeout=15, message="the second account")
         executor.ok("OPEN_POSITION", {"account": first + 1, "symbol": "EURUSD", "side": "sell", "volume": 0.1})
         executor.ok("UPDATE_RISK_LIMITS", {"limits": {"max_daily_loss_pct": 0.01}})  # the first account only
         executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 1.0})
