@@ -154,7 +154,7 @@ class RiskGuard(TradingStateControl, Supervised):
         server_ms = self._server_utc_ms()
         now = _now_ms() if server_ms is None else server_ms
         book = self.book.book(msg, now_ms=now, trading_state=self.state.state, kill_switch=self._kill_switch())
-        book = dataclasses.replace(self._with_market(book, msg), trading_state_reason=self.state.reason)
+        book = dataclasses.replace(self._with_market(book, msg, server_ms), trading_state_reason=self.state.reason)
         result = rc.evaluate(order, book, self.limits())
         if result.approved and not msg.closing:
             self.book.record_sent(now, msg.strategy_id)  # counted for the order-rate limits
@@ -170,10 +170,10 @@ class RiskGuard(TradingStateControl, Supervised):
         latest_tick = max((q[0] for q in quotes.values() if q), default=None)
         return server_now(self.board.get(f"clock:{self.login}"), time.monotonic(), latest_tick_ms=latest_tick)
 
-    def _with_market(self, book: Any, msg: m.CheckOrder) -> Any:
+    def _with_market(self, book: Any, msg: m.CheckOrder, server_ms: int | None) -> Any:
+        """The book with what the time, news and correlation checks read (None: not known yet)."""
         symbols = {msg.symbol, *(p[0] for p in msg.positions)}
         self.context.want(symbols)
-        server_ms = self._server_utc_ms()
         tz_offset_s = self._tz_offset_s()
         return dataclasses.replace(
             book, server_time_ms=None if server_ms is None else server_ms + tz_offset_s * 1000,
