@@ -58,6 +58,8 @@ class Service:
             try:  # a bad broker, symbols or calendar file fails here, with the file's own message
                 self.sim = (self._sim_factory or _default_sim)(self.config)
                 self.sim.start()
+                if notice := getattr(self.sim, "closed_notice", lambda: None)():
+                    logger.warning(notice)
             except Exception as exc:
                 self.stop()
                 raise ServiceError(f"simulated terminal failed to start: {exc}") from exc

@@ -29,7 +29,7 @@ from bridge.sim_faults import DelayedReplies
 from bridge.sim_market import SimMarket, tick_columns
 from bridge.sim_calendar import SimCalendar
 from bridge.sim_requests import BadRequest, RequestContext, dispatch, terminal_info, to_wire
-from bridge.sim_sessions import session_open
+from bridge.sim_sessions import next_open_ms, session_open
 from bridge.symbols import DEFAULT_SYMBOLS
 from bridge.trade_server import DEFAULT_TZ_OFFSET_S, RequestError, TradeServer
 
@@ -138,6 +138,20 @@ class SimTerminal:
         self._restart_requested = True
 
     # --- lifecycle ---
+
+    def closed_notice(self) -> str | None:
+        """A line for the operator when the simulated market is shut now (a weekend start)."""
+        if not self.enforce_sessions:
+            return None
+        now = self.clock.now_ms()
+        opens = [next_open_ms(spec, now, self.tz_offset_s) for spec in self.symbols.values()]
+        if any(at == now for at in opens):
+            return None
+        soonest = min((at for at in opens if at is not None), default=None)
+        when = "never" if soonest is None else time.strftime(
+            "%a %Y-%m-%d %H:%M server time", time.gmtime((soonest + self.tz_offset_s * 1000) / 1000))
+        return (f"the simulated market is closed now (every symbol is outside its sessions): no quotes "
+                f"until {when}; use --sim-start to begin on a weekday or --sim-always-open to trade now")
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> "SimTerminal":
         """Run in a daemon thread; returns once the sockets are created and connecting."""

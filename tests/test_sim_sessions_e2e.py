@@ -276,3 +276,14 @@ def test_the_service_s_simulator_quotes_through_the_weekend_when_always_open(exe
     assert executor.sim.server.enforce_sessions is False
     wait_for(lambda: (executor.service.board.get(f"quote:{login}:EURUSD") or (0,))[0] > SATURDAY_NOON + 60_000,
              message="weekend quotes at the executor")
+
+
+def test_a_weekend_start_tells_the_operator_when_the_market_opens():
+    saturday = SimTerminal(start_ms=parse_start("2026-11-28T10:00:00Z"), history_minutes=0, tz_offset_s=7200)
+    assert saturday.closed_notice() == (
+        "the simulated market is closed now (every symbol is outside its sessions): no quotes until "
+        "Mon 2026-11-30 00:00 server time; use --sim-start to begin on a weekday or --sim-always-open to trade now")
+    tuesday = SimTerminal(start_ms=parse_start("2026-11-24T08:00:00Z"), history_minutes=0, tz_offset_s=7200)
+    assert tuesday.closed_notice() is None
+    always = SimTerminal(start_ms=parse_start("2026-11-28T10:00:00Z"), history_minutes=0, enforce_sessions=False)
+    assert always.closed_notice() is None
