@@ -143,28 +143,9 @@ class Terminal(Supervised):
                 self.directory.tell(self.account_name, m.OrderResult(
                     account=self.login, client_order_id=order.client_order_id, ok=ok, retcode=retcode,
                     result=data if ok else None, error="" if ok else f"{error[0]}: {error[1]}"))
-            case m.FetchRates() as req:
-                self.directory.tell(req.reply_to, m.RatesFetched(
-                    account=self.login, symbol=req.symbol, timeframe=req.timeframe, ok=ok,
-                    rates=data if ok else None, error="" if ok else str(error[1])))
-            case m.FetchTicks() as req:
-                self.directory.tell(req.reply_to, m.TicksFetched(
-                    account=self.login, symbol=req.symbol, date_from=req.date_from, ok=ok,
-                    ticks=data if ok else None,
-                    error="" if ok else str(error[1])))
-            case m.FetchDeals() as req:
-                self.directory.tell(req.reply_to, m.DealsFetched(
-                    account=self.login, position=req.position, ok=ok, deals=tuple(data or ()) if ok else (),
-                    error="" if ok else str(error[1])))
-            case m.FetchSessions() as req:
-                self.directory.tell(req.reply_to, m.SessionsFetched(
-                    account=self.login, symbols=req.symbols, ok=ok and isinstance(data, dict),
-                    sessions=data if ok and isinstance(data, dict) else None, error="" if ok else str(error[1])))
-            case m.FetchCalendar() as req:
-                self.directory.tell(req.reply_to, m.CalendarFetched(
-                    account=self.login, date_from=req.date_from, ok=ok and isinstance(data, list),
-                    events=tuple(e for e in data if isinstance(e, dict)) if ok and isinstance(data, list) else (),
-                    error="" if ok else str(error[1])))
+            case m.FetchRates() | m.FetchTicks() | m.FetchDeals() | m.FetchSessions() | m.FetchCalendar():
+                self.directory.tell(pending.purpose.reply_to, self._fetched(pending.purpose, ok, data,
+                                                                            "" if ok else str(error[1])))
             case ("introduce", boot):
                 self._introducing = False
                 if ok and isinstance(data, dict) and not self.link.up:
@@ -238,26 +219,29 @@ class Terminal(Supervised):
                 error=f"UNKNOWN: no answer after {pending.tries} tries; reconciliation decides"))
             return
         logger.warning("terminal {}: {} timed out", self.login, pending.type)
-        if isinstance(pending.purpose, m.FetchRates):
-            req = pending.purpose
-            self.directory.tell(req.reply_to, m.RatesFetched(account=self.login, symbol=req.symbol,
-                                                             timeframe=req.timeframe, ok=False, error="timeout"))
-        elif isinstance(pending.purpose, m.FetchTicks):
-            req = pending.purpose
-            self.directory.tell(req.reply_to, m.TicksFetched(account=self.login, symbol=req.symbol,
-                                                             date_from=req.date_from, ok=False, error="timeout"))
-        elif isinstance(pending.purpose, m.FetchDeals):
-            req = pending.purpose
-            self.directory.tell(req.reply_to, m.DealsFetched(account=self.login, position=req.position, ok=False,
-                                                             error="timeout"))
-        elif isinstance(pending.purpose, m.FetchSessions):
-            req = pending.purpose
-            self.directory.tell(req.reply_to, m.SessionsFetched(account=self.login, symbols=req.symbols, ok=False,
-                                                                error="timeout"))
-        elif isinstance(pending.purpose, m.FetchCalendar):
-            req = pending.purpose
-            self.directory.tell(req.reply_to, m.CalendarFetched(account=self.login, date_from=req.date_from,
-                                                                ok=False, error="timeout"))
+        if isinstance(pending.purpose, (m.FetchRates, m.FetchTicks, m.FetchDeals, m.FetchSessions, m.FetchCalendar)):
+            self.directory.tell(pending.purpose.reply_to, self._fetched(pending.purpose, False, None, "timeout"))
+
+    def _fetched(self, req: Any, ok: bool, data: Any, error: str) -> Any:
+        """The answer to a Fetch* on behalf of another actor: the data, or why there is none."""
+        match req:
+            case m.FetchRates():
+                return m.RatesFetched(account=self.login, symbol=req.symbol, timeframe=req.timeframe, ok=ok,
+                                      rates=data if ok else None, error=error)
+            case m.FetchTicks():
+                return m.TicksFetched(account=self.login, symbol=req.symbol, date_from=req.date_from, ok=ok,
+                                      ticks=data if ok else None, error=error)
+            case m.FetchDeals():
+                return m.DealsFetched(account=self.login, position=req.position, ok=ok,
+                                      deals=tuple(data or ()) if ok else (), error=error)
+            case m.FetchSessions():
+                ok = ok and isinstance(data, dict)
+                return m.SessionsFetched(account=self.login, symbols=req.symbols, ok=ok,
+                                         sessions=data if ok else None, error=error)
+            case _:
+                ok = ok and isinstance(data, list)
+                return m.CalendarFetched(account=self.login, date_from=req.date_from, ok=ok,
+                                         events=tuple(e for e in data if isinstance(e, dict)) if ok else (), error=error)
 
     def _post_status(self, *, connected: bool, hello: dict[str, Any] | None = None) -> None:
         previous = self.board.get(f"terminal:{self.login}", {})
