@@ -140,3 +140,26 @@ def test_file_must_hold_an_object(tmp_path, content):
 
 def test_config_error_is_a_value_error():
     assert issubclass(ConfigError, ValueError)
+
+
+def test_risk_limit_defaults_are_validated_and_may_only_tighten_live(tmp_path):
+    config = load_config(write(tmp_path, {"risk_limits": {
+        "demo": {"no_trade_windows": [], "max_positions": 20}, "live": {"max_lot_size": 0.05}}}))
+    assert config.risk_limits == {"demo": {"no_trade_windows": [], "max_positions": 20},
+                                  "live": {"max_lot_size": 0.05}}
+    with pytest.raises(ConfigError, match=r"risk_limits.live.max_lot_size is looser than the live default 0.1"):
+        load_config(write(tmp_path, {"risk_limits": {"live": {"max_lot_size": 5}}}))
+    with pytest.raises(ConfigError, match=r"risk_limits.demo: unknown risk limit 'max_lots'"):
+        load_config(write(tmp_path, {"risk_limits": {"demo": {"max_lots": 5}}}))
+    with pytest.raises(ConfigError, match=r"risk_limits.demo: max_positions must be a whole number"):
+        load_config(write(tmp_path, {"risk_limits": {"demo": {"max_positions": 2.5}}}))
+    with pytest.raises(ConfigError, match=r'risk_limits must be an object with "demo" and/or "live"'):
+        load_config(write(tmp_path, {"risk_limits": {"paper": {}}}))
+
+
+def test_configured_defaults_reach_the_risk_guard(executor_factory):
+    executor = executor_factory(risk_limits={"demo": {"max_positions": 1}})
+    executor.wait_connected()
+    executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
+    refused = executor.request("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
+    assert any("max_positions 1" in r for r in refused["error"]["details"]["reasons"])
