@@ -119,6 +119,7 @@ def run_service(args: argparse.Namespace) -> int:
     from actors.config import ConfigError, load_config
     from actors.logs import setup_logging
     from actors.service import Service, ServiceError, sim_setup
+    from bridge.sim_calendar import load_calendar
 
     sim_overrides = {k: v for k, v in (("speed", args.sim_speed), ("seed", args.sim_seed),
                                        ("account", args.sim_account), ("calendar_file", args.sim_calendar),
@@ -137,6 +138,8 @@ def run_service(args: argparse.Namespace) -> int:
                              log_level=args.log_level, sim=sim, no_sim=args.no_sim or None)
         if config.sim is not None:
             sim_setup(config.sim)  # a bad broker file is bad usage, found before anything starts
+            if config.sim.calendar_file:
+                load_calendar(config.sim.calendar_file)  # so is a bad calendar file
     except (ConfigError, OSError, TypeError, ValueError) as exc:
         print(f"run.py service: {exc}", file=sys.stderr)
         return 2

@@ -162,3 +162,15 @@ def test_a_reader_that_goes_away_is_not_an_error():
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 0, stderr
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_a_bad_calendar_file_is_bad_usage_before_anything_starts(tmp_path):
+    calendar = tmp_path / "calendar.json"
+    calendar.write_text('[{"time": "2026-12-04T13:30:00", "currency": "USD"}]')
+    for args in (["service", "--data-dir", str(tmp_path / "data"), "--sim-calendar", str(calendar)],
+                 ["sim", "--calendar", str(calendar)]):
+        done = run(*args)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip().endswith("calendar event 1: '2026-12-04T13:30:00' has no time zone: "
+                                            "write it in UTC, e.g. 2026-11-27T13:30:00Z")
+    assert not (tmp_path / "data").exists()  # nothing started
