@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import numpy as np
@@ -118,16 +117,12 @@ def test_a_trailing_separator_is_not_a_field(tmp_path):
     assert ticks.bid.tolist() == [1.1]
 
 
-@pytest.mark.timeout(60)
-def test_a_large_export_parses_in_seconds(tmp_path):
-    n = 200_000
-    t = np.arange(n) * 97  # 5.4 hours at ~10 ticks a second
+def test_a_long_export_parses_whole(tmp_path):
+    # How fast is stress/bench_history.py's business; here: every row of a long file arrives.
+    n = 50_000
+    t = np.arange(n) * 97  # 80 minutes at ~10 ticks a second
     rows = [f"2024.01.02\t{(v // 3_600_000):02d}:{(v // 60_000) % 60:02d}:{(v // 1000) % 60:02d}.{v % 1000:03d}"
             f"\t{1.1 + (v % 500) * 1e-5:.5f}\t{1.1002 + (v % 500) * 1e-5:.5f}\t\t\t6" for v in t.tolist()]
-    path = write(tmp_path, HEADER + "\n".join(rows) + "\n")
-    started = time.perf_counter()
-    ticks = load_ticks(path)
-    elapsed = time.perf_counter() - started
+    ticks = load_ticks(write(tmp_path, HEADER + "\n".join(rows) + "\n"))
     assert len(ticks) == n and ticks.time_msc[-1] - ticks.time_msc[0] == t[-1]
-    # About 0.5 s here (a million in about 2.5 s); a per-row Python parser takes 5x as long.
-    assert elapsed < 5.0, f"{n} ticks took {elapsed:.1f} s"
+    assert ticks.bid[-1] == pytest.approx(1.1 + (t[-1] % 500) * 1e-5)
