@@ -65,8 +65,9 @@ def test_a_time_exit_closes_after_max_bars_closed_bars(executor):
     opening, closing = wait_for(lambda: closed(executor, ticket), timeout=20, message="the time exit")
     held_ms = closing["time_msc"] - opening["time_msc"]
     assert 2 * 60_000 < held_ms <= 4 * 60_000 + 30_000  # three M1 bars closed after the entry's bar
-    assert [(e["action"], e["reason"]) for e in exit_events(executor, ticket)] == [
-        ("close", "time exit: 3 bars held (max_bars 3)")]
+    # The journal writes the event on its own actor, so it may land just after the close: wait for it.
+    events = wait_for(lambda: exit_events(executor, ticket), timeout=10, message="the journaled exit")
+    assert [(e["action"], e["reason"]) for e in events] == [("close", "time exit: 3 bars held (max_bars 3)")]
 
 
 def test_a_time_exit_at_a_time_of_day_closes_at_that_server_time(executor):
@@ -79,7 +80,8 @@ def test_a_time_exit_at_a_time_of_day_closes_at_that_server_time(executor):
     opened, shut = (time.gmtime(deal["time_msc"] / 1000 + 7200) for deal in (opening, closing))
     assert (opened.tm_hour, opened.tm_min) < (11, 30)
     assert (shut.tm_hour, shut.tm_min) in ((11, 30), (11, 31))
-    assert [e["reason"] for e in exit_events(executor, ticket)] == ["time exit: at_time 11:30"]
+    events = wait_for(lambda: exit_events(executor, ticket), timeout=10, message="the journaled exit")
+    assert [e["reason"] for e in events] == ["time exit: at_time 11:30"]
 
 
 def test_breakeven_moves_the_stop_to_the_entry_once_the_trigger_is_reached(executor):
