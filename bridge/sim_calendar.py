@@ -14,13 +14,14 @@ whole, naming the event and the field, so a typo never silently empties the cale
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from bridge.json_file import read_json
 
 IMPORTANCE = {"none": 0, "low": 1, "moderate": 2, "medium": 2, "high": 3}
 KEYS = {"time", "currency", "importance", "name", "country"}
@@ -106,10 +107,7 @@ def calendar_from(events: Sequence[Any]) -> SimCalendar:
 
 
 def load_calendar(path: str | Path) -> SimCalendar:
-    try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CalendarError(f"cannot read calendar file {path}: {exc}") from None
+    document = read_json(path, "calendar file", CalendarError)
     events = document.get("events") if isinstance(document, dict) else document
     if not isinstance(events, list):
         raise CalendarError(f"calendar file {path} must hold a list of events or {{\"events\": [...]}}")

@@ -13,7 +13,6 @@ explicitly, which win over the file; `parse_start` reads when the simulated mark
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge import mt5
+from bridge.json_file import read_json
 from bridge.symbols import load_symbols
 
 MARGIN_MODES = {"hedging": mt5.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
@@ -65,12 +65,7 @@ CHOICES = {"margin_mode": MARGIN_MODES, "trade_mode": TRADE_MODES}
 def load_account(path: str | Path) -> AccountSettings:
     """The `"account"` object of a broker file, over AccountSettings' defaults."""
     path = Path(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AccountConfigError(f"{path}: broker file not found; check the path") from None
-    except json.JSONDecodeError as exc:
-        raise AccountConfigError(f"{path}: not valid JSON ({exc}); fix the file") from None
+    document = read_json(path, "broker file", AccountConfigError)
     section = document.get("account", {}) if isinstance(document, dict) else None
     if not isinstance(section, dict):
         raise AccountConfigError(f'{path}: "account" must be an object of account settings')

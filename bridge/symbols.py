@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bridge import mt5
+from bridge.json_file import read_json
 
 FILLING_FOK_IOC = mt5.SYMBOL_FILLING_FOK | mt5.SYMBOL_FILLING_IOC
 WEDNESDAY = 3  # swap_rollover3days counts days from Sunday = 0, as MQL5's ENUM_DAY_OF_WEEK
@@ -225,12 +225,7 @@ def load_symbols(path: str | Path, base: dict[str, SymbolSpec] | None = None) ->
     new symbol from SymbolSpec's defaults (a 5-digit EUR/USD-like FX pair) plus its fields.
     """
     path = Path(path)
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SymbolConfigError(f"{path}: symbol file not found; check the path") from None
-    except json.JSONDecodeError as exc:
-        raise SymbolConfigError(f"{path}: not valid JSON ({exc}); fix the file") from None
+    document = read_json(path, "symbol file", SymbolConfigError)
     if isinstance(document, dict) and BROKER_KEYS & set(document):
         document = document.get("symbols", {})  # a broker file: {"account": ..., "symbols": ...}
     if not isinstance(document, dict):

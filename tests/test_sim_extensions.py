@@ -70,3 +70,12 @@ def test_a_bad_calendar_file_is_refused_whole_naming_the_event(tmp_path, events,
 def test_an_unreadable_calendar_file_says_which(tmp_path):
     with pytest.raises(CalendarError, match="cannot read calendar file"):
         load_calendar(tmp_path / "missing.json")
+
+
+def test_every_simulator_file_loader_names_a_file_it_cannot_read(tmp_path):
+    from bridge.sim_config import AccountConfigError, load_account
+    from bridge.symbols import SymbolConfigError, load_symbols
+    for load, error in ((load_calendar, CalendarError), (load_account, AccountConfigError),
+                        (load_symbols, SymbolConfigError)):
+        with pytest.raises(error, match=f"cannot read .*{tmp_path.name}"):
+            load(tmp_path)  # a directory, not a file
