@@ -18,7 +18,7 @@ DEFAULT_SIM_LOGIN = 5_000_001
 
 
 def main(argv: list[str] | None = None) -> int:
-    from actors import ctl
+    from actors.control import ctl
 
     parser = argparse.ArgumentParser(prog="run.py", description="MetaTrader 5 strategy executor")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -116,10 +116,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_service(args: argparse.Namespace) -> int:
-    from actors.config import ConfigError, load_config
-    from actors.logs import setup_logging
-    from actors.service import Service, ServiceError, sim_setup
-    from bridge.sim_calendar import load_calendar
+    from actors.app.config import ConfigError, load_config
+    from actors.app.logs import setup_logging
+    from actors.app.service import Service, ServiceError, sim_setup
+    from bridge.sim.calendar import load_calendar
 
     sim_overrides = {k: v for k, v in (("speed", args.sim_speed), ("seed", args.sim_seed),
                                        ("account", args.sim_account), ("calendar_file", args.sim_calendar),
@@ -165,10 +165,10 @@ def _sim_dict(sim: object) -> dict:
 
 
 def run_sim(args: argparse.Namespace) -> int:
-    from actors.logs import setup_logging
-    from bridge.sim_terminal import SimTerminal
-    from bridge.sim_calendar import CalendarError, load_calendar
-    from bridge.sim_config import broker_setup, parse_start
+    from actors.app.logs import setup_logging
+    from bridge.sim.terminal import SimTerminal
+    from bridge.sim.calendar import CalendarError, load_calendar
+    from bridge.sim.config import broker_setup, parse_start
 
     setup_logging(None)
     try:  # options given win over the broker file, which wins over the defaults
@@ -206,7 +206,7 @@ def _set_faults(terminal, args: argparse.Namespace) -> None:
 def run_paper_sim(args: argparse.Namespace, fixtures, options, calendar) -> int:
     """`sim --prices-from-ea`: the simulated terminal on a real EA's prices; the broker and
     symbols files only fill in what the real symbol_info lacks."""
-    from bridge.paper_terminal import PaperTerminal
+    from bridge.sim.paper_terminal import PaperTerminal
 
     if args.speed != 1.0 or args.start:
         print("run.py sim: --prices-from-ea runs on the real clock; drop --speed and --start", file=sys.stderr)
@@ -225,9 +225,9 @@ def run_paper_sim(args: argparse.Namespace, fixtures, options, calendar) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from actors import ctl
-    from actors.logs import setup_logging
-    from actors.replay import ReplayError, replay, replay_ticks
+    from actors.control import ctl
+    from actors.app.logs import setup_logging
+    from actors.app.replay import ReplayError, replay, replay_ticks
 
     setup_logging(None, "ERROR")
     strategy = ctl.build_request(argparse.Namespace(ctl_command="start", strategy_id=STRATEGY_FOR_REPLAY,
@@ -253,8 +253,8 @@ STRATEGY_FOR_REPLAY = "replay"
 
 
 def run_otp_setup(args: argparse.Namespace) -> int:
-    from actors.confirmation import SecretExists, secret_path, write_secret
-    from actors.totp import provisioning_uri
+    from actors.runtime.confirmation import SecretExists, secret_path, write_secret
+    from actors.runtime.totp import provisioning_uri
 
     try:
         secret = write_secret(args.data_dir, force=args.force)
@@ -272,8 +272,8 @@ def run_otp_setup(args: argparse.Namespace) -> int:
 
 
 def run_ctl(args: argparse.Namespace) -> int:
-    from actors import ctl
-    from actors.control_client import ControlClient, ControlTimeout
+    from actors.control import ctl
+    from actors.control.client import ControlClient, ControlTimeout
 
     type_, data = ctl.build_request(args)
     with ControlClient(args.control, timeout_s=args.timeout) as client:

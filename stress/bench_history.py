@@ -16,8 +16,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bridge.history_csv import load_bars  # noqa: E402
-from bridge.history_ticks import load_ticks  # noqa: E402
+from bridge.history.bars import load_bars  # noqa: E402
+from bridge.history.ticks import load_ticks  # noqa: E402
 
 TICKS = 1_000_000
 BARS = 100_000

@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actors import indicators as ind  # noqa: E402
+from actors.indicators import batch as ind  # noqa: E402
 
 BARS = 100_000
 REPEATS = 7

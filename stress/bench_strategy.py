@@ -19,10 +19,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actors.candles import Bar, BarSeries  # noqa: E402
-from actors.indicator_cache import IndicatorCache  # noqa: E402
-from actors.rules import compile_rules  # noqa: E402
-from actors.strategy import HISTORY_MARGIN, MIN_HISTORY, WINDOW_STEP  # noqa: E402
+from bridge.candles import Bar, BarSeries  # noqa: E402
+from actors.indicators.cache import IndicatorCache  # noqa: E402
+from actors.rules.program import compile_rules  # noqa: E402
+from actors.strategy.strategy import HISTORY_MARGIN, MIN_HISTORY, WINDOW_STEP  # noqa: E402
 
 RULES = {
     "entry_long": "cross_above(ema(12), ema(26)) and rsi(14) < 70 and atr(14) > 0",

@@ -12,11 +12,11 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.config import load_config
-from actors.control_client import ControlClient
-from actors.logs import setup_logging
-from actors.ports import free_endpoint  # noqa: F401 - also used by other test modules
-from actors.service import Service
+from actors.app.config import load_config
+from actors.control.client import ControlClient
+from actors.app.logs import setup_logging
+from actors.app.ports import free_endpoint  # noqa: F401 - also used by other test modules
+from actors.app.service import Service
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
@@ -94,8 +94,8 @@ class Executor:
 
 def start_second_terminal(executor: Executor, login: int, seed: int = 99):
     """Another simulated terminal (a second account) connected to `executor`, ready to trade."""
-    from bridge.sim_config import parse_start
-    from bridge.sim_terminal import SimTerminal
+    from bridge.sim.config import parse_start
+    from bridge.sim.terminal import SimTerminal
 
     terminal = SimTerminal(ctl_endpoint=executor.config.ea_ctl_endpoint, md_endpoint=executor.config.ea_md_endpoint,
                            login=login, seed=seed, speed=600.0, start_ms=parse_start(SIM_START),

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from bridge import mt5
 from bridge.symbols import ALL_ORDER_MODES, SYMBOL_ORDER_CLOSEBY, SYMBOL_ORDER_STOP_LIMIT
-from bridge.trade_server import TradeServer
+from bridge.trade_server.server import TradeServer
 from test_trade_server import QUOTES, T0, buy, close, make_server, open_position, respec, sell, sltp
 from test_trade_server_pending import pending
 

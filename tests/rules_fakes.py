@@ -12,8 +12,8 @@ from collections import Counter
 
 import numpy as np
 
-from actors.indicators import Adx, Bollinger, Ichimoku, Macd, Stochastic  # noqa: F401 - the real result types
-from actors.rules import Bars
+from actors.indicators.batch import Adx, Bollinger, Ichimoku, Macd, Stochastic  # noqa: F401 - the real result types
+from actors.rules.program import Bars
 
 
 INPUT_COUNTS = {"sma": 1, "ema": 1, "rsi": 1, "macd": 1, "atr": 3, "bollinger": 1,

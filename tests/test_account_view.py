@@ -1,13 +1,13 @@
-"""The pure account view (actors/account_view.py): snapshots, ownership, exit deals, status."""
+"""The pure account view (actors/account/view.py): snapshots, ownership, exit deals, status."""
 
 from __future__ import annotations
 
 import pytest
 
-from actors import account_view as av
+from actors.account import view as av
 from actors import messages as m
-from actors.account_view import EXTERNAL, AccountView
-from actors.order_ids import magic_for
+from actors.account.view import EXTERNAL, AccountView
+from actors.account.order_ids import magic_for
 from bridge import mt5
 
 LOGIN = 5_000_001

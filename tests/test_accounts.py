@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from actors.confirmation import write_secret
-from actors.totp import totp
+from actors.runtime.confirmation import write_secret
+from actors.runtime.totp import totp
 from tests.conftest import start_second_terminal
 
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from actors.candles import TIMEFRAMES, Bar, BarSeries, CandleBuilder, aggregate, bar_open_time
+from bridge.candles import TIMEFRAMES, Bar, BarSeries, CandleBuilder, aggregate, bar_open_time
 
 MINUTE = 60_000
 

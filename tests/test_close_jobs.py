@@ -1,10 +1,10 @@
-"""Close jobs (actors/close_jobs.py): what is left to close, and when the job gives up."""
+"""Close jobs (actors/account/close_jobs.py): what is left to close, and when the job gives up."""
 
 from __future__ import annotations
 
 import time
 
-from actors.close_jobs import JOB_TIMEOUT_S, CloseJob
+from actors.account.close_jobs import JOB_TIMEOUT_S, CloseJob
 
 
 def job(**kw) -> CloseJob:

@@ -1,4 +1,4 @@
-"""Service configuration (actors/config.py): defaults, then the file, then overrides."""
+"""Service configuration (actors/app/config.py): defaults, then the file, then overrides."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from actors.config import (
+from actors.app.config import (
     DEFAULT_CONTROL, DEFAULT_EVENTS, DEFAULT_SIM_LOGIN, ConfigError, ServiceConfig, SimSettings, load_config,
 )
-from actors.kill_switch import LOCK_SECONDS
+from actors.runtime.kill_switch import LOCK_SECONDS
 from bridge import protocol
 
 

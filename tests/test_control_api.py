@@ -18,7 +18,7 @@ import msgpack
 import pytest
 import zmq
 
-from actors.control_client import ControlClient
+from actors.control.client import ControlClient
 from tests.conftest import wait_for
 
 REPLY_TIMEOUT_S = 10.0
@@ -34,7 +34,7 @@ POSITION_KEYS = {"ticket", "account", "symbol", "side", "volume", "price_open", 
 STRATEGY_KEYS = {"strategy_id", "name", "symbol", "timeframe", "account", "state", "restarts"}
 PERFORMANCE_KEYS = {"strategy_id", "trades", "wins", "losses", "win_rate", "net_profit", "gross_profit",
                     "gross_loss", "profit_factor", "max_drawdown", "sharpe", "expectancy"}
-# Beyond the contract's keys, the full report (actors/performance.py).
+# Beyond the contract's keys, the full report (actors/journal/performance.py).
 REPORT_KEYS = {"breakeven", "max_drawdown_pct", "average_win", "average_loss", "largest_win", "largest_loss",
                "longest_winning_streak", "longest_losing_streak", "initial_balance"}
 TRADE_KEYS = {"ticket", "strategy_id", "symbol", "side", "volume", "open_time", "open_price", "close_time",

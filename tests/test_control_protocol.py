@@ -1,12 +1,12 @@
-"""The control protocol's wire rules (actors/control_protocol.py): hostile frames, replies, envelopes."""
+"""The control protocol's wire rules (actors/control/protocol.py): hostile frames, replies, envelopes."""
 
 from __future__ import annotations
 
 import msgpack
 import pytest
 
-from actors import control_protocol as cp
-from actors.control_protocol import (
+from actors.control import protocol as cp
+from actors.control.protocol import (
     BAD_REQUEST, ERROR_CODES, MAX_FRAME_BYTES, ControlError, decode_request, error, reply_error, reply_ok,
     split_envelope,
 )

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors import control_schema as cs
-from actors.risk_limits import LIMIT_RULES
-from actors.control_schema import (
+from actors.control import schema as cs
+from actors.risk.limits import LIMIT_RULES
+from actors.control.schema import (
     COMMANDS, Envelope, SchemaError, UnknownCommand, request_id_of, validate_command,
     validate_envelope, validate_request,
 )

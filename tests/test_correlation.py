@@ -1,4 +1,4 @@
-"""Correlation and currency exposure (actors/correlation.py).
+"""Correlation and currency exposure (actors/risk/correlation.py).
 
 Closes are built from log returns with a known correlation: a and e are zero-mean,
 orthogonal patterns of equal size, so returns a·ρ + e·√(1 − ρ²) correlate exactly ρ with a.
@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from actors.correlation import correlation, correlation_matrix, currency_exposure, decide, symbol_currencies
+from actors.risk.correlation import correlation, correlation_matrix, currency_exposure, decide, symbol_currencies
 
 N = 100  # returns; a multiple of 4 so both patterns are zero-mean and orthogonal
 A = np.array([1, -1] * (N // 2)) * 0.001

@@ -1,10 +1,10 @@
-"""The executor's side of an EA link as plain state (actors/ea_link.py); time is passed in."""
+"""The executor's side of an EA link as plain state (actors/terminal/ea_link.py); time is passed in."""
 
 from __future__ import annotations
 
 import pytest
 
-from actors.ea_link import ORDER_STATUS_INTERVAL_S, ORDER_STATUS_TRIES, EaLink
+from actors.terminal.ea_link import ORDER_STATUS_INTERVAL_S, ORDER_STATUS_TRIES, EaLink
 from bridge import protocol
 
 LOGIN = 5_000_001

@@ -1,5 +1,5 @@
-"""The price source towards a real EA: the pure session (bridge/ea_price_session.py), then the
-socket shell (bridge/ea_prices.py) against a simulated terminal speaking the EA protocol."""
+"""The price source towards a real EA: the pure session (bridge/sim/ea_price_session.py), then the
+socket shell (bridge/sim/ea_prices.py) against a simulated terminal speaking the EA protocol."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import math
 import pytest
 
 from bridge import mt5, protocol
-from bridge.ea_price_session import (
+from bridge.sim.ea_price_session import (
     BACKFILL_COUNT, HISTORY_TRIES, READ_ONLY_REQUESTS, NotAPriceRequest, PriceSession, check_read_only,
 )
-from bridge.ea_prices import EaPriceSource
-from bridge.sim_terminal import SimTerminal
+from bridge.sim.ea_prices import EaPriceSource
+from bridge.sim.terminal import SimTerminal
 from bridge.symbols import DEFAULT_SYMBOLS
-from bridge.trade_server import TradeServer
+from bridge.trade_server.server import TradeServer
 from tests.conftest import free_endpoint, wait_for
 
 LOGIN = 7_000_123

@@ -1,4 +1,4 @@
-"""Smart exits (actors/exits.py): partials, breakeven, trailing stop, time exit, and the
+"""Smart exits (actors/account/exits.py): partials, breakeven, trailing stop, time exit, and the
 symbol's stops and freeze levels. Expected prices are worked out by hand in the comments.
 """
 
@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from actors.exits import (
+from actors.account.exits import (
     Breakeven, ClosePosition, ExitPlan, ModifyStops, PartialClose, PartialExit, PositionState, TimeExit,
     TrailingStop, decide,
 )

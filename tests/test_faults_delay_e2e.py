@@ -11,9 +11,9 @@ import time
 import pytest
 
 from bridge import protocol
-from bridge.sim_clock import SimClock
-from bridge.sim_faults import DelayedReplies
-from bridge.sim_terminal import SimTerminal
+from bridge.sim.clock import SimClock
+from bridge.trade_server.faults import DelayedReplies
+from bridge.sim.terminal import SimTerminal
 from tests.conftest import wait_for
 from tests.test_sim_terminal import LOGIN, WEDNESDAY_10_UTC, Executor
 

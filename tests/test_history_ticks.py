@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge.history_csv import HistoryFileError
-from bridge.history_ticks import load_ticks
+from bridge.history.bars import HistoryFileError
+from bridge.history.ticks import load_ticks
 
 HEADER = "<DATE>\t<TIME>\t<BID>\t<ASK>\t<LAST>\t<VOLUME>\t<FLAGS>\n"
 # Line 2 knows only the ask (skipped), 4 changes only the ask, 5 only the bid at the same

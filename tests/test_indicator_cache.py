@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from actors.indicator_cache import IndicatorCache
-from actors.rules import Bars, compile_rules
+from actors.indicators.cache import IndicatorCache
+from actors.rules.program import Bars, compile_rules
 from tests.rules_fakes import FakeIndicators
 
 SERIES = (1001, "EURUSD", "M5")

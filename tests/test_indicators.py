@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors import indicators as ind
-from actors.indicators import INDICATORS
+from actors.indicators import batch as ind
+from actors.indicators.batch import INDICATORS
 
 BARS = 3000
 RULES_NAMES = ("sma ema rsi macd atr bb stoch adx cci willr ichimoku vwap obv "

@@ -1,4 +1,4 @@
-"""The kill switch state and the kill gate (actors/kill_switch.py)."""
+"""The kill switch state and the kill gate (actors/runtime/kill_switch.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from actors.kill_switch import LOCK_SECONDS, KillGate, KillSwitchState
+from actors.runtime.kill_switch import LOCK_SECONDS, KillGate, KillSwitchState
 
 NOW_MS = 1_700_000_000_000
 

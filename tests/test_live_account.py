@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from actors import totp
-from actors.confirmation import secret_path, write_secret
-from actors.control_routes import live_accounts_concerned
-from actors.risk_checks import LIVE_LIMITS
-from actors.status_board import StatusBoard
+from actors.runtime import totp
+from actors.runtime.confirmation import secret_path, write_secret
+from actors.control.routes import live_accounts_concerned
+from actors.risk.checks import LIVE_LIMITS
+from actors.runtime.status_board import StatusBoard
 from tests.test_control_api import NEVER, error_of, sim_positions
 
 REPO = Path(__file__).resolve().parent.parent

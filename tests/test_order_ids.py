@@ -1,4 +1,4 @@
-"""Client order ids and the magic number (actors/order_ids.py)."""
+"""Client order ids and the magic number (actors/account/order_ids.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from actors.order_ids import EXECUTOR_MAGIC, client_order_id, intent_id_from_magic, magic_for, new_journal_tag
+from actors.account.order_ids import EXECUTOR_MAGIC, client_order_id, intent_id_from_magic, magic_for, new_journal_tag
 
 
 def test_executor_magic_spells_mtex():

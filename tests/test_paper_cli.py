@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bridge import protocol
-from bridge.ea_prices import EaPriceSource
-from bridge.sim_terminal import SimTerminal
+from bridge.sim.ea_prices import EaPriceSource
+from bridge.sim.terminal import SimTerminal
 from tests.conftest import free_endpoint, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +117,7 @@ def test_a_taken_price_port_fails_the_sim_process():
 
 
 def test_paper_settings_in_the_config():
-    from actors.config import ConfigError, SimSettings, load_config
+    from actors.app.config import ConfigError, SimSettings, load_config
 
     assert (SimSettings().prices, SimSettings().prices_ctl, SimSettings().prices_md) == (
         "sim", "tcp://127.0.0.1:5567", "tcp://127.0.0.1:5568")  # loopback, off the executor's ports

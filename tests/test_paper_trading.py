@@ -1,6 +1,6 @@
 """Paper trading on real prices, end to end without MetaTrader: a seeded simulated terminal
 plays the real EA (it speaks exactly the EA protocol) on the price endpoints; the service's
-paper terminal (bridge/paper_terminal.py) quotes its ticks to a full executor and fills the
+paper terminal (bridge/sim/paper_terminal.py) quotes its ticks to a full executor and fills the
 executor's orders on its own simulated trade server."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from loguru import logger
 
 from bridge import mt5, protocol
-from bridge.sim_faults import DelayedReplies
-from bridge.sim_terminal import SimTerminal
+from bridge.trade_server.faults import DelayedReplies
+from bridge.sim.terminal import SimTerminal
 from tests.conftest import free_endpoint, wait_for
 
 REAL_LOGIN = 61_234_567

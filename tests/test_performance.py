@@ -1,5 +1,5 @@
 """The performance report on hand-made trades, every figure worked out by hand in the
-comments: `summarize` (actors/performance.py), the journal's per strategy and per account
+comments: `summarize` (actors/journal/performance.py), the journal's per strategy and per account
 report with its initial balances, and how `run.py ctl` prints it.
 """
 
@@ -12,10 +12,10 @@ import pykka
 import pytest
 
 from actors import messages as m
-from actors.ctl import render_performance
-from actors.directory import Directory
-from actors.journal import Journal
-from actors.performance import daily_returns, longest_streak, max_drawdown, max_drawdown_pct, summarize
+from actors.control.ctl import render_performance
+from actors.runtime.directory import Directory
+from actors.journal.journal import Journal
+from actors.journal.performance import daily_returns, longest_streak, max_drawdown, max_drawdown_pct, summarize
 
 REPORT_KEYS = {"trades", "wins", "losses", "breakeven", "win_rate", "net_profit", "gross_profit", "gross_loss",
                "profit_factor", "max_drawdown", "max_drawdown_pct", "sharpe", "expectancy", "average_win",

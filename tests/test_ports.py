@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import socket
 
-from actors import ports
-from actors.ports import LOWEST_PORT, ephemeral_low, free_endpoint
+from actors.app import ports
+from actors.app.ports import LOWEST_PORT, ephemeral_low, free_endpoint
 
 
 def port_of(endpoint: str) -> int:

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actors.candles import CandleBuilder
-from actors.replay import ReplayError, replay
-from bridge.history_csv import HistoryFileError, bar_period_ms, load_bars
-from bridge.replay_feed import bar_ticks
+from bridge.candles import CandleBuilder
+from actors.app.replay import ReplayError, replay
+from bridge.history.bars import HistoryFileError, bar_period_ms, load_bars
+from bridge.history.replay_feed import bar_ticks
 
 ROOT = Path(__file__).resolve().parent.parent
 H1_STRATEGY = json.loads((ROOT / "examples" / "sma_cross_h1.json").read_text())

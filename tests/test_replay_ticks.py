@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from actors.candles import CandleBuilder
-from actors.replay import ReplayError, replay, replay_ticks
-from bridge.history_ticks import load_ticks
-from bridge.replay_feed import file_ticks
+from bridge.candles import CandleBuilder
+from actors.app.replay import ReplayError, replay, replay_ticks
+from bridge.history.ticks import load_ticks
+from bridge.history.replay_feed import file_ticks
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "EURUSD_ticks_synthetic.csv"

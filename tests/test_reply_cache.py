@@ -1,11 +1,11 @@
-"""Replies remembered by request id (actors/reply_cache.py), on an injected clock."""
+"""Replies remembered by request id (actors/control/reply_cache.py), on an injected clock."""
 
 from __future__ import annotations
 
 import pytest
 
-from actors.control_protocol import REPLY_CACHE_TTL_S
-from actors.reply_cache import ReplyCache
+from actors.control.protocol import REPLY_CACHE_TTL_S
+from actors.control.reply_cache import ReplyCache
 
 
 class Clock:

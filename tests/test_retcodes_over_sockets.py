@@ -23,9 +23,9 @@ import pytest
 from tests.test_sim_terminal import Executor as SocketsOfTheExecutor
 
 from bridge import mt5, protocol
-from bridge.replay_feed import ReplayFeed
-from bridge.sim_clock import ManualClock
-from bridge.sim_terminal import SimTerminal
+from bridge.history.replay_feed import ReplayFeed
+from bridge.sim.clock import ManualClock
+from bridge.sim.terminal import SimTerminal
 from retcode_triggers import INVALID_PARAMS, TRIGGERS, T0, Trigger, build, server_options
 from test_trade_server import buy
 

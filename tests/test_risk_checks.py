@@ -1,4 +1,4 @@
-"""Pre-trade checks (actors/risk_checks.py): each rule alone, then all together."""
+"""Pre-trade checks (actors/risk/checks.py): each rule alone, then all together."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from actors import risk_checks as rc
-from actors.risk_limits import LIMIT_RULES, coerce, is_looser
-from actors.risk_checks import (
+from actors.risk import checks as rc
+from actors.risk.limits import LIMIT_RULES, coerce, is_looser
+from actors.risk.checks import (
     ACTIVE, CHECKS, DEMO_LIMITS, HALTED, KILL_SWITCH_REASON, LIVE_LIMITS, REDUCING, Book, OrderToCheck,
     check_kill_switch, check_max_lot_size, check_max_positions, check_max_positions_per_strategy,
     check_trading_state, check_volume, default_limits, run_checks,

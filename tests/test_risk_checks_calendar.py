@@ -1,4 +1,4 @@
-"""Pre-trade checks on time (actors/risk_calendar.py): sessions and their close buffer, the
+"""Pre-trade checks on time (actors/risk/calendar.py): sessions and their close buffer, the
 daily no-trade window, and news blackouts. Times are server times in a week that starts on
 Sunday 2024-01-07 00:00."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from actors.risk_calendar import (check_news, check_no_trade_window, check_trading_hours, clock, parse_hhmm,
+from actors.risk.calendar import (check_news, check_no_trade_window, check_trading_hours, clock, parse_hhmm,
                                   seconds_to_close, week_seconds)
-from actors.risk_types import Book, NewsEvent, OrderToCheck
+from actors.risk.model import Book, NewsEvent, OrderToCheck
 
 SUNDAY = 1_704_585_600_000  # 2024-01-07 00:00, ms
 DAYS = {"Sun": 0, "Mon": 1, "Tue": 2, "Wed": 3, "Thu": 4, "Fri": 5, "Sat": 6}

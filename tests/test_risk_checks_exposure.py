@@ -1,4 +1,4 @@
-"""Exposure checks (actors/risk_exposure.py) through the check signature and `evaluate`."""
+"""Exposure checks (actors/risk/exposure.py) through the check signature and `evaluate`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from actors.risk_checks import Book, OrderToCheck, RiskWarning, check_max_lot_size, evaluate
-from actors.risk_exposure import check_correlation, check_currency_exposure
+from actors.risk.checks import Book, OrderToCheck, RiskWarning, check_max_lot_size, evaluate
+from actors.risk.exposure import check_correlation, check_currency_exposure
 
 A = np.array([1, -1] * 50) * 0.001
 E = np.array([1, 1, -1, -1] * 25) * 0.001

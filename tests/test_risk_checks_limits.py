@@ -1,11 +1,11 @@
-"""Risk-limit updates (actors/risk_limits.py): legal values, tightening, loosening and the TOTP line."""
+"""Risk-limit updates (actors/risk/limits.py): legal values, tightening, loosening and the TOTP line."""
 
 from __future__ import annotations
 
 import pytest
 
-from actors.risk_checks import default_limits
-from actors.risk_limits import LIMIT_RULES, LimitsError, covered_minutes, is_looser, validate_limits
+from actors.risk.checks import default_limits
+from actors.risk.limits import LIMIT_RULES, LimitsError, covered_minutes, is_looser, validate_limits
 
 LIVE = default_limits("live")
 DEMO = default_limits("demo")

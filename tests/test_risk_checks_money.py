@@ -1,11 +1,11 @@
-"""Pre-trade checks on money and rate (actors/risk_checks.py): daily loss, drawdown, margin,
+"""Pre-trade checks on money and rate (actors/risk/checks.py): daily loss, drawdown, margin,
 order rate, the kill-switch breaches, and `evaluate` threading a reduced volume through."""
 
 from __future__ import annotations
 
 import pytest
 
-from actors.risk_checks import (CHECKS, LIVE_LIMITS, Book, OrderToCheck, RiskResult, RiskWarning, breaches,
+from actors.risk.checks import (CHECKS, LIVE_LIMITS, Book, OrderToCheck, RiskResult, RiskWarning, breaches,
                                 check_daily_loss, check_drawdown, check_margin, check_max_lot_size, check_order_rate,
                                 check_strategy_order_rate, daily_pnl, drawdown_pct, evaluate, orders_in_window,
                                 run_checks)

@@ -1,6 +1,6 @@
 """The RiskGuard's market context: what it asks the terminal for, when, and what the checks see."""
 
-from actors.risk_context import CALENDAR_REFRESH_MS, HOUR_MS, RETRY_S, Fetch, RiskContext
+from actors.risk.context import CALENDAR_REFRESH_MS, HOUR_MS, RETRY_S, Fetch, RiskContext
 
 TUESDAY_10H = 1_795_514_400_000  # 2026-11-24 10:00:00 UTC, a Tuesday
 

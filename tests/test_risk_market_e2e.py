@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from bridge.sim_config import parse_start
+from bridge.sim.config import parse_start
 from tests.conftest import SIM_START, wait_for
 
 MINUTE_MS = 60_000

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from actors.rules import Bars, RuleError, Signals, compile_condition, compile_expression, \
+from actors.rules.program import Bars, RuleError, Signals, compile_condition, compile_expression, \
     compile_rules
 from rules_fakes import FakeIndicators, bars_from
 
@@ -319,7 +319,7 @@ def random_walk_bars(count: int = 300) -> Bars:
     ("sma(rsi(14), 5)", lambda m, b: m.sma(m.rsi(b.close, 14), 5)),
 ])
 def test_language_names_call_the_real_indicators(text, call):
-    indicators = pytest.importorskip("actors.indicators")
+    indicators = pytest.importorskip("actors.indicators.batch")
     bars = random_walk_bars()
     expected = call(indicators, bars)[-1]
     assert np.isfinite(expected)
@@ -329,11 +329,11 @@ def test_language_names_call_the_real_indicators(text, call):
 def test_vocabulary_agrees_with_the_indicator_table():
     """Names, inputs, fields, session keywords and parameter order agree; defaults may not:
     the language's are TA-Lib's, the functions' are their own API."""
-    indicators = pytest.importorskip("actors.indicators")
+    indicators = pytest.importorskip("actors.indicators.batch")
     table = getattr(indicators, "INDICATORS", None)
     if table is None:
         pytest.skip("actors.indicators has no INDICATORS table yet")
-    from actors.rules_vocabulary import INDICATORS
+    from actors.rules.vocabulary import INDICATORS
     for name, spec in INDICATORS.items():
         theirs = table[name]
         assert theirs.function is getattr(indicators, spec.function), name

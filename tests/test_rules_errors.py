@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.rules import RuleError, compile_condition, compile_rules
+from actors.rules.program import RuleError, compile_condition, compile_rules
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actors.rules import Signals, compile_expression, compile_rules
-from actors.rules_vocabulary import DEFAULTS, INDICATORS
+from actors.rules.program import Signals, compile_expression, compile_rules
+from actors.rules.vocabulary import DEFAULTS, INDICATORS
 from rules_fakes import FakeIndicators, bars_from
 
 pytestmark = pytest.mark.timeout(30)
@@ -72,14 +72,14 @@ def server_day_bars():
     (-5 * 3600, [10, 10, 40 / 3, 15, 18, 20]),      # UTC-5: at 05:00 UTC, after the bars
 ])
 def test_vwap_resets_at_the_server_midnight(tz_offset_s, expected):
-    pytest.importorskip("actors.indicators")
+    pytest.importorskip("actors.indicators.batch")
     bars = server_day_bars()
     values = compile_expression("vwap()").series(bars, tz_offset_s=tz_offset_s)
     np.testing.assert_allclose(values, expected)
 
 
 def test_a_vwap_rule_follows_the_server_day():
-    pytest.importorskip("actors.indicators")
+    pytest.importorskip("actors.indicators.batch")
     rules = compile_rules({"entry_long": "close > vwap()"})
     bars = server_day_bars()
     assert rules.evaluate(bars, tz_offset_s=7200) == Signals(entry_long=True)  # 30 > 25
@@ -178,7 +178,7 @@ REAL_EXPRESSIONS = ["sma(10)", "ema(high, 12)", "rsi()", "macd().hist", "macd(8,
 
 
 def test_results_are_identical_with_and_without_the_cache():
-    pytest.importorskip("actors.indicators")
+    pytest.importorskip("actors.indicators.batch")
     random = np.random.default_rng(11)
     close = 100 + np.cumsum(random.normal(0, 1, 400))
     bars = bars_from(close, high=close + random.random(400), low=close - random.random(400),

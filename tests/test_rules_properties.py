@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from actors.rules import RuleError, compile_condition, compile_expression
-from actors.rules_errors import MAX_EXPRESSION_CHARS
-from actors.rules_vocabulary import INDICATORS, SERIES
+from actors.rules.program import RuleError, compile_condition, compile_expression
+from actors.rules.errors import MAX_EXPRESSION_CHARS
+from actors.rules.vocabulary import INDICATORS, SERIES
 from rules_fakes import FakeIndicators, bars_from
 
 pytestmark = pytest.mark.timeout(60)

@@ -1,6 +1,6 @@
 """The terminal's clock as seen from the executor: readings, extrapolation, ticks, restarts."""
 
-from actors.server_clock import MAX_EXTRAPOLATION_S, ServerClock, server_now
+from actors.terminal.server_clock import MAX_EXTRAPOLATION_S, ServerClock, server_now
 
 
 def test_no_reading_no_time() -> None:

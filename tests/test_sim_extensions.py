@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bridge import mt5
-from bridge.sim_calendar import CalendarError, load_calendar
+from bridge.sim.calendar import CalendarError, load_calendar
 from tests.test_sim_terminal import executor, start_terminal  # noqa: F401 - fixtures
 
 NFP = "2026-12-04T13:30:00Z"
@@ -73,7 +73,7 @@ def test_an_unreadable_calendar_file_says_which(tmp_path):
 
 
 def test_every_simulator_file_loader_names_a_file_it_cannot_read(tmp_path):
-    from bridge.sim_config import AccountConfigError, load_account
+    from bridge.sim.config import AccountConfigError, load_account
     from bridge.symbols import SymbolConfigError, load_symbols
     for load, error in ((load_calendar, CalendarError), (load_account, AccountConfigError),
                         (load_symbols, SymbolConfigError)):

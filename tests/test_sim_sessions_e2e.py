@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from actors.config import SimSettings
-from actors.service import sim_setup
+from actors.app.config import SimSettings
+from actors.app.service import sim_setup
 from bridge import mt5, protocol
-from bridge.price_feed import RandomWalkFeed
-from bridge.sim_clock import ManualClock
-from bridge.sim_config import AccountConfigError, broker_setup, parse_start
-from bridge.sim_sessions import add_open_ms, last_close_ms, next_open_ms, open_ms_between, session_open
-from bridge.sim_terminal import SimTerminal
+from bridge.sim.price_feed import RandomWalkFeed
+from bridge.sim.clock import ManualClock
+from bridge.sim.config import AccountConfigError, broker_setup, parse_start
+from bridge.trade_server.sessions import add_open_ms, last_close_ms, next_open_ms, open_ms_between, session_open
+from bridge.sim.terminal import SimTerminal
 from bridge.symbols import DEFAULT_SYMBOLS
 from tests.conftest import wait_for
 from tests.test_sim_terminal import LOGIN, Executor, buy_request

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import zmq
 
-from actors.candles import bar_open_time
+from bridge.candles import bar_open_time
 from bridge import mt5, protocol
-from bridge.price_feed import RandomWalkFeed
-from bridge.sim_clock import ManualClock, SimClock
-from bridge.sim_events import ReplyCache, TradeEvents
-from bridge.sim_terminal import SimTerminal
+from bridge.sim.price_feed import RandomWalkFeed
+from bridge.sim.clock import ManualClock, SimClock
+from bridge.sim.events import ReplyCache, TradeEvents
+from bridge.sim.terminal import SimTerminal
 from bridge.symbols import DEFAULT_SYMBOLS
-from bridge.trade_server import TradeServer
+from bridge.trade_server.server import TradeServer
 
 LOGIN = 7_000_123
 WEDNESDAY_10_UTC = int(datetime(2024, 3, 6, 10, 0, tzinfo=timezone.utc).timestamp() * 1000)

@@ -1,10 +1,10 @@
-"""Sizing and price distances from a symbol's properties (actors/sizing.py)."""
+"""Sizing and price distances from a symbol's properties (actors/account/sizing.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from actors.sizing import SizingError, pip_size, round_volume, size_position, stop_prices
+from actors.account.sizing import SizingError, pip_size, round_volume, size_position, stop_prices
 
 EURUSD = {"name": "EURUSD", "digits": 5, "point": 0.00001, "volume_min": 0.01, "volume_max": 100.0,
           "volume_step": 0.01}

@@ -1,4 +1,4 @@
-"""Risk-based sizing methods (actors/sizing.py) on the simulator's own symbol_info dicts.
+"""Risk-based sizing methods (actors/account/sizing.py) on the simulator's own symbol_info dicts.
 
 The symbols come from bridge.trade_server.TradeServer after quotes, so their tick values
 are those the simulator derives (USDJPY's converts JPY to the USD deposit at the quote).
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from actors.sizing import (SizingError, SizeResult, compute_size, kelly_risk_pct, size_position,
+from actors.account.sizing import (SizingError, SizeResult, compute_size, kelly_risk_pct, size_position,
                            value_per_lot)
 from bridge.symbols import DEFAULT_SYMBOLS
-from bridge.trade_server import TradeServer
+from bridge.trade_server.server import TradeServer
 
 
 @pytest.fixture(scope="module")

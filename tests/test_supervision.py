@@ -1,8 +1,8 @@
-"""RestartIntensity (actors/supervision.py): at most N restarts in W seconds, OTP-style."""
+"""RestartIntensity (actors/runtime/supervision.py): at most N restarts in W seconds, OTP-style."""
 
 from __future__ import annotations
 
-from actors.supervision import RestartIntensity
+from actors.runtime.supervision import RestartIntensity
 
 
 def test_defaults_three_in_sixty():

@@ -1,13 +1,13 @@
-"""A real broker's symbol_info → the simulator's SymbolSpec (bridge/symbol_import.py), pure."""
+"""A real broker's symbol_info → the simulator's SymbolSpec (bridge/sim/symbol_import.py), pure."""
 
 from __future__ import annotations
 
 import pytest
 
 from bridge import mt5
-from bridge.symbol_import import fixture_for, import_symbol, import_symbols, sessions_from_windows
+from bridge.sim.symbol_import import fixture_for, import_symbol, import_symbols, sessions_from_windows
 from bridge.symbols import DEFAULT_SYMBOLS, FX_SESSIONS, SymbolConfigError, SymbolSpec
-from bridge.trade_server import TradeServer
+from bridge.trade_server.server import TradeServer
 
 # What `mt5.symbol_info("EURUSD")._asdict()` gives on a typical ECN broker (abridged only of
 # fields the simulator has no use for; the extra ones left in must be ignored).

@@ -10,10 +10,10 @@ import pykka
 import pytest
 
 from actors import messages as m
-from actors.directory import Directory
-from actors.kill_switch import KillGate
-from actors.status_board import StatusBoard
-from actors.terminal import Terminal
+from actors.runtime.directory import Directory
+from actors.runtime.kill_switch import KillGate
+from actors.runtime.status_board import StatusBoard
+from actors.terminal.terminal import Terminal
 from bridge import protocol
 
 LOGIN = 5_000_001

@@ -1,6 +1,6 @@
 """The feed-gap sequencer: hold, backfill, release in time order."""
 
-from actors.tick_gaps import BACKFILL_TIMEOUT_S, TickSequencer
+from bridge.tick_gaps import BACKFILL_TIMEOUT_S, TickSequencer
 
 
 def ticks(*times):

@@ -1,4 +1,4 @@
-"""TOTP (actors/totp.py): the RFC 6238 test vectors, 6-digit codes, drift window, replay."""
+"""TOTP (actors/runtime/totp.py): the RFC 6238 test vectors, 6-digit codes, drift window, replay."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 
-from actors.totp import (TotpError, decode_secret, generate_secret, hotp, provisioning_uri, time_step, totp,
+from actors.runtime.totp import (TotpError, decode_secret, generate_secret, hotp, provisioning_uri, time_step, totp,
                          verify)
 
 # RFC 6238 Appendix B: the ASCII seeds for SHA-1, SHA-256 and SHA-512, 8 digits, T0 = 0, X = 30.

@@ -10,7 +10,7 @@ import pytest
 
 from bridge import mt5
 from bridge.symbols import DEFAULT_SYMBOLS, SymbolConfigError, SymbolSpec, load_symbols, match_group
-from bridge.trade_server import RequestError, TradeServer
+from bridge.trade_server.server import RequestError, TradeServer
 
 T0 = 1_700_000_000_000
 QUOTES = {

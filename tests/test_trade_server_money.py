@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 import pytest
 
 from bridge import mt5
-from bridge.sim_config import AccountConfigError, AccountSettings, load_account
-from bridge.sim_sessions import day_of_week, session_open
+from bridge.sim.config import AccountConfigError, AccountSettings, load_account
+from bridge.trade_server.sessions import day_of_week, session_open
 from bridge.symbols import DEFAULT_SYMBOLS, SymbolConfigError, load_symbols
-from bridge.trade_server import TradeServer
+from bridge.trade_server.server import TradeServer
 from test_trade_server import T0, buy, close, make_server, open_position, sell, with_spec
 
 

@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 
 from actors import messages as m
-from actors.order_ids import intent_id_from_magic
+from actors.account.order_ids import intent_id_from_magic
 from tests.conftest import wait_for
 
 SMA_CROSS = {

@@ -2,7 +2,7 @@
 
 import pytest
 
-from actors.trading_state import TradingState, TransitionRefused, on_breach, on_request
+from actors.risk.trading_state import TradingState, TransitionRefused, on_breach, on_request
 
 NOW = 1_000_000
 

@@ -3,8 +3,8 @@ way back to ACTIVE after a breach's lock, and a breach that halts one account of
 
 from __future__ import annotations
 
-from actors.confirmation import write_secret
-from actors.totp import totp
+from actors.runtime.confirmation import write_secret
+from actors.runtime.totp import totp
 from tests.conftest import start_second_terminal, wait_for
 
 

@@ -1,7 +1,7 @@
 //+------------------------------------------------------------------+
 //| Handlers.mqh: each request of MT5_BRIDGE.md mapped to MQL5 calls.|
 //|                                                                  |
-//| Mirrors bridge/sim_requests.py: arguments checked the same way   |
+//| Mirrors bridge/sim/requests.py: arguments checked the same way   |
 //| (nil counts as absent; a wrong type is -2 `Invalid "<name>"      |
 //| argument: expected int, got str`; an unknown symbol is -4), the  |
 //| reply `data` shaped like the MetaTrader5 package's result. A     |
@@ -14,7 +14,7 @@
 //| `calendar {date_from, date_to, country?, currency?}` reads       |
 //| CalendarValueHistory for news blackouts; `symbol_sessions        |
 //| {symbols}` reads SymbolInfoSessionTrade for trading hours. The   |
-//| simulator answers both (bridge/sim_requests.py).                 |
+//| simulator answers both (bridge/sim/requests.py).                 |
 //+------------------------------------------------------------------+
 #ifndef EXECUTOR_BRIDGE_HANDLERS_MQH
 #define EXECUTOR_BRIDGE_HANDLERS_MQH

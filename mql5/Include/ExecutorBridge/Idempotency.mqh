@@ -6,7 +6,7 @@
 //| PROTO_IDEMPOTENCY_TTL_S (10 min) of UTC wall time and are saved  |
 //| to MQL5\Files\ExecutorBridge\idempotency-<login>.bin after every |
 //| put, so an EA restart (a new boot) still knows what it did.      |
-//| Mirrors bridge/sim_events.py ReplyCache.                         |
+//| Mirrors bridge/sim/events.py ReplyCache.                         |
 //|                                                                  |
 //| File: "EBIC" u32 version, u32 count, then per entry: u32 id      |
 //| length, id bytes (UTF-8), i64 stored_at ms UTC, u32 data length, |

@@ -9,7 +9,7 @@
 //| Liveness: hello every PROTO_HELLO_REPEAT_MS until hello_ack;     |
 //| no ping for PROTO_MISSED_BEATS_FOR_DOWN beats = executor gone,   |
 //| hello again; the dead-man trips after PROTO_DEAD_MAN_MS without  |
-//| a ping. Mirrors bridge/sim_terminal.py. Never blocks.            |
+//| a ping. Mirrors bridge/sim/terminal.py. Never blocks.            |
 //+------------------------------------------------------------------+
 #ifndef EXECUTOR_BRIDGE_LINK_MQH
 #define EXECUTOR_BRIDGE_LINK_MQH
@@ -19,7 +19,7 @@
 #include "ZmqImport.mqh"
 #include "Clock.mqh"
 
-#define EB_OUTBOX_MAX           10000   // as bridge/sim_terminal.py OUTBOX_MAX
+#define EB_OUTBOX_MAX           10000   // as bridge/sim/terminal.py OUTBOX_MAX
 #define EB_MAX_FRAMES_PER_DRAIN 1000    // as sim_terminal.MAX_FRAMES_PER_STEP
 #define EB_MAX_REQUEST_BYTES    1048576 // executor requests are small; a bigger frame is refused unread
 #define EB_MAX_TOPICS           512

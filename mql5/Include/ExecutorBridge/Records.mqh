@@ -3,7 +3,7 @@
 //| dicts (AccountInfo, TerminalInfo, SymbolInfo, Tick, TradePosition|
 //| TradeOrder, TradeDeal, OrderSendResult, OrderCheckResult,        |
 //| MqlTradeTransaction), with the field names of bridge/sim_records |
-//| .py and bridge/trade_server.py, every time converted to UTC      |
+//| .py and bridge/trade_server/server.py, every time converted to UTC      |
 //| (`time*` seconds, `time*_msc` milliseconds) and every ticket and |
 //| magic written as uint64.                                         |
 //+------------------------------------------------------------------+

@@ -1,7 +1,7 @@
 //+------------------------------------------------------------------+
 //| Session.mqh: one EA instance's life, wired from the parts.       |
 //|                                                                  |
-//| Mirrors the session half of bridge/sim_terminal.py: hello until  |
+//| Mirrors the session half of bridge/sim/terminal.py: hello until  |
 //| hello_ack, ping answered at once (the pong), unknown types       |
 //| refused, order_send answered from the idempotency cache for a    |
 //| known id and refused by the dead-man switch when pings stopped,  |

@@ -1,7 +1,7 @@
 //+------------------------------------------------------------------+
 //| TradeEvents.mqh: what the EA tells the executor unasked on CTL.  |
 //|                                                                  |
-//| Mirrors bridge/sim_events.py TradeEvents: every trade            |
+//| Mirrors bridge/sim/events.py TradeEvents: every trade            |
 //| transaction forwarded as it happens, then (once per timer step)  |
 //| `positions` and `orders` snapshots with a version counter, an    |
 //| `account` event on change (balance, credit, trade_allowed,       |

@@ -1,0 +1,102 @@
+"""What the Account does with an order that did not plainly succeed (RELIABILITY.md):
+
+* retry-safe (requote, price changed, no quote, too many requests): the same order again,
+  re-priced, under the same client order id, after a short backoff, a few times;
+* uncertain (timeout after sending, lost trade-server connection, no answer at all): never
+  resent blindly. The order stays in flight (so its strategy sends nothing more) while the
+  terminal is asked for its positions; the first snapshot asked for after the doubt decides:
+  a position carrying the order's magic means it filled, none means it was never placed;
+* everything else is final: a rejection with MT5's text.
+
+A mixin of the Account actor; it uses the Account's `in_flight`, `view`, `_market` and
+success/failure paths.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from loguru import logger
+
+from actors.control import protocol as cp
+from actors import messages as m
+from actors.account import order_requests as orq
+from bridge import mt5
+
+RETRY_DELAYS_S = (0.2, 0.5, 1.0)
+
+
+@dataclass
+class Retry:
+    due: float
+    coid: str
+
+
+class AccountRecovery:
+    def _recover(self, res: m.OrderResult, flight: Any) -> bool:
+        """Handle a non-success result if it is retry-safe or uncertain; False if it is final."""
+        attempt = flight.extra.get("attempt", 0)
+        if res.ok and res.retcode in mt5.RETRY_SAFE_RETCODES and flight.kind in ("open", "close") \
+                and attempt < len(RETRY_DELAYS_S):
+            logger.warning("account {}: {} {} got {} ({}); retrying", self.login, flight.kind, res.client_order_id,
+                           res.retcode, mt5.retcode_text(res.retcode))
+            flight.extra["attempt"] = attempt + 1
+            self.in_flight[res.client_order_id] = flight
+            self.retries.append(Retry(time.monotonic() + RETRY_DELAYS_S[attempt], res.client_order_id))
+            return True
+        uncertain = (res.ok and res.retcode in mt5.UNCERTAIN_RETCODES) or res.error.startswith("UNKNOWN")
+        if uncertain and flight.kind in ("open", "close"):
+            logger.error("account {}: outcome of {} uncertain ({}); asking the terminal", self.login,
+                         res.client_order_id, res.retcode or res.error)
+            flight.extra["doubt"] = True
+            self.in_flight[res.client_order_id] = flight
+            self.directory.tell(f"terminal:{self.login}", m.RefreshPositions(account=self.login))
+            return True
+        return False
+
+    def _retry_due(self) -> None:
+        now = time.monotonic()
+        due, self.retries = [r for r in self.retries if r.due <= now], [r for r in self.retries if r.due > now]
+        for retry in due:
+            flight = self.in_flight.get(retry.coid)
+            if flight is None:
+                continue
+            request = dict(flight.extra["request"])
+            try:
+                _, bid, ask = self._market(flight.symbol)
+            except cp.ControlError:
+                bid = ask = 0.0
+            if bid and ask:  # re-price: a requote means the old price is gone
+                position = self.view.positions.get(flight.ticket)
+                request["price"] = orq.closing_price(position, bid, ask) if position and flight.kind == "close" \
+                    else orq.entry_price(flight.side, bid, ask)
+            flight.extra["request"] = request
+            self.directory.tell(f"terminal:{self.login}", m.SubmitOrder(
+                account=self.login, client_order_id=retry.coid, request=request, closing=flight.kind == "close",
+                attempt=flight.extra["attempt"]))
+
+    def _settle_doubts(self) -> None:
+        """After a fresh snapshot: decide every order in doubt by what the terminal shows."""
+        for coid, flight in list(self.in_flight.items()):
+            if not flight.extra.pop("doubt", False):
+                continue
+            magic = flight.extra["request"].get("magic")
+            del self.in_flight[coid]
+            if flight.kind == "open":
+                position = next((p for p in self.view.positions.values() if p.get("magic") == magic), None)
+                if position is not None:
+                    logger.warning("account {}: {} did fill (found by its magic)", self.login, coid)
+                    self._on_success(coid, flight, {"retcode": mt5.TRADE_RETCODE_DONE, "order": position["ticket"],
+                                                    "price": position["price_open"], "volume": position["volume"]})
+                    continue
+            else:
+                position = self.view.positions.get(flight.ticket)
+                if position is None or position["volume"] < flight.extra.get("volume_before", 0) - 1e-9:
+                    logger.warning("account {}: close {} did happen", self.login, coid)
+                    self._on_success(coid, flight, {"retcode": mt5.TRADE_RETCODE_DONE, "deal": 0, "order": 0,
+                                                    "price": 0.0, "volume": flight.volume})
+                    continue
+            self._on_failure(m.OrderResult(account=self.login, client_order_id=coid, ok=False,
+                                           error="never placed: the terminal shows no trace of it"), flight)

@@ -1,0 +1,1 @@
+"""The process: configuration, logs, the root Supervisor, the service object, replay."""

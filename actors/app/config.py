@@ -1,0 +1,142 @@
+"""The service's configuration: frozen, built from defaults, a JSON file and the command line.
+
+Precedence: command-line options over the `--config` file over these defaults. Unknown
+keys in the file are refused by name, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actors.runtime.kill_switch import LOCK_SECONDS
+from bridge import mt5, protocol
+from bridge.sim.ea_prices import DEFAULT_PRICES_CTL, DEFAULT_PRICES_MD
+from bridge.sim.config import parse_start
+
+DEFAULT_CONTROL = "tcp://127.0.0.1:5555"
+DEFAULT_EVENTS = "tcp://127.0.0.1:5556"
+DEFAULT_SIM_LOGIN = 5_000_001
+ACCOUNT_TYPES = {"demo": mt5.ACCOUNT_TRADE_MODE_DEMO, "live": mt5.ACCOUNT_TRADE_MODE_REAL}
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key and what is expected."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimSettings:
+    """The embedded simulated MT5 terminal (the default, and the paper broker).
+
+    Account settings left None come from `broker_file`'s "account" object, else from
+    `bridge.sim_config.AccountSettings` (10 000 USD, 1:100, UTC+2, demo); set ones win.
+    """
+    login: int = DEFAULT_SIM_LOGIN
+    speed: float = 1.0
+    seed: int = 0
+    balance: float | None = None
+    leverage: int | None = None
+    tz_offset_s: int | None = None
+    history_minutes: int = 7 * 24 * 60
+    broker_file: str | None = None  # {"account": {...}, "symbols": {...}} (bridge/sim/config.py)
+    symbols_file: str | None = None  # symbols over the broker file's
+    account: str | None = None  # demo | live: the trade_mode the simulated terminal reports
+    start: str | int | None = None  # ISO 8601 UTC or epoch ms: when the simulated market starts (None: now)
+    always_open: bool = False  # quote and trade round the clock, ignoring the symbols' sessions
+    calendar_file: str | None = None  # economic calendar the simulated terminal answers (JSON)
+    # Paper trading on real prices (bridge/sim/paper_terminal.py): "sim" = the seeded random walk,
+    # "ea" = the ticks of a real EA that connects to prices_ctl / prices_md instead of the executor.
+    prices: str = "sim"
+    prices_ctl: str = DEFAULT_PRICES_CTL
+    prices_md: str = DEFAULT_PRICES_MD
+
+    def __post_init__(self) -> None:
+        try:
+            parse_start(self.start)
+        except ValueError as exc:
+            raise ConfigError(f"sim.start: {exc}") from None
+        if self.prices not in ("sim", "ea"):
+            raise ConfigError(f"sim.prices must be 'sim' (random walk) or 'ea' (a real EA's), got {self.prices!r}")
+        if self.prices == "ea" and (self.speed != 1.0 or self.start is not None):
+            raise ConfigError("sim.prices 'ea' runs on the real clock: leave sim.speed at 1 and sim.start unset")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceConfig:
+    data_dir: Path = Path("data")
+    control_endpoint: str = DEFAULT_CONTROL
+    events_endpoint: str = DEFAULT_EVENTS
+    ea_ctl_endpoint: str = protocol.DEFAULT_CTL_ENDPOINT
+    ea_md_endpoint: str = protocol.DEFAULT_MD_ENDPOINT
+    kill_lock_s: float = LOCK_SECONDS
+    log_level: str = "INFO"
+    sim: SimSettings | None = field(default_factory=SimSettings)
+    # Default risk limits per account type, over the built-in ones ({"demo": {...}, "live": {...}}).
+    # Live defaults may only be tightened here; loosening needs UPDATE_RISK_LIMITS with a TOTP code.
+    risk_limits: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def load_config(path: Path | None, **overrides: Any) -> ServiceConfig:
+    """Defaults, then the JSON file at `path`, then the non-None `overrides`."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            values = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path} must hold a JSON object")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    sim = values.pop("sim", {})
+    no_sim = values.pop("no_sim", False)
+    _check_keys(values, ServiceConfig, "")
+    if sim is not None:
+        if not isinstance(sim, dict):
+            raise ConfigError("config key 'sim' must be an object (or null for no simulator)")
+        _check_keys(sim, SimSettings, "sim.")
+    if "risk_limits" in values:
+        values["risk_limits"] = _risk_defaults(values["risk_limits"])
+    if "data_dir" in values:
+        values["data_dir"] = Path(values["data_dir"])
+    if "kill_lock_s" in values and not float(values["kill_lock_s"]) > 0:
+        raise ConfigError("kill_lock_s must be a positive number of seconds")
+    sim_settings = None if (no_sim or sim is None) else SimSettings(**sim)
+    if sim_settings is not None and not sim_settings.speed > 0:
+        raise ConfigError(f"sim speed must be positive, got {sim_settings.speed}")
+    if sim_settings is not None and sim_settings.account not in (None, *ACCOUNT_TYPES):
+        raise ConfigError(f"sim account must be one of {sorted(ACCOUNT_TYPES)}, got {sim_settings.account!r}")
+    return ServiceConfig(**values, sim=sim_settings)
+
+
+def _risk_defaults(value: Any) -> dict[str, dict[str, Any]]:
+    from actors.risk.checks import default_limits
+    from actors.risk.limits import LimitsError, coerce, is_looser
+
+    if not isinstance(value, dict) or set(value) - {"demo", "live"}:
+        raise ConfigError('risk_limits must be an object with "demo" and/or "live" limit objects')
+    cleaned: dict[str, dict[str, Any]] = {}
+    for account_type, limits in value.items():
+        if not isinstance(limits, dict):
+            raise ConfigError(f"risk_limits.{account_type} must be an object of limits")
+        builtin = default_limits(account_type)
+        cleaned[account_type] = {}
+        for key, raw in limits.items():
+            try:
+                cleaned[account_type][key] = coerce(key, raw)
+            except LimitsError as exc:
+                raise ConfigError(f"risk_limits.{account_type}: {exc}") from None
+            if account_type == "live" and is_looser(key, cleaned[account_type][key], builtin.get(key)):
+                raise ConfigError(f"risk_limits.live.{key} is looser than the live default {builtin.get(key)!r}: "
+                                  "the config may only tighten live limits; loosen them on the running "
+                                  "executor with UPDATE_RISK_LIMITS and a TOTP code")
+    return cleaned
+
+
+def _check_keys(values: dict[str, Any], cls: type, prefix: str) -> None:
+    allowed = {f.name for f in dataclasses.fields(cls)} - {"sim"}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]}; allowed: {', '.join(sorted(allowed))}")

@@ -1,0 +1,247 @@
+"""Replay: a history file through the simulated terminal and the same actors as live trading.
+
+The executor runs exactly as `run.py service` runs it (private ports, a temporary journal),
+with a simulated terminal whose clock and prices come from the file. The driver releases
+the history in lockstep with the executor, so every run of the same strategy on the same
+file makes the same trades:
+
+1. the open tick of bar k goes in; it closes bar k-1 (MT5's bars close on the next tick);
+   if that closed a bar of the strategy's timeframe, the driver waits until the strategy
+   has evaluated it and the account has settled every order it caused (filled at that
+   open price, as a live order would be);
+2. the rest of bar k's ticks go in (low/high/close: SL and TP may trigger) and the driver
+   waits until the executor has seen the terminal's resulting positions;
+3. next bar.
+A tick file (`replay_ticks`) goes in as it is: per bar of the strategy's timeframe, its first
+tick alone (it closes the previous bar: wait as in 1.), then the rest in pushes of at most
+`TICKS_PER_PUSH`, each followed by the wait of 2. The file's first bars warm the
+indicators up, as in a bars replay: the terminal starts with no history.
+At the end it asks PERFORMANCE_REQUEST, through the control socket like any client.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from actors import messages as m
+from bridge.candles import bar_open_time
+from actors.app.config import load_config
+from actors.control.client import ControlClient
+from actors.app.ports import free_endpoint
+from actors.app.service import Service
+from bridge import mt5
+from bridge.history.bars import HistoryFileError, bar_period_ms, load_bars
+from bridge.history.ticks import TickHistory, load_ticks
+from bridge.history.replay_feed import ReplayFeed, bar_ticks, file_ticks
+from bridge.sim.clock import ManualClock
+from bridge.sim.terminal import SimTerminal
+from bridge.symbols import DEFAULT_SYMBOLS
+
+REPLAY_LOGIN = 9_000_001
+STRATEGY_ID = "replay"
+SYNC_TIMEOUT_S = 30.0
+TICKS_PER_PUSH = 500  # one tick batch on the wire per push: bounded frames, exits checked as often
+
+
+class ReplayError(RuntimeError):
+    """A replay that cannot run or stalled; the message says why."""
+
+
+def replay(csv_path: str | Path, strategy: dict[str, Any], *, symbol: str | None = None, tz_offset_s: int = 0,
+           balance: float = 10_000.0, progress: Callable[[int, int], None] | None = None,
+           strategy_bars: bool = False) -> dict[str, Any]:
+    """The PERFORMANCE_REQUEST reply (with `trades`) for `strategy` replayed over the file,
+    plus `bars` (how many were replayed) and `open_positions` (still open at the end);
+    with `strategy_bars`, also the closed bars the strategy holds at the end (its window)."""
+    symbol, strategy = _on_symbol(strategy, symbol)
+    try:
+        bars = load_bars(csv_path, tz_offset_s=tz_offset_s)
+        period = bar_period_ms(bars["time"])
+    except HistoryFileError as exc:
+        raise ReplayError(str(exc)) from None
+    timeframe_ms = mt5.TIMEFRAME_SECONDS.get(strategy.get("timeframe"), 0) * 1000
+    if timeframe_ms < period or timeframe_ms % period:
+        raise ReplayError(f"the file has {period // 60000}-minute bars; a {strategy.get('timeframe')} strategy "
+                          "needs bars of its timeframe or a finer one that divides it")
+    data_dir = Path(tempfile.mkdtemp(prefix="replay-"))
+    try:
+        with _Run(data_dir, symbol, int(bars["time"][0]), tz_offset_s, balance) as run:
+            run.start_strategy(strategy)
+            run.play(bars, period, timeframe_ms, progress)
+            return run.report(len(bars["time"]), strategy_bars)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def replay_ticks(ticks_path: str | Path, strategy: dict[str, Any], *, symbol: str | None = None,
+                 tz_offset_s: int = 0, balance: float = 10_000.0, progress: Callable[[int, int], None] | None = None,
+                 strategy_bars: bool = False) -> dict[str, Any]:
+    """Like `replay`, over a tick file (`bridge.history_ticks`): the terminal quotes exactly its
+    ticks. `bars` counts the strategy's bars the file spans; `ticks` the ticks replayed and
+    `skipped_ticks` the rows left out (before both bid and ask were known, or trade-only)."""
+    symbol, strategy = _on_symbol(strategy, symbol)
+    try:
+        history = load_ticks(ticks_path, tz_offset_s=tz_offset_s)
+    except HistoryFileError as exc:
+        raise ReplayError(str(exc)) from None
+    data_dir = Path(tempfile.mkdtemp(prefix="replay-"))
+    try:
+        with _Run(data_dir, symbol, int(history.time_msc[0]), tz_offset_s, balance) as run:
+            run.start_strategy(strategy)
+            bars = run.play_ticks(history, strategy["timeframe"], progress)
+            report = run.report(bars, strategy_bars)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    report["ticks"] = len(history)
+    report["skipped_ticks"] = history.skipped_unknown + history.skipped_trade_only
+    return report
+
+
+def _on_symbol(strategy: dict[str, Any], symbol: str | None) -> tuple[str, dict[str, Any]]:
+    symbol = symbol or strategy.get("symbol")
+    if symbol not in DEFAULT_SYMBOLS:
+        raise ReplayError(f"symbol {symbol!r} is not simulated; choose one of {sorted(DEFAULT_SYMBOLS)}")
+    return symbol, {**strategy, "symbol": symbol}
+
+
+class _Run:
+    """One private executor and its replay terminal."""
+
+    def __init__(self, data_dir: Path, symbol: str, first_ms: int, tz_offset_s: int, balance: float) -> None:
+        self.symbol = symbol
+        self.spec = DEFAULT_SYMBOLS[symbol]
+        self.tz_offset_s = tz_offset_s
+        self.feed = ReplayFeed()
+        self.config = load_config(None, data_dir=data_dir, control_endpoint=free_endpoint(),
+                                  events_endpoint=free_endpoint(), ea_ctl_endpoint=free_endpoint(),
+                                  ea_md_endpoint=free_endpoint(), no_sim=True)
+        start_ms = first_ms - 1
+
+        def terminal(config: Any) -> SimTerminal:
+            sim = SimTerminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
+                              login=REPLAY_LOGIN, clock=ManualClock(start_ms), balance=balance,
+                              tz_offset_s=tz_offset_s, history_minutes=0, feed=self.feed, poll_ms=1, md_publish_s=0.0,
+                              enforce_sessions=False)  # the file is the market: its ticks, its hours
+            self.feed.clock = sim.clock
+            return sim
+        self.service = Service(self.config, sim_factory=terminal)
+        self.client: ControlClient | None = None
+
+    def __enter__(self) -> _Run:
+        self.service.start()
+        self.client = ControlClient(self.config.control_endpoint, timeout_s=SYNC_TIMEOUT_S)
+        self._wait(lambda: self._account().get("ready") and self._synced()
+                   and self.service.board.get(f"risk:{REPLAY_LOGIN}", {}).get("account_type") == "demo",
+                   "the replay terminal to connect")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.service.stop()
+
+    # --- steps ---
+    def start_strategy(self, strategy: dict[str, Any]) -> None:
+        reply = self.client.request("START_STRATEGY", {"strategy_id": STRATEGY_ID, "strategy": strategy})
+        if not reply["ok"]:
+            raise ReplayError(f"strategy refused: {reply['error']['code']}: {reply['error']['message']}")
+        self._wait(lambda: self.service.board.get(f"strategy:{STRATEGY_ID}", {}).get("ready"), "the strategy")
+
+    def play(self, bars: dict, period: int, timeframe_ms: int, progress: Callable[[int, int], None] | None) -> None:
+        timeframe = next(tf for tf, s in mt5.TIMEFRAME_SECONDS.items() if s * 1000 == timeframe_ms)
+        total = len(bars["time"])
+        forming: int | None = None  # open time of the strategy bar being built
+        ticks_of_bars = bar_ticks(self.symbol, bars, period, point=self.spec.point, digits=self.spec.digits,
+                                  default_spread_points=self.spec.sim_spread_points)
+        for index, ticks in enumerate(ticks_of_bars):
+            opening = bar_open_time(ticks[0][1], timeframe, self.tz_offset_s)
+            self._push(ticks[:1])
+            if forming is not None and opening != forming:
+                self._wait_bar(forming)
+            forming = opening
+            self._push(ticks[1:])
+            if progress is not None:
+                progress(index + 1, total)
+        self._settle()
+
+    def play_ticks(self, history: TickHistory, timeframe: str, progress: Callable[[int, int], None] | None) -> int:
+        """The file's ticks in lockstep; returns how many strategy bars they span."""
+        bars = done = 0
+        forming: int | None = None
+        for opening, ticks in file_ticks(self.symbol, history, timeframe, self.tz_offset_s):
+            self._push(ticks[:1])
+            if forming is not None:
+                self._wait_bar(forming)
+            forming, bars = opening, bars + 1
+            for start in range(1, len(ticks), TICKS_PER_PUSH):
+                self._push(ticks[start:start + TICKS_PER_PUSH])
+            done += len(ticks)
+            if progress is not None:
+                progress(done, len(history))
+        return bars
+
+    def report(self, bar_count: int, strategy_bars: bool = False) -> dict[str, Any]:
+        expected = sum(1 for d in self.service.sim.server.history_deals_get()
+                       if d["entry"] in (mt5.DEAL_ENTRY_OUT, mt5.DEAL_ENTRY_OUT_BY, mt5.DEAL_ENTRY_INOUT))
+
+        def performance() -> dict[str, Any] | None:
+            reply = self.client.request("PERFORMANCE_REQUEST", {"strategy_id": STRATEGY_ID, "include_trades": True})
+            data = reply["data"]
+            return data if len(data["trades"]) == expected else None
+        data = self._wait(performance, "every closed trade to be journaled")
+        data["bars"] = bar_count
+        data["open_positions"] = self.client.request("STATUS_REQUEST")["data"]["positions"]
+        if strategy_bars:
+            series = self.service.directory.get(f"strategy:{STRATEGY_ID}").proxy().bars.get(timeout=SYNC_TIMEOUT_S)
+            data["strategy_bars"] = {name: values.tolist() for name, values in series.columns().items()}
+        return data
+
+    # --- synchronisation ---
+    def _push(self, ticks: list) -> None:
+        self.feed.push(ticks)
+        if not self.feed.wait_drained(SYNC_TIMEOUT_S):
+            raise ReplayError("the replay terminal stopped taking ticks")
+        self._settle()
+
+    def _wait_bar(self, bar_time: int) -> None:
+        self._wait(lambda: (self.service.board.get(f"strategy:{STRATEGY_ID}", {}).get("last_bar") or 0) >= bar_time,
+                   f"the strategy to evaluate the bar of {bar_time}")
+        self._settle()
+
+    def _settle(self) -> None:
+        """Until the executor has seen the terminal's latest positions and nothing is in flight."""
+        account = self.service.directory.get(f"account:{REPLAY_LOGIN}")
+        for _ in range(2):  # orders sent while settling change the terminal again: settle twice
+            self._wait(self._synced, "the executor to see the terminal's positions")
+            account.ask(m.Ping(), timeout=SYNC_TIMEOUT_S)  # everything told to the account is handled
+            self._wait(lambda: self._account().get("busy") == 0, "orders in flight to complete")
+
+    def _synced(self) -> bool:
+        terminal = self.service.directory.get(f"terminal:{REPLAY_LOGIN}")
+        if terminal is None:
+            return False
+        seen = terminal.proxy().positions_version.get(timeout=SYNC_TIMEOUT_S)
+        return seen == self.service.sim.server.version
+
+    def _account(self) -> dict[str, Any]:
+        return self.service.board.get(f"account:{REPLAY_LOGIN}", {})
+
+    def _wait(self, condition: Callable[[], Any], what: str) -> Any:
+        deadline = time.monotonic() + SYNC_TIMEOUT_S
+        delay = 0.0002
+        while True:
+            value = condition()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                logger.error("replay stalled waiting for {}", what)
+                raise ReplayError(f"replay stalled waiting for {what}")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.005)

@@ -1,0 +1,288 @@
+"""The root Supervisor: starts the actors in order, restarts the ones that crash, owns the
+kill switch, and stops everything in reverse order.
+
+Core actors start in dependency order (Journal, Gateway, MarketData, ControlServer, the
+strategy supervisor), each confirmed alive with a `Ping` before the next. Each account's
+actors (RiskGuard, Account, Terminal) start when its EA first says hello and take their
+place before MarketData. A crashed actor is restarted together with every actor started
+after it (rest_for_one, at most 3 restarts in 60 s); past that the supervisor escalates:
+it engages the kill switch and marks the service fatal, so the process exits non-zero and
+the OS service manager restarts it into a clean reconciliation.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+from loguru import logger
+
+from actors.control import protocol as cp
+from actors import messages as m
+from actors.account.account import Account
+from actors.runtime.confirmation import OtpVerifier
+from actors.control.server import ControlServer
+from actors.runtime.directory import Directory
+from actors.terminal.gateway import Gateway
+from actors.journal.journal import Journal
+from actors.runtime.kill_switch import KillGate, KillSwitchState
+from actors.terminal.market_data import MarketData
+from actors.risk.guard import RiskGuard
+from actors.runtime.status_board import StatusBoard
+from actors.strategy.supervisor import StrategySupervisor
+from actors.runtime.supervision import RestartIntensity, stop_actor
+from actors.terminal.terminal import Terminal
+from actors.runtime.ticker import Ticker
+
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 5.0
+
+
+@dataclass
+class Child:
+    name: str
+    start: Callable[[], pykka.ActorRef]
+    ref: pykka.ActorRef | None = None
+
+
+@dataclass
+class FlattenRound:
+    corr: str
+    waiting: set[int]
+    totals: dict[str, int] = field(default_factory=lambda: {"closed_positions": 0, "cancelled_orders": 0,
+                                                            "remaining": 0})
+
+
+class Supervisor(pykka.ThreadingActor):
+    def __init__(self, *, config: Any, directory: Directory, board: StatusBoard, gate: KillGate,
+                 fatal: threading.Event, otp: OtpVerifier | None = None) -> None:
+        super().__init__()
+        self.otp = otp or OtpVerifier(None)
+        self.config = config
+        self.directory = directory
+        self.board = board
+        self.gate = gate
+        self.fatal = fatal
+        self.children: list[Child] = []
+        self.intensity = RestartIntensity(3, 60.0)
+        self.kill = KillSwitchState()
+        self.flattening: dict[str, FlattenRound] = {}
+        self.started = time.monotonic()
+        self.state = "starting"
+        self.ticker: Ticker | None = None
+
+    # --- lifecycle ---
+    def on_start(self) -> None:
+        self.directory.register("supervisor", self.actor_ref)
+        try:
+            self._start_core()
+        except Exception as exc:
+            # pykka will not call on_stop after a failed on_start: undo what did start.
+            self.directory.record_start_error("supervisor", str(exc))
+            for child in reversed(self.children):
+                self._stop_child(child)
+            raise
+        self.state = "running"
+        self.ticker = Ticker(self.actor_ref, 1.0).start()
+        self._post()
+
+    def _start_core(self) -> None:
+        c, d, b = self.config, self.directory, self.board
+        self._start_child(Child("journal", lambda: Journal.start(c.data_dir / "journal.sqlite3", d)))
+        self.kill = self.directory.ask("journal", m.LoadKillSwitch(), timeout=STOP_TIMEOUT_S)
+        if self.kill.active:
+            self.gate.trip(self.kill.reason)
+            logger.warning("kill switch is engaged ({}); trading locked until {}", self.kill.reason,
+                           _iso(self.kill.locked_until))
+        self.otp.restore(self.directory.ask("journal", m.LoadOtpStep(), timeout=STOP_TIMEOUT_S))
+        self._start_child(Child("gateway", lambda: Gateway.start(ctl_endpoint=c.ea_ctl_endpoint,
+                                                                 md_endpoint=c.ea_md_endpoint, directory=d)))
+        self._start_child(Child("market_data", lambda: MarketData.start(directory=d, board=b)))
+        self._start_child(Child("control", lambda: ControlServer.start(
+            control_endpoint=c.control_endpoint, events_endpoint=c.events_endpoint, directory=d, board=b,
+            gate=self.gate, otp=self.otp)))
+        self._start_child(Child("strategies", lambda: StrategySupervisor.start(directory=d, board=b)))
+
+    def on_stop(self) -> None:
+        self.state = "stopping"
+        if self.ticker:
+            self.ticker.stop()
+        for child in reversed(self.children):
+            self._stop_child(child)
+        self.directory.unregister("supervisor", self.actor_ref)
+
+    def on_failure(self, *exc_info: Any) -> None:
+        logger.opt(exception=exc_info).critical("supervisor crashed")
+        self.fatal.set()
+
+    def _start_child(self, child: Child) -> None:
+        """Start and confirm alive; a core actor that cannot start stops the service start."""
+        child.ref = child.start()
+        self.directory.register(child.name, child.ref)
+        if child not in self.children:
+            self._place(child)  # before the ping: a failed start is still stopped
+        try:
+            child.ref.ask(m.Ping(), timeout=START_TIMEOUT_S)
+        except (pykka.ActorDeadError, pykka.Timeout) as exc:
+            why = self.directory.start_error(child.name) or "see the log above"
+            raise RuntimeError(f"{child.name} failed to start: {why}") from exc
+
+    def _place(self, child: Child) -> None:
+        """Start order is RELIABILITY.md's: journal, gateway, then each account's RiskGuard,
+        Account and Terminal, then MarketData, ControlServer and the strategies."""
+        if child.name.split(":")[0] in ("risk", "account", "terminal"):
+            first_after_accounts = next((i for i, c in enumerate(self.children) if c.name == "market_data"),
+                                        len(self.children))
+            self.children.insert(first_after_accounts, child)
+        else:
+            self.children.append(child)
+
+    def _stop_child(self, child: Child) -> None:
+        ref, child.ref = child.ref, None
+        stop_actor(self.directory, child.name, ref, STOP_TIMEOUT_S)
+
+    # --- messages ---
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case m.TerminalDiscovered(account=login):
+                self._start_account(login)
+            case m.ActorFailed(name=name, error=error):
+                self._on_failure(name, error)
+            case m.Tick():
+                self._poll()
+            case m.EmergencyStop():
+                self._emergency_stop(message)
+            case m.AccountFlattened():
+                self._on_flattened(message)
+            case m.ResetKillSwitch(corr=corr):
+                self._reset_kill_switch(corr)
+            case m.Ping():
+                return True
+            case _:
+                return super().on_receive(message)
+        return None
+
+    def _start_account(self, login: int) -> None:
+        d, b = self.directory, self.board
+        if self.directory.get(f"terminal:{login}") is None:
+            for child in (Child(f"risk:{login}", lambda: RiskGuard.start(login=login, directory=d, board=b,
+                                                                           gate=self.gate, otp=self.otp,
+                                                                           defaults=self.config.risk_limits,
+                                                                           lock_s=self.config.kill_lock_s)),
+                          Child(f"account:{login}", lambda: Account.start(login=login, directory=d, board=b)),
+                          Child(f"terminal:{login}", lambda: Terminal.start(login=login, directory=d, board=b,
+                                                                            gate=self.gate))):
+                try:
+                    self._start_child(child)
+                except RuntimeError as exc:
+                    logger.error("account {}: {}", login, exc)
+                    return
+        self.directory.tell("gateway", m.TerminalDiscovered(account=login))
+
+    # --- supervision ---
+    def _poll(self) -> None:
+        for child in self.children:
+            if child.ref is not None and not child.ref.is_alive():
+                self._on_failure(child.name, "actor died")
+
+    def _on_failure(self, name: str, error: str) -> None:
+        """rest_for_one: restart the crashed child and every child started after it, since
+        those may hold references to, or subscriptions with, the one that died."""
+        index = next((i for i, c in enumerate(self.children) if c.name == name), None)
+        if index is None or self.state != "running":
+            return
+        child = self.children[index]
+        if child.ref is None or child.ref.is_alive():
+            return
+        self.directory.unregister(name, child.ref)
+        child.ref = None
+        if not self.intensity.allow():
+            return self._escalate(f"{name} crashed ({error}) and restarts exceeded 3 in 60 s")
+        later = self.children[index + 1:]
+        logger.warning("{} crashed ({}); restarting it and {}", name, error, [c.name for c in later] or "nothing else")
+        for other in reversed(later):
+            self._stop_child(other)
+        try:
+            for restarted in self.children[index:]:
+                self._start_child(restarted)
+        except RuntimeError as exc:
+            self._escalate(str(exc))
+
+    def _escalate(self, why: str) -> None:
+        logger.critical("escalating: {}; engaging the kill switch and stopping the service", why)
+        self._engage(f"supervisor escalation: {why}")
+        self.state = "failed"
+        self._post()
+        self.fatal.set()
+
+    # --- kill switch ---
+    def _engage(self, reason: str) -> None:
+        self.gate.trip(reason)
+        if self.kill.active:
+            return
+        self.kill = self.kill.engage(reason, _now_ms(), self.config.kill_lock_s)
+        logger.critical("KILL SWITCH engaged: {}; trading locked until {}", reason, _iso(self.kill.locked_until))
+        self.directory.publish(m.KillSwitchEngaged(reason=reason, locked_until=self.kill.locked_until,
+                                                   engaged_at=self.kill.engaged_at))
+        self._post()
+
+    def _emergency_stop(self, cmd: m.EmergencyStop) -> None:
+        self._engage(cmd.reason)
+        self.directory.tell("strategies", m.StopAllStrategies(reason=f"kill switch: {cmd.reason}"))
+        logins = {int(n.split(":")[1]) for n in self.directory.names("account:")}
+        round_ = FlattenRound(cmd.corr, set(logins))
+        if not logins:
+            return self._reply_flattened(round_)
+        self.flattening[cmd.corr] = round_
+        for login in logins:
+            self.directory.tell(f"account:{login}", m.Flatten(corr=cmd.corr, account=login, reason=cmd.reason))
+
+    def _on_flattened(self, msg: m.AccountFlattened) -> None:
+        round_ = self.flattening.get(msg.corr)
+        if round_ is None:
+            return
+        round_.waiting.discard(msg.account)
+        for key in round_.totals:
+            round_.totals[key] += getattr(msg, key)
+        if not round_.waiting:
+            del self.flattening[msg.corr]
+            self._reply_flattened(round_)
+
+    def _reply_flattened(self, round_: FlattenRound) -> None:
+        logger.critical("kill switch: closed {closed_positions}, cancelled {cancelled_orders}, remaining {remaining}",
+                        **round_.totals)
+        if round_.corr:
+            self.directory.tell("control", m.CommandReply(corr=round_.corr, ok=True, data={
+                **round_.totals, "locked_until": self.kill.locked_until}))
+
+    def _reset_kill_switch(self, corr: str) -> None:
+        now = _now_ms()
+        if not self.kill.can_reset(now):
+            self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=cp.error(
+                cp.TRADING_LOCKED, f"the kill switch stays locked until {_iso(self.kill.locked_until)}",
+                {"locked_until": self.kill.locked_until})))
+            return
+        was_active = self.kill.active
+        self.kill = KillSwitchState()
+        self.gate.clear()
+        if was_active:
+            logger.warning("kill switch reset; trading may resume")
+            self.directory.publish(m.KillSwitchReset(reset_at=now))
+        self._post()
+        self.directory.tell("control", m.CommandReply(corr=corr, ok=True, data={"state": "ACTIVE"}))
+
+    def _post(self) -> None:
+        self.board.post("supervisor", {"state": self.state, "started_monotonic": self.started,
+                                       "kill_switch": self.kill.as_status()})
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _iso(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))

@@ -1,0 +1,231 @@
+"""The ControlServer actor: the executor's ZMQ control socket and its events socket.
+
+Life of a command: ROUTER frame -> decode and bound -> envelope and per-command schema ->
+reply cache (a repeated `id` is answered from memory, or parked behind the first while it
+runs) -> route -> the operator's TOTP code when the command raises a live account's risk
+(checked after routing, so a command refused anyway does not use a code up) -> the owning actor, told with a correlation id -> its `CommandReply` -> one reply
+frame, cached and audited. Nothing on this path blocks: a command whose owner does not
+answer in time gets TIMEOUT, and its late answer still lands in the cache for a retry.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+import zmq
+from loguru import logger
+
+from actors.control import protocol as cp
+from actors import messages as m
+from actors.runtime.confirmation import ConfirmationRequired, OtpVerifier
+from actors.control.routes import Route, live_accounts_concerned, route
+from actors.control.schema import SchemaError, UnknownCommand, request_id_of, validate_command, validate_envelope
+from actors.runtime.directory import Directory
+from actors.runtime.supervision import Supervised
+from actors.runtime.kill_switch import KillGate
+from actors.control.reply_cache import ReplyCache
+from actors.runtime.socket_pump import SocketPump
+from actors.runtime.status_board import StatusBoard
+from actors.runtime.ticker import Ticker
+
+
+@dataclass
+class Pending:
+    request_id: str
+    type: str
+    data: dict[str, Any]
+    deadline: float
+    clients: list[list[bytes]] = field(default_factory=list)  # routing prefixes waiting for this id
+
+
+@dataclass(frozen=True, slots=True)
+class _Inbound:
+    socket: str
+    frames: list[bytes]
+
+
+class ControlServer(Supervised):
+    def __init__(self, *, control_endpoint: str, events_endpoint: str, directory: Directory,
+                 board: StatusBoard, gate: KillGate, otp: OtpVerifier | None = None) -> None:
+        super().__init__(name="control", parent="supervisor", directory=directory)
+        self.otp = otp or OtpVerifier(None)
+        self.control_endpoint = control_endpoint
+        self.events_endpoint = events_endpoint
+        self.board = board
+        self.gate = gate
+        self.cache = ReplyCache(cp.REPLY_CACHE_TTL_S)
+        self.pending: dict[str, Pending] = {}  # corr -> command in flight
+        self.in_flight: dict[str, str] = {}  # request id -> corr
+        self._corr = itertools.count(1)
+        self.pump: SocketPump | None = None
+        self.ticker: Ticker | None = None
+        self.counts = {"requests": 0, "errors": 0, "events": 0}
+
+    # --- lifecycle ---
+    def on_start(self) -> None:
+        self.pump = SocketPump("control", self._make_sockets, self._on_frames)
+        self.pump.start()
+        self.ticker = Ticker(self.actor_ref, 0.1).start()
+        logger.info("control on {} (REQ), events on {} (SUB)", self.control_endpoint, self.events_endpoint)
+
+    def on_stop(self) -> None:
+        if self.ticker:
+            self.ticker.stop()
+        for corr in list(self.pending):
+            self._finish(corr, cp.reply_error, cp.error(cp.UNAVAILABLE, "executor is shutting down; retry after it restarts"))
+        if self.pump:
+            self.pump.stop()
+
+    def _make_sockets(self, ctx: zmq.Context) -> dict[str, zmq.Socket]:
+        router = ctx.socket(zmq.ROUTER)
+        pub = ctx.socket(zmq.PUB)
+        try:
+            router.setsockopt(zmq.LINGER, 0)
+            router.setsockopt(zmq.MAXMSGSIZE, cp.SOCKET_MAX_MSG_BYTES)
+            router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            router.bind(self.control_endpoint)
+            pub.setsockopt(zmq.LINGER, 0)
+            pub.setsockopt(zmq.SNDHWM, 100_000)
+            pub.bind(self.events_endpoint)
+        except zmq.ZMQError:
+            router.close(linger=0)
+            pub.close(linger=0)
+            raise
+        return {"control": router, "events": pub}
+
+    def _on_frames(self, socket: str, frames: list[bytes]) -> None:
+        self.actor_ref.tell(_Inbound(socket, frames))  # runs in the pump thread: hand over only
+
+    # --- messages ---
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case _Inbound(frames=frames):
+                self._on_request(frames)
+            case m.CommandReply():
+                self._on_reply(message)
+            case m.Tick():
+                self._expire(time.monotonic())
+            case _ if type(message) in m.EVENT_TYPES:
+                self._publish(message)
+            case _:
+                return super().on_receive(message)
+        return None
+
+    def _on_request(self, frames: list[bytes]) -> None:
+        self.counts["requests"] += 1
+        prefix, body = cp.split_envelope(frames)
+        request: Any = None
+        try:
+            if not 1 <= len(body) <= 2:
+                raise cp.ControlError(cp.BAD_REQUEST, f"a request is 1 frame (2 with auth), got {len(body)}")
+            request = cp.decode_request(body[0])
+            envelope = validate_envelope(request)
+        except (cp.ControlError, SchemaError) as exc:
+            err = exc.as_error() if isinstance(exc, cp.ControlError) else _schema_error(exc)
+            self._send(prefix, cp.reply_error(request_id_of(request), err))
+            self._audit(request_id_of(request), _type_of(request), None, err)
+            return
+        cached = self.cache.get(envelope.id)
+        if cached is not None:
+            self._send(prefix, cached)
+            return
+        if envelope.id in self.in_flight:  # the same id again while the first still runs
+            self.pending[self.in_flight[envelope.id]].clients.append(prefix)
+            return
+        self._dispatch(prefix, envelope)
+
+    def _dispatch(self, prefix: list[bytes], envelope: Any) -> None:
+        corr = f"c{next(self._corr)}"
+        try:
+            data = validate_command(envelope.type, envelope.data)
+            if envelope.type == "EMERGENCY_STOP":
+                # K1: the gate closes now, before the command waits in any mailbox.
+                self.gate.trip(data["reason"])
+            target = route(envelope.type, data, corr, self.board, self.gate, otp=envelope.otp)
+            self._confirm(envelope, data)
+        except UnknownCommand:
+            err = cp.error(cp.UNKNOWN_COMMAND, f"unknown command {envelope.type!r}; see CONTROL_API.md for the list",
+                           {"type": envelope.type})
+            return self._answer_now(prefix, envelope, cp.reply_error(envelope.id, err), err)
+        except SchemaError as exc:
+            err = _schema_error(exc)
+            return self._answer_now(prefix, envelope, cp.reply_error(envelope.id, err), err)
+        except cp.ControlError as exc:
+            return self._answer_now(prefix, envelope, cp.reply_error(envelope.id, exc.as_error()), exc.as_error())
+        if not isinstance(target, Route):
+            return self._answer_now(prefix, envelope, cp.reply_ok(envelope.id, target), None)
+        self.pending[corr] = Pending(envelope.id, envelope.type, data, time.monotonic() + target.timeout_s, [prefix])
+        self.in_flight[envelope.id] = corr
+        if not self.directory.tell(target.destination, target.message):
+            self._finish(corr, cp.reply_error, cp.error(cp.UNAVAILABLE, f"{target.destination} is not running; retry shortly"))
+
+    def _confirm(self, envelope: Any, data: dict[str, Any]) -> None:
+        live = live_accounts_concerned(envelope.type, data, self.board)
+        if not live:
+            return
+        try:
+            self.otp.confirm(envelope.otp, f"{envelope.type} on live account{'s' if len(live) > 1 else ''} "
+                                           f"{', '.join(map(str, live))}")
+        except ConfirmationRequired as exc:
+            raise cp.ControlError(cp.CONFIRMATION_REQUIRED, str(exc), {"accounts": live}) from None
+
+    def _answer_now(self, prefix: list[bytes], envelope: Any, reply: bytes, err: dict | None) -> None:
+        self._audit(envelope.id, envelope.type, envelope.data, err)  # every command, reads too (RELIABILITY.md)
+        self.cache.put(envelope.id, reply)
+        self._send(prefix, reply)
+
+    def _on_reply(self, reply: m.CommandReply) -> None:
+        if reply.corr not in self.pending:
+            logger.info("late reply for {} (already answered TIMEOUT)", reply.corr)
+            return
+        if reply.ok:
+            self._finish(reply.corr, cp.reply_ok, reply.data or {})
+        else:
+            self._finish(reply.corr, cp.reply_error, reply.error or cp.error(cp.INTERNAL, "no error given"))
+
+    def _finish(self, corr: str, build: Any, payload: dict[str, Any]) -> None:
+        pending = self.pending.pop(corr)
+        self.in_flight.pop(pending.request_id, None)
+        frame = build(pending.request_id, payload)
+        self.cache.put(pending.request_id, frame)
+        for prefix in pending.clients:
+            self._send(prefix, frame)
+        self._audit(pending.request_id, pending.type, pending.data, None if build is cp.reply_ok else payload)
+
+    def _expire(self, now: float) -> None:
+        for corr, pending in list(self.pending.items()):
+            if now >= pending.deadline:
+                logger.warning("{} {} timed out waiting for its owner", pending.type, pending.request_id)
+                self._finish(corr, cp.reply_error, cp.error(
+                    cp.TIMEOUT, f"{pending.type} did not complete in time; it may still complete: "
+                    "STATUS_REQUEST shows the outcome, and resending the same id returns it"))
+
+    # --- output ---
+    def _send(self, prefix: list[bytes], frame: bytes) -> None:
+        self.pump.send("control", [*prefix, frame])
+
+    def _publish(self, event: Any) -> None:
+        self.counts["events"] += 1
+        payload = msgpack.packb(m.to_map(event), use_bin_type=True)
+        self.pump.send("events", [type(event).__name__.encode(), payload])
+
+    def _audit(self, request_id: str | None, type_: str, data: Any, err: dict[str, Any] | None) -> None:
+        if err is not None:
+            self.counts["errors"] += 1
+        self.directory.tell("journal", m.AuditCommand(
+            request_id=request_id, type=type_ or "?", data=data if isinstance(data, dict) else None,
+            ok=err is None, error_code=(err or {}).get("code", "")))
+
+
+def _schema_error(exc: SchemaError) -> dict[str, Any]:
+    return cp.error(cp.BAD_REQUEST, str(exc), {"field": exc.field})
+
+
+def _type_of(request: Any) -> str:
+    if isinstance(request, dict) and isinstance(request.get("type"), str):
+        return request["type"][:32]
+    return "?"

@@ -1,0 +1,1 @@
+"""The Journal actor (the only SQLite writer), its tables, and performance figures."""

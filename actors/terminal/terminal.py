@@ -1,0 +1,252 @@
+"""The Terminal actor: one MT5 connection (one account), speaking the bridge protocol.
+
+It turns the account's intentions (`SubmitOrder`, `FetchRates`, `FetchDeals`) into bridge
+requests with ids, keeps the link alive (pings, silence detection), reconciles the account
+view on every new EA instance, and turns what the EA reports into messages for the Account
+and MarketData. Orders pass the kill gate here, the last point before they leave.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from loguru import logger
+
+from actors import messages as m
+from actors.runtime.directory import Directory
+from actors.runtime.supervision import Supervised
+from actors.terminal.ea_link import EaLink, PendingRequest
+from actors.runtime.kill_switch import KillGate
+from actors.terminal.server_clock import ServerClock
+from actors.runtime.status_board import StatusBoard
+from actors.runtime.ticker import Ticker
+from bridge import mt5, protocol
+
+
+class Terminal(Supervised):
+    def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate) -> None:
+        super().__init__(name=f"terminal:{login}", parent="supervisor", directory=directory)
+        self.login = login
+        self.board = board
+        self.gate = gate
+        self.link = EaLink(login)
+        self._introducing = False
+        self.positions: tuple = ()  # the terminal's last word on open positions and orders
+        self.orders: tuple = ()
+        self.positions_version: int | None = None  # the EA's counter of that word
+        self.ticker: Ticker | None = None
+        self.account_name = f"account:{login}"
+        self.clock = ServerClock()  # the terminal's server time, for the time-based risk checks
+
+    def on_start(self) -> None:
+        self.ticker = Ticker(self.actor_ref, 0.25).start()
+        self._post_status(connected=False)
+
+    def on_stop(self) -> None:
+        if self.ticker:
+            self.ticker.stop()
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case m.EaMessage(message=body):
+                self._on_ea(body, time.monotonic())
+            case m.SubmitOrder():
+                self._submit(message, time.monotonic())
+            case m.RefreshPositions():
+                self._send(protocol.POSITIONS_GET, purpose="positions")
+            case m.FetchRates():
+                self._send(protocol.COPY_RATES_FROM_POS, purpose=message, symbol=message.symbol,
+                           timeframe=message.timeframe, start_pos=0, count=message.count)
+            case m.FetchTicks():
+                self._send(protocol.COPY_TICKS_FROM, purpose=message, symbol=message.symbol,
+                           date_from=message.date_from, count=message.count, flags=mt5.COPY_TICKS_ALL)
+            case m.FetchDeals():
+                self._send(protocol.HISTORY_DEALS_GET, purpose=message, position=message.position)
+            case m.FetchSessions():
+                self._send(protocol.SYMBOL_SESSIONS, purpose=message, symbols=list(message.symbols))
+            case m.FetchCalendar():
+                self._send(protocol.CALENDAR, purpose=message, date_from=message.date_from, date_to=message.date_to)
+            case m.Tick():
+                self._on_tick(time.monotonic())
+            case _:
+                return super().on_receive(message)
+        return None
+
+    # --- inbound ---
+    def _on_ea(self, body: dict[str, Any], now: float) -> None:
+        self.link.heard(now)
+        self._read_clock(body, now)
+        if not self.link.up and body.get("type") != protocol.HELLO and not self._introducing:
+            # An EA mid-session (we restarted, or the link came back) will not say hello
+            # again: ask who it is, then reconcile exactly as after a hello.
+            self._introducing = True
+            self._send(protocol.TERMINAL_INFO, purpose=("introduce", str(body.get("boot", ""))))
+        if protocol.is_reply(body):
+            pending = self.link.take_reply(body)
+            if pending is not None:
+                self._on_reply(pending, body, now)
+            return
+        match body.get("type"):
+            case protocol.HELLO:
+                self._on_hello(body, now)
+            case protocol.TRADE_TRANSACTION:
+                self.directory.tell(self.account_name, m.TradeTransaction(
+                    account=self.login, trans=body.get("trans") or {}, request=body.get("request"),
+                    result=body.get("result")))
+            case protocol.POSITIONS if isinstance(body.get("positions"), (list, tuple)):
+                self.positions = tuple(body["positions"])
+                self.positions_version = body.get("version")
+                self._tell_snapshot()
+            case protocol.ORDERS if isinstance(body.get("orders"), (list, tuple)):
+                self.orders = tuple(body["orders"])
+                self._tell_snapshot()
+            case protocol.ACCOUNT:
+                if isinstance(body.get("account"), dict):
+                    self.directory.tell(self.account_name, m.AccountInfoUpdated(account=self.login, info=body["account"]))
+            case protocol.TERMINAL_STATUS | protocol.LOG:
+                logger.info("terminal {}: {}", self.login, {k: v for k, v in body.items() if k not in protocol.ENVELOPE_KEYS})
+            case protocol.HB:
+                pass
+
+    def _read_clock(self, body: dict[str, Any], now: float) -> None:
+        """hello, hb and pong carry the terminal's server_time (ms UTC)."""
+        data = body.get("data") if body.get("type") == protocol.PING else body
+        server_time = data.get("server_time") if isinstance(data, dict) else None
+        if isinstance(server_time, int) and not isinstance(server_time, bool) and server_time > 0:
+            self.clock.observe(server_time, now)
+            self.board.post(f"clock:{self.login}", self.clock.snapshot())
+
+    def _on_hello(self, body: dict[str, Any], now: float) -> None:
+        was_up = self.link.up
+        new_instance = self.link.on_hello(body, now)
+        self._send(protocol.HELLO_ACK)
+        if was_up and not new_instance:
+            return  # a repeated hello of the EA we already reconciled with
+        logger.info("terminal {} up (EA boot {}, tz offset {} s)", self.login, body.get("boot"), body.get("tz_offset_s"))
+        self._post_status(connected=True, hello=body)
+        if isinstance(body.get("account"), dict):
+            self.directory.tell(self.account_name, m.AccountInfoUpdated(account=self.login, info=body["account"]))
+        # Reconcile: the account view is rebuilt from the terminal, never assumed.
+        self._send(protocol.SYMBOLS_GET, purpose="symbols")
+        self._send(protocol.ACCOUNT_INFO, purpose="account_info")
+        self._send(protocol.POSITIONS_GET, purpose="positions")
+        self._link_changed(True, "hello")
+
+    def _on_reply(self, pending: PendingRequest, body: dict[str, Any], now: float) -> None:
+        ok = bool(body.get("ok"))
+        data = body.get("data")
+        error = body.get("error") or [mt5.RES_E_FAIL, "no error text"]
+        match pending.purpose:
+            case m.SubmitOrder() as order:
+                retcode = int(data.get("retcode", 0)) if ok and isinstance(data, dict) else 0
+                self.directory.tell(self.account_name, m.OrderResult(
+                    account=self.login, client_order_id=order.client_order_id, ok=ok, retcode=retcode,
+                    result=data if ok else None, error="" if ok else f"{error[0]}: {error[1]}"))
+            case m.FetchRates() | m.FetchTicks() | m.FetchDeals() | m.FetchSessions() | m.FetchCalendar():
+                self.directory.tell(pending.purpose.reply_to, self._fetched(pending.purpose, ok, data,
+                                                                            "" if ok else str(error[1])))
+            case ("introduce", boot):
+                self._introducing = False
+                if ok and isinstance(data, dict) and not self.link.up:
+                    self._on_hello({**data, "boot": boot}, now)
+            case "symbols" if ok:
+                symbols = {s["name"]: s for s in data if isinstance(s, dict) and "name" in s}
+                self.board.post(f"symbols:{self.login}", symbols)
+                self.directory.tell(self.account_name, m.SymbolsUpdated(account=self.login, symbols=symbols))
+            case "account_info" if ok:
+                self.directory.tell(self.account_name, m.AccountInfoUpdated(account=self.login, info=data))
+            case "positions" if ok:
+                self._send(protocol.ORDERS_GET, purpose=("orders", tuple(data)))
+            case ("orders", positions) if ok:
+                self.positions, self.orders = positions, tuple(data)
+                self._tell_snapshot()
+            case _ if not ok:
+                logger.warning("terminal {}: {} failed: {}", self.login, pending.type, error)
+
+    def _link_changed(self, connected: bool, reason: str) -> None:
+        event = m.LinkStateChanged(account=self.login, connected=connected, boot=self.link.boot, reason=reason)
+        self.directory.tell(self.account_name, event)
+        self.directory.publish(event)
+
+    def _tell_snapshot(self) -> None:
+        self.directory.tell(self.account_name, m.PositionsSnapshot(account=self.login, positions=self.positions,
+                                                                   orders=self.orders))
+
+    # --- outbound ---
+    def _send(self, type_: str, *, purpose: Any = None, id: str | None = None, **fields: Any) -> None:
+        message = self.link.request(type_, time.monotonic(), purpose=purpose, id=id, **fields)
+        self.directory.tell("gateway", m.SendToEa(account=self.login, message=message))
+
+    def _submit(self, order: m.SubmitOrder, now: float) -> None:
+        refusal = None
+        if self.gate.tripped and not order.closing:
+            refusal = f"kill switch engaged ({self.gate.reason}): only closing orders may leave"
+        elif not self.link.up:
+            refusal = f"terminal {self.login} is not connected"
+        if refusal:
+            logger.warning("order {} not sent: {}", order.client_order_id, refusal)
+            self.directory.tell(self.account_name, m.OrderResult(
+                account=self.login, client_order_id=order.client_order_id, ok=False, error=refusal))
+            return
+        # The client order id is the request id: a resend is recognised by the EA, never re-executed.
+        request_id = order.client_order_id if not order.attempt else f"{order.client_order_id}~{order.attempt}"
+        self._send(protocol.ORDER_SEND, purpose=order, id=request_id, request=order.request)
+
+    # --- time ---
+    def _on_tick(self, now: float) -> None:
+        if self.link.up and self.link.is_silent(now):
+            self.link.up = False
+            logger.error("terminal {} silent for {:.1f} s: link down, order entry paused", self.login,
+                         now - self.link.last_heard)
+            self._post_status(connected=False)
+            self._link_changed(False, "heartbeat lost")
+        if self.link.ping_due(now) and self.link.boot:
+            message = self.link.envelope.message(protocol.PING, id=f"p{int(now * 1000)}")
+            self.directory.tell("gateway", m.SendToEa(account=self.login, message=message))
+        for pending in self.link.expired(now):
+            self._on_timeout(pending, now)
+
+    def _on_timeout(self, pending: PendingRequest, now: float) -> None:
+        if isinstance(pending.purpose, m.SubmitOrder):
+            retry = self.link.retry(pending, now) if self.link.up else None
+            if retry is not None:
+                logger.warning("order {} unanswered; asking its status (try {})", pending.id, pending.tries + 1)
+                self.directory.tell("gateway", m.SendToEa(account=self.login, message=retry))
+                return
+            self.directory.tell(self.account_name, m.OrderResult(
+                account=self.login, client_order_id=pending.purpose.client_order_id, ok=False,
+                error=f"UNKNOWN: no answer after {pending.tries} tries; reconciliation decides"))
+            return
+        logger.warning("terminal {}: {} timed out", self.login, pending.type)
+        if isinstance(pending.purpose, (m.FetchRates, m.FetchTicks, m.FetchDeals, m.FetchSessions, m.FetchCalendar)):
+            self.directory.tell(pending.purpose.reply_to, self._fetched(pending.purpose, False, None, "timeout"))
+
+    def _fetched(self, req: Any, ok: bool, data: Any, error: str) -> Any:
+        """The answer to a Fetch* on behalf of another actor: the data, or why there is none."""
+        match req:
+            case m.FetchRates():
+                return m.RatesFetched(account=self.login, symbol=req.symbol, timeframe=req.timeframe, ok=ok,
+                                      rates=data if ok else None, error=error)
+            case m.FetchTicks():
+                return m.TicksFetched(account=self.login, symbol=req.symbol, date_from=req.date_from, ok=ok,
+                                      ticks=data if ok else None, error=error)
+            case m.FetchDeals():
+                return m.DealsFetched(account=self.login, position=req.position, ok=ok,
+                                      deals=tuple(data or ()) if ok else (), error=error)
+            case m.FetchSessions():
+                ok = ok and isinstance(data, dict)
+                return m.SessionsFetched(account=self.login, symbols=req.symbols, ok=ok,
+                                         sessions=data if ok else None, error=error)
+            case _:
+                ok = ok and isinstance(data, list)
+                return m.CalendarFetched(account=self.login, date_from=req.date_from, ok=ok,
+                                         events=tuple(e for e in data if isinstance(e, dict)) if ok else (), error=error)
+
+    def _post_status(self, *, connected: bool, hello: dict[str, Any] | None = None) -> None:
+        previous = self.board.get(f"terminal:{self.login}", {})
+        snapshot = {**previous, "login": self.login, "connected": connected, "boot": self.link.boot}
+        if hello is not None:
+            snapshot.update(tz_offset_s=int(hello.get("tz_offset_s", 0)), symbols=list(hello.get("symbols", [])),
+                            terminal=hello.get("terminal", {}))
+        self.board.post(f"terminal:{self.login}", snapshot)

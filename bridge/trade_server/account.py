@@ -1,0 +1,163 @@
+"""The account's money over its positions: margin (hedged), projections, swaps, stop-out.
+
+This module owns the account-level arithmetic of the simulated trade server, on top of the
+per-trade arithmetic of `sim_money`:
+
+* margin of all positions at current prices; on hedging accounts opposite positions of one
+  symbol are margined as MT5 does: the uncovered volume at the full rate, the hedged volume
+  at `margin_hedged / trade_contract_size` of the average per-lot rate of both legs (or, with
+  `margin_hedged_use_leg`, the larger leg's margin alone);
+* the margin and money an account would have after a request (`order_check`, check 10019);
+* swaps at each server-midnight rollover, in points per lot per day, none for the days that
+  close on Saturday or Sunday and triple for `swap_rollover3days`;
+* stop-out: while the margin level is under `margin_so_so` %, close the largest loser.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+from bridge import mt5
+from bridge.trade_server.sessions import rollovers_between
+
+if TYPE_CHECKING:
+    from bridge.trade_server.context import TradeContext
+    from bridge.trade_server.server import TradeServer
+
+Leg = tuple[str, bool, float]  # symbol, is long, volume
+NO_SWAP_DAYS = (0, 6)  # rollovers closing Sunday or Saturday: the Wednesday triple covers them
+MAX_STOP_OUTS = 1000
+
+
+def legs_of(server: TradeServer) -> list[Leg]:
+    return [(p.symbol, p.is_long, p.volume) for p in server.positions.values()]
+
+
+def leg_margin(server: TradeServer, symbol: str, long: bool, volume: float) -> float | None:
+    quote = server.quotes.get(symbol)
+    if quote is None:
+        return None
+    order_type = mt5.ORDER_TYPE_BUY if long else mt5.ORDER_TYPE_SELL
+    return server.money.margin(order_type, symbol, volume, quote.ask if long else quote.bid)
+
+
+def account_margin(server: TradeServer, legs: Iterable[Leg]) -> float:
+    """Margin of `legs` in the deposit currency (legs without a quote count nothing)."""
+    sides: dict[str, list[float]] = {}  # symbol -> [buy volume, buy margin, sell volume, sell margin]
+    for symbol, long, volume in legs:
+        margin = leg_margin(server, symbol, long, volume) or 0.0
+        side = sides.setdefault(symbol, [0.0, 0.0, 0.0, 0.0])
+        at = 0 if long else 2
+        side[at] += volume
+        side[at + 1] += margin
+    total = 0.0
+    for symbol, (buy_volume, buy_margin, sell_volume, sell_margin) in sides.items():
+        if server.netting or not (buy_volume and sell_volume):
+            total += buy_margin + sell_margin
+            continue
+        spec = server.symbols[symbol]
+        if spec.margin_hedged_use_leg:
+            total += max(buy_margin, sell_margin)
+            continue
+        hedged = min(buy_volume, sell_volume)
+        buy_rate, sell_rate = buy_margin / buy_volume, sell_margin / sell_volume
+        uncovered_rate = buy_rate if buy_volume > sell_volume else sell_rate
+        hedged_share = spec.margin_hedged / spec.trade_contract_size
+        total += (max(buy_volume, sell_volume) - hedged) * uncovered_rate
+        total += hedged * (buy_rate + sell_rate) / 2 * hedged_share
+    return round(total, server.money.currency_digits)
+
+
+def legs_after(ctx: TradeContext) -> list[Leg]:
+    """The account's legs once the request of `ctx` is filled (pending: as if triggered)."""
+    server = ctx.server
+    symbol, volume = ctx.spec.name, ctx.request["volume"]
+    legs = [(p.symbol, p.is_long, p.volume) for p in server.positions.values()
+            if p is not ctx.closing_position and p is not ctx.position_by]
+    closing = ctx.closing_position
+    if ctx.action == mt5.TRADE_ACTION_CLOSE_BY and ctx.position and ctx.position_by:
+        left = ctx.position.volume - ctx.position_by.volume
+        legs = [(p.symbol, p.is_long, p.volume) for p in server.positions.values()
+                if p not in (ctx.position, ctx.position_by)]
+        if abs(left) > 1e-9:
+            keeper = ctx.position if left > 0 else ctx.position_by
+            legs.append((symbol, keeper.is_long, abs(left)))
+    elif closing is not None:
+        rest = round(closing.volume - volume, 8)
+        if rest > 1e-9:
+            legs.append((symbol, closing.is_long, rest))
+        elif rest < -1e-9:  # netting reversal
+            legs.append((symbol, ctx.is_buy, -rest))
+    elif ctx.is_open:
+        legs.append((symbol, ctx.is_buy, volume))
+    return legs
+
+
+def margin_after(ctx: TradeContext) -> float | None:
+    """Account margin after the request, None when the new volume cannot be margined."""
+    if ctx.is_open and leg_margin(ctx.server, ctx.spec.name, ctx.is_buy, ctx.opening_volume) is None:
+        return None
+    return account_margin(ctx.server, legs_after(ctx))
+
+
+def projection(ctx: TradeContext) -> dict[str, float]:
+    """The account's money as it would be after the request of `ctx` (order_check)."""
+    server = ctx.server
+    balance = server.balance
+    profit, margin = server.floating()
+    if ctx.is_deal and ctx.quote is not None:
+        volume = ctx.request["volume"]
+        balance += server.commission(ctx.spec.name, volume)
+        closing = ctx.closing_position
+        if closing is not None:
+            share = min(1.0, volume / closing.volume)
+            realized = round((closing.profit + closing.swap) * share, server.money.currency_digits)
+            balance += realized
+            profit -= realized
+        if ctx.opening_volume > 0:
+            close_price = ctx.quote.bid if ctx.is_buy else ctx.quote.ask
+            profit += server.money.profit(ctx.request["type"], ctx.spec.name, ctx.opening_volume,
+                                          ctx.market_price(), close_price) or 0.0
+        margin = account_margin(server, legs_after(ctx))
+    elif ctx.is_pending and ctx.spec is not None:
+        margin = account_margin(server, legs_after(ctx))
+    return server.money_fields(balance, profit, margin)
+
+
+def charge_swaps(server: TradeServer, after_ms: int, upto_ms: int) -> int:
+    """Swaps of every rollover in (after_ms, upto_ms]; returns how many rollovers charged."""
+    charged = 0
+    for _, closed_day in rollovers_between(after_ms, upto_ms, server.tz_offset_s):
+        if closed_day in NO_SWAP_DAYS:
+            continue
+        charged += 1
+        for position in server.positions.values():
+            spec = server.symbols[position.symbol]
+            days = 3 if closed_day == spec.swap_rollover3days else 1
+            points = spec.swap_long if position.is_long else spec.swap_short
+            amount = points * spec.point * spec.trade_contract_size * position.volume * days
+            converted = server.money.to_deposit(amount, spec.currency_profit)
+            if converted:
+                position.swap = round(position.swap + converted, server.money.currency_digits)
+    if charged and server.positions:
+        server.changed()
+    return charged
+
+
+def stop_out(server: TradeServer, now: int) -> list[int]:
+    """Close the largest loser while the margin level is below `margin_so_so`; tickets closed."""
+    closed: list[int] = []
+    for _ in range(MAX_STOP_OUTS):
+        info = server.account_info()
+        level, margin = info["margin_level"], info["margin"]
+        server.margin_call = margin > 0 and level < server.margin_so_call
+        if not (margin > 0 and level < server.margin_so_so):
+            break
+        quoted = [p for p in server.positions.values() if p.symbol in server.quotes]
+        if not quoted:
+            break
+        loser = min(quoted, key=lambda p: (p.profit + p.swap, p.ticket))
+        comment = f"[so {level:.2f}%/{info['equity']:.2f}/{margin:.2f}]"
+        server.close_by_server(loser, mt5.DEAL_REASON_SO, now, comment)
+        closed.append(loser.ticket)
+    return closed
