@@ -6,10 +6,8 @@ import msgpack
 import pytest
 
 from actors.control import protocol as cp
-from actors.control.protocol import (
-    BAD_REQUEST, ERROR_CODES, MAX_FRAME_BYTES, ControlError, decode_request, error, reply_error, reply_ok,
-    split_envelope,
-)
+from actors.control.protocol import MAX_FRAME_BYTES, decode_request, reply_error, reply_ok, split_envelope
+from actors.errors import BAD_REQUEST, ERROR_CODES, TRADING_LOCKED, ControlError, error
 
 
 def padded_frame(size: int) -> bytes:
@@ -104,7 +102,7 @@ def test_reply_error_with_null_id():
 
 
 def test_control_error_as_error():
-    err = ControlError(cp.TRADING_LOCKED, "locked", {"locked_until": 5})
+    err = ControlError(TRADING_LOCKED, "locked", {"locked_until": 5})
     assert err.as_error() == {"code": "TRADING_LOCKED", "message": "locked", "details": {"locked_until": 5}}
     assert str(err) == "locked"
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from loguru import logger
 
-from actors.control import protocol as cp
+from actors import errors
 from actors import messages as m
 from actors.account import order_requests as orq
 from actors.account.exit_manager import AccountExits
@@ -141,13 +141,13 @@ class Account(AccountSizing, AccountRecovery, AccountExits, Supervised):
             return
         try:
             if not self._ready():
-                raise cp.ControlError(cp.UNAVAILABLE, f"account {self.login} is not connected or is still "
+                raise errors.ControlError(errors.UNAVAILABLE, f"account {self.login} is not connected or is still "
                                       "reconciling with its terminal; retry in a moment")
             symbol, bid, ask = self._market(intent.symbol)
             price = orq.entry_price(intent.side, bid, ask)
             size = self._size(intent, symbol, price)
-        except (SizingError, cp.ControlError) as exc:
-            return self._refuse(intent, corr, [str(exc)], getattr(exc, "code", cp.RISK_REJECTED))
+        except (SizingError, errors.ControlError) as exc:
+            return self._refuse(intent, corr, [str(exc)], getattr(exc, "code", errors.RISK_REJECTED))
         decision: m.RiskDecision = self.directory.ask(f"risk:{self.login}", self._check_order(intent, symbol, size.volume,
                                                                                               price),
                                                       timeout=ASK_TIMEOUT_S)
@@ -166,36 +166,36 @@ class Account(AccountSizing, AccountRecovery, AccountExits, Supervised):
         self._send(request, InFlight("open", corr, intent.strategy_id, intent.symbol, intent.side, volume),
                    closing=False)
 
-    def _refuse(self, intent: m.OrderIntent, corr: str, reasons: list[str], code: str = cp.RISK_REJECTED) -> None:
+    def _refuse(self, intent: m.OrderIntent, corr: str, reasons: list[str], code: str = errors.RISK_REJECTED) -> None:
         logger.warning("account {}: {} {} {} refused: {}", self.login, intent.strategy_id, intent.side,
                        intent.symbol, "; ".join(reasons))
         self.directory.publish(m.RiskRejected(account=self.login, strategy_id=intent.strategy_id,
                                               symbol=intent.symbol, side=intent.side, reasons=tuple(reasons)))
         kill = self.board.get("supervisor", {}).get("kill_switch", {})
-        if code == cp.RISK_REJECTED and kill.get("active") and any("kill switch" in r for r in reasons):
-            code = cp.TRADING_LOCKED
-        details = {"reasons": reasons} if code != cp.TRADING_LOCKED else {"reasons": reasons,
+        if code == errors.RISK_REJECTED and kill.get("active") and any("kill switch" in r for r in reasons):
+            code = errors.TRADING_LOCKED
+        details = {"reasons": reasons} if code != errors.TRADING_LOCKED else {"reasons": reasons,
                                                                             "locked_until": kill.get("locked_until")}
         self._reply_error(corr, code, "; ".join(reasons), details)
 
     def _market(self, name: str) -> tuple[dict[str, Any], float, float]:
         symbol = self.view.symbols.get(name)
         if symbol is None:
-            raise cp.ControlError(cp.NOT_FOUND, f"symbol {name} is not offered by account {self.login}; "
+            raise errors.ControlError(errors.NOT_FOUND, f"symbol {name} is not offered by account {self.login}; "
                                   f"known: {sorted(self.view.symbols)[:20]}")
         quote = self.board.get(f"quote:{self.login}:{name}")
         if quote is None:
-            raise cp.ControlError(cp.UNAVAILABLE, f"no quote for {name} yet; retry once prices arrive")
+            raise errors.ControlError(errors.UNAVAILABLE, f"no quote for {name} yet; retry once prices arrive")
         return symbol, quote[1], quote[2]
 
     # --- closing and modifying ---
     def _close_command(self, cmd: m.ClosePosition) -> None:
         position = self.view.positions.get(cmd.ticket)
         if position is None:
-            return self._reply_error(cmd.corr, cp.NOT_FOUND, f"no open position with ticket {cmd.ticket}")
+            return self._reply_error(cmd.corr, errors.NOT_FOUND, f"no open position with ticket {cmd.ticket}")
         volume = cmd.volume if cmd.volume is not None else position["volume"]
         if volume > position["volume"] + 1e-9:
-            return self._reply_error(cmd.corr, cp.BAD_REQUEST, f"volume {volume:g} exceeds the position's "
+            return self._reply_error(cmd.corr, errors.BAD_REQUEST, f"volume {volume:g} exceeds the position's "
                                      f"{position['volume']:g} lots", {"position_volume": position["volume"]})
         self._close(position, volume, cmd.corr)
 
@@ -203,7 +203,7 @@ class Account(AccountSizing, AccountRecovery, AccountExits, Supervised):
                exit_action: Any = None) -> bool:
         try:
             symbol, bid, ask = self._market(position["symbol"])
-        except cp.ControlError as exc:
+        except errors.ControlError as exc:
             self._reply_error(corr, exc.code, exc.message)
             return False
         request = orq.market_close(symbol, position, volume, orq.closing_price(position, bid, ask))
@@ -220,7 +220,7 @@ class Account(AccountSizing, AccountRecovery, AccountExits, Supervised):
     def _modify(self, cmd: m.ModifyPosition) -> None:
         position = self.view.positions.get(cmd.ticket)
         if position is None:
-            return self._reply_error(cmd.corr, cp.NOT_FOUND, f"no open position with ticket {cmd.ticket}")
+            return self._reply_error(cmd.corr, errors.NOT_FOUND, f"no open position with ticket {cmd.ticket}")
         sl = position["sl"] if cmd.sl is None else cmd.sl
         tp = position["tp"] if cmd.tp is None else cmd.tp
         flight = InFlight("modify", cmd.corr, self.view.strategy_of(cmd.ticket), position["symbol"],
@@ -353,12 +353,12 @@ class Account(AccountSizing, AccountRecovery, AccountExits, Supervised):
         logger.error("account {}: {} {} {} failed: {} {}", self.login, flight.kind, flight.side, flight.symbol,
                      res.retcode or "", text)
         if res.ok:
-            self._reply_error(flight.corr, cp.BROKER_ERROR, f"MT5 refused the order: {res.retcode} {text}",
+            self._reply_error(flight.corr, errors.BROKER_ERROR, f"MT5 refused the order: {res.retcode} {text}",
                               {"retcode": res.retcode})
         elif status == "UNKNOWN":
-            self._reply_error(flight.corr, cp.TIMEOUT, text)
+            self._reply_error(flight.corr, errors.TIMEOUT, text)
         else:
-            self._reply_error(flight.corr, cp.UNAVAILABLE, text)
+            self._reply_error(flight.corr, errors.UNAVAILABLE, text)
 
     def _on_deals(self, msg: m.DealsFetched) -> None:
         if not msg.ok:
@@ -410,7 +410,7 @@ class Account(AccountSizing, AccountRecovery, AccountExits, Supervised):
 
     def _reply_error(self, corr: str, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         if corr:
-            self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=cp.error(code, message, details)))
+            self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=errors.error(code, message, details)))
 
     def _post(self) -> None:
         # `busy`: orders in flight and close jobs running (a replay waits for it to reach 0).

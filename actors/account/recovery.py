@@ -20,7 +20,7 @@ from typing import Any
 
 from loguru import logger
 
-from actors.control import protocol as cp
+from actors import errors
 from actors import messages as m
 from actors.account import order_requests as orq
 from bridge import mt5
@@ -66,7 +66,7 @@ class AccountRecovery:
             request = dict(flight.extra["request"])
             try:
                 _, bid, ask = self._market(flight.symbol)
-            except cp.ControlError:
+            except errors.ControlError:
                 bid = ask = 0.0
             if bid and ask:  # re-price: a requote means the old price is gone
                 position = self.view.positions.get(flight.ticket)

@@ -21,7 +21,7 @@ from typing import Any
 import pykka
 from loguru import logger
 
-from actors.control import protocol as cp
+from actors import errors
 from actors import messages as m
 from actors.account.account import Account
 from actors.runtime.confirmation import OtpVerifier
@@ -262,8 +262,8 @@ class Supervisor(pykka.ThreadingActor):
     def _reset_kill_switch(self, corr: str) -> None:
         now = _now_ms()
         if not self.kill.can_reset(now):
-            self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=cp.error(
-                cp.TRADING_LOCKED, f"the kill switch stays locked until {_iso(self.kill.locked_until)}",
+            self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=errors.error(
+                errors.TRADING_LOCKED, f"the kill switch stays locked until {_iso(self.kill.locked_until)}",
                 {"locked_until": self.kill.locked_until})))
             return
         was_active = self.kill.active

@@ -10,48 +10,12 @@ from typing import Any
 
 import msgpack
 
+from actors.errors import BAD_REQUEST, ControlError
+
 VERSION = 1
 MAX_FRAME_BYTES = 64 * 1024
 SOCKET_MAX_MSG_BYTES = 1024 * 1024  # ZMQ_MAXMSGSIZE: the socket drops anything larger
 REPLY_CACHE_TTL_S = 600.0
-
-BAD_REQUEST = "BAD_REQUEST"
-UNKNOWN_COMMAND = "UNKNOWN_COMMAND"
-UNAUTHORIZED = "UNAUTHORIZED"
-RATE_LIMITED = "RATE_LIMITED"
-NOT_FOUND = "NOT_FOUND"
-CONFLICT = "CONFLICT"
-RISK_REJECTED = "RISK_REJECTED"
-TRADING_LOCKED = "TRADING_LOCKED"
-CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
-BROKER_ERROR = "BROKER_ERROR"
-UNAVAILABLE = "UNAVAILABLE"
-TIMEOUT = "TIMEOUT"
-INTERNAL = "INTERNAL"
-
-ERROR_CODES = frozenset({
-    BAD_REQUEST, UNKNOWN_COMMAND, UNAUTHORIZED, RATE_LIMITED, NOT_FOUND, CONFLICT,
-    RISK_REJECTED, TRADING_LOCKED, CONFIRMATION_REQUIRED, BROKER_ERROR, UNAVAILABLE,
-    TIMEOUT, INTERNAL,
-})
-
-
-class ControlError(Exception):
-    """A command that ends in an error reply; raised anywhere on the command's path."""
-
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        assert code in ERROR_CODES, code
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
-
-    def as_error(self) -> dict[str, Any]:
-        return error(self.code, self.message, self.details)
-
-
-def error(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "details": details or {}}
 
 
 def decode_request(frame: bytes) -> Any:

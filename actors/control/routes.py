@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors import messages as m
-from actors.control.protocol import CONFLICT, NOT_FOUND, TRADING_LOCKED, UNAVAILABLE, ControlError
+from actors.errors import CONFLICT, NOT_FOUND, TRADING_LOCKED, UNAVAILABLE, ControlError
 from actors.runtime.kill_switch import KillGate
 from actors.runtime.status_board import StatusBoard
 

@@ -19,8 +19,9 @@ import msgpack
 import zmq
 from loguru import logger
 
-from actors.control import protocol as cp
+from actors import errors
 from actors import messages as m
+from actors.control import protocol as cp
 from actors.runtime.confirmation import ConfirmationRequired, OtpVerifier
 from actors.control.routes import Route, live_accounts_concerned, route
 from actors.control.schema import SchemaError, UnknownCommand, request_id_of, validate_command, validate_envelope
@@ -76,7 +77,7 @@ class ControlServer(Supervised):
         if self.ticker:
             self.ticker.stop()
         for corr in list(self.pending):
-            self._finish(corr, cp.reply_error, cp.error(cp.UNAVAILABLE, "executor is shutting down; retry after it restarts"))
+            self._finish(corr, cp.reply_error, errors.error(errors.UNAVAILABLE, "executor is shutting down; retry after it restarts"))
         if self.pump:
             self.pump.stop()
 
@@ -121,11 +122,11 @@ class ControlServer(Supervised):
         request: Any = None
         try:
             if not 1 <= len(body) <= 2:
-                raise cp.ControlError(cp.BAD_REQUEST, f"a request is 1 frame (2 with auth), got {len(body)}")
+                raise errors.ControlError(errors.BAD_REQUEST, f"a request is 1 frame (2 with auth), got {len(body)}")
             request = cp.decode_request(body[0])
             envelope = validate_envelope(request)
-        except (cp.ControlError, SchemaError) as exc:
-            err = exc.as_error() if isinstance(exc, cp.ControlError) else _schema_error(exc)
+        except (errors.ControlError, SchemaError) as exc:
+            err = exc.as_error() if isinstance(exc, errors.ControlError) else _schema_error(exc)
             self._send(prefix, cp.reply_error(request_id_of(request), err))
             self._audit(request_id_of(request), _type_of(request), None, err)
             return
@@ -148,20 +149,20 @@ class ControlServer(Supervised):
             target = route(envelope.type, data, corr, self.board, self.gate, otp=envelope.otp)
             self._confirm(envelope, data)
         except UnknownCommand:
-            err = cp.error(cp.UNKNOWN_COMMAND, f"unknown command {envelope.type!r}; see CONTROL_API.md for the list",
+            err = errors.error(errors.UNKNOWN_COMMAND, f"unknown command {envelope.type!r}; see CONTROL_API.md for the list",
                            {"type": envelope.type})
             return self._answer_now(prefix, envelope, cp.reply_error(envelope.id, err), err)
         except SchemaError as exc:
             err = _schema_error(exc)
             return self._answer_now(prefix, envelope, cp.reply_error(envelope.id, err), err)
-        except cp.ControlError as exc:
+        except errors.ControlError as exc:
             return self._answer_now(prefix, envelope, cp.reply_error(envelope.id, exc.as_error()), exc.as_error())
         if not isinstance(target, Route):
             return self._answer_now(prefix, envelope, cp.reply_ok(envelope.id, target), None)
         self.pending[corr] = Pending(envelope.id, envelope.type, data, time.monotonic() + target.timeout_s, [prefix])
         self.in_flight[envelope.id] = corr
         if not self.directory.tell(target.destination, target.message):
-            self._finish(corr, cp.reply_error, cp.error(cp.UNAVAILABLE, f"{target.destination} is not running; retry shortly"))
+            self._finish(corr, cp.reply_error, errors.error(errors.UNAVAILABLE, f"{target.destination} is not running; retry shortly"))
 
     def _confirm(self, envelope: Any, data: dict[str, Any]) -> None:
         live = live_accounts_concerned(envelope.type, data, self.board)
@@ -171,7 +172,7 @@ class ControlServer(Supervised):
             self.otp.confirm(envelope.otp, f"{envelope.type} on live account{'s' if len(live) > 1 else ''} "
                                            f"{', '.join(map(str, live))}")
         except ConfirmationRequired as exc:
-            raise cp.ControlError(cp.CONFIRMATION_REQUIRED, str(exc), {"accounts": live}) from None
+            raise errors.ControlError(errors.CONFIRMATION_REQUIRED, str(exc), {"accounts": live}) from None
 
     def _answer_now(self, prefix: list[bytes], envelope: Any, reply: bytes, err: dict | None) -> None:
         self._audit(envelope.id, envelope.type, envelope.data, err)  # every command, reads too (RELIABILITY.md)
@@ -185,7 +186,7 @@ class ControlServer(Supervised):
         if reply.ok:
             self._finish(reply.corr, cp.reply_ok, reply.data or {})
         else:
-            self._finish(reply.corr, cp.reply_error, reply.error or cp.error(cp.INTERNAL, "no error given"))
+            self._finish(reply.corr, cp.reply_error, reply.error or errors.error(errors.INTERNAL, "no error given"))
 
     def _finish(self, corr: str, build: Any, payload: dict[str, Any]) -> None:
         pending = self.pending.pop(corr)
@@ -200,8 +201,8 @@ class ControlServer(Supervised):
         for corr, pending in list(self.pending.items()):
             if now >= pending.deadline:
                 logger.warning("{} {} timed out waiting for its owner", pending.type, pending.request_id)
-                self._finish(corr, cp.reply_error, cp.error(
-                    cp.TIMEOUT, f"{pending.type} did not complete in time; it may still complete: "
+                self._finish(corr, cp.reply_error, errors.error(
+                    errors.TIMEOUT, f"{pending.type} did not complete in time; it may still complete: "
                     "STATUS_REQUEST shows the outcome, and resending the same id returns it"))
 
     # --- output ---
@@ -222,7 +223,7 @@ class ControlServer(Supervised):
 
 
 def _schema_error(exc: SchemaError) -> dict[str, Any]:
-    return cp.error(cp.BAD_REQUEST, str(exc), {"field": exc.field})
+    return errors.error(errors.BAD_REQUEST, str(exc), {"field": exc.field})
 
 
 def _type_of(request: Any) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from loguru import logger
 
 from actors import messages as m
-from actors.control import protocol as cp
+from actors import errors
 from actors.risk import checks as rc
 from actors.runtime.confirmation import ConfirmationRequired, OtpVerifier
 from actors.runtime.directory import Directory
@@ -126,14 +126,14 @@ class RiskGuard(TradingStateControl, Supervised):
             field = "data.limits"
             _, needs_otp = validate_limits(current, cleaned, self._rules_type(), defaults)
         except LimitsError as exc:
-            return self._reply_error(msg.corr, cp.BAD_REQUEST, str(exc), {"field": field})
+            return self._reply_error(msg.corr, errors.BAD_REQUEST, str(exc), {"field": field})
         if needs_otp:
             keys = loosened_keys(current, cleaned, defaults)
             try:
                 self.otp.confirm(msg.otp, f"UPDATE_RISK_LIMITS loosens {', '.join(keys)} on live account "
                                           f"{self.login} beyond the live defaults")
             except ConfirmationRequired as exc:
-                return self._reply_error(msg.corr, cp.CONFIRMATION_REQUIRED, str(exc),
+                return self._reply_error(msg.corr, errors.CONFIRMATION_REQUIRED, str(exc),
                                          {"accounts": [self.login], "keys": keys})
         self.overrides.update(cleaned)
         self.context.set_timeframe(self.limits().get("correlation_timeframe") or "H1")

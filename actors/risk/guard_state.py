@@ -13,7 +13,7 @@ from typing import Any
 
 from loguru import logger
 
-from actors.control import protocol as cp
+from actors import errors
 from actors import messages as m
 from actors.risk import checks as rc
 from actors.runtime.confirmation import ConfirmationRequired
@@ -53,7 +53,7 @@ class TradingStateControl:
         except TransitionRefused as exc:
             return self._reply_error(msg.corr, exc.code, str(exc), exc.details)
         except ConfirmationRequired as exc:
-            return self._reply_error(msg.corr, cp.CONFIRMATION_REQUIRED, str(exc), {"accounts": [self.login]})
+            return self._reply_error(msg.corr, errors.CONFIRMATION_REQUIRED, str(exc), {"accounts": [self.login]})
         if new != self.state:
             logger.warning("account {} trading state {} -> {} ({})", self.login, self.state.state, new.state,
                            new.reason or "operator")
@@ -69,7 +69,7 @@ class TradingStateControl:
         self._post()
 
     def _reply_error(self, corr: str, code: str, message: str, details: dict[str, Any]) -> None:
-        self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=cp.error(code, message, details)))
+        self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=errors.error(code, message, details)))
 
 
 def _iso(ms: int) -> str:

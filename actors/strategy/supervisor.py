@@ -16,7 +16,7 @@ from typing import Any
 import pykka
 from loguru import logger
 
-from actors.control import protocol as cp
+from actors import errors
 from actors import messages as m
 from actors.runtime.directory import Directory
 from actors.indicators.cache import IndicatorCache
@@ -98,7 +98,7 @@ class StrategySupervisor(Supervised):
     def _start(self, cmd: m.StartStrategy) -> None:
         old = self.specs.get(cmd.strategy_id)
         if old is not None and old.state in LIVE_STATES:
-            return self._error(cmd.corr, cp.CONFLICT, f"strategy {cmd.strategy_id} is already {old.state}; "
+            return self._error(cmd.corr, errors.CONFLICT, f"strategy {cmd.strategy_id} is already {old.state}; "
                                "STOP_STRATEGY it first or use UPDATE_STRATEGY")
         if not self._compiles(cmd.corr, cmd.definition):
             return
@@ -135,7 +135,7 @@ class StrategySupervisor(Supervised):
         if spec is None:
             return
         if spec.state not in LIVE_STATES:
-            return self._error(cmd.corr, cp.CONFLICT, f"strategy {spec.strategy_id} is {spec.state}; "
+            return self._error(cmd.corr, errors.CONFLICT, f"strategy {spec.strategy_id} is {spec.state}; "
                                "START_STRATEGY it again")
         state = PAUSED if isinstance(cmd, m.PauseStrategy) else RUNNING
         if spec.ref is not None:
@@ -195,7 +195,7 @@ class StrategySupervisor(Supervised):
         try:
             compile_rules(definition["rules"])
         except RuleError as exc:
-            self._error(corr, cp.BAD_REQUEST, str(exc), {"field": f"strategy.{exc.rule or 'rules'}",
+            self._error(corr, errors.BAD_REQUEST, str(exc), {"field": f"strategy.{exc.rule or 'rules'}",
                                                         "position": exc.position})
             return False
         return True
@@ -203,7 +203,7 @@ class StrategySupervisor(Supervised):
     def _find(self, corr: str, strategy_id: str) -> StrategySpec | None:
         spec = self.specs.get(strategy_id)
         if spec is None:
-            self._error(corr, cp.NOT_FOUND, f"no strategy {strategy_id!r}; STATUS_REQUEST lists them")
+            self._error(corr, errors.NOT_FOUND, f"no strategy {strategy_id!r}; STATUS_REQUEST lists them")
         return spec
 
     def _set_state(self, spec: StrategySpec, state: str, reason: str) -> None:
@@ -230,4 +230,4 @@ class StrategySupervisor(Supervised):
 
     def _error(self, corr: str, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         if corr:
-            self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=cp.error(code, message, details)))
+            self.directory.tell("control", m.CommandReply(corr=corr, ok=False, error=errors.error(code, message, details)))
