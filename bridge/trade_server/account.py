@@ -1,7 +1,7 @@
 """The account's money over its positions: margin (hedged), projections, swaps, stop-out.
 
 This module owns the account-level arithmetic of the simulated trade server, on top of the
-per-trade arithmetic of `sim_money`:
+per-trade arithmetic of `money`:
 
 * margin of all positions at current prices; on hedging accounts opposite positions of one
   symbol are margined as MT5 does: the uncovered volume at the full rate, the hedged volume
@@ -15,25 +15,23 @@ per-trade arithmetic of `sim_money`:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 from bridge import mt5
+from bridge.trade_server.context import TradeContext
 from bridge.trade_server.sessions import rollovers_between
-
-if TYPE_CHECKING:
-    from bridge.trade_server.context import TradeContext
-    from bridge.trade_server.server import TradeServer
+from bridge.trade_server.state import ServerState
 
 Leg = tuple[str, bool, float]  # symbol, is long, volume
 NO_SWAP_DAYS = (0, 6)  # rollovers closing Sunday or Saturday: the Wednesday triple covers them
 MAX_STOP_OUTS = 1000
 
 
-def legs_of(server: TradeServer) -> list[Leg]:
+def legs_of(server: ServerState) -> list[Leg]:
     return [(p.symbol, p.is_long, p.volume) for p in server.positions.values()]
 
 
-def leg_margin(server: TradeServer, symbol: str, long: bool, volume: float) -> float | None:
+def leg_margin(server: ServerState, symbol: str, long: bool, volume: float) -> float | None:
     quote = server.quotes.get(symbol)
     if quote is None:
         return None
@@ -41,7 +39,7 @@ def leg_margin(server: TradeServer, symbol: str, long: bool, volume: float) -> f
     return server.money.margin(order_type, symbol, volume, quote.ask if long else quote.bid)
 
 
-def account_margin(server: TradeServer, legs: Iterable[Leg]) -> float:
+def account_margin(server: ServerState, legs: Iterable[Leg]) -> float:
     """Margin of `legs` in the deposit currency (legs without a quote count nothing)."""
     sides: dict[str, list[float]] = {}  # symbol -> [buy volume, buy margin, sell volume, sell margin]
     for symbol, long, volume in legs:
@@ -124,7 +122,7 @@ def projection(ctx: TradeContext) -> dict[str, float]:
     return server.money_fields(balance, profit, margin)
 
 
-def charge_swaps(server: TradeServer, after_ms: int, upto_ms: int) -> int:
+def charge_swaps(server: ServerState, after_ms: int, upto_ms: int) -> int:
     """Swaps of every rollover in (after_ms, upto_ms]; returns how many rollovers charged."""
     charged = 0
     for _, closed_day in rollovers_between(after_ms, upto_ms, server.tz_offset_s):
@@ -144,7 +142,7 @@ def charge_swaps(server: TradeServer, after_ms: int, upto_ms: int) -> int:
     return charged
 
 
-def stop_out(server: TradeServer, now: int) -> list[int]:
+def stop_out(server: ServerState, now: int) -> list[int]:
     """Close the largest loser while the margin level is below `margin_so_so`; tickets closed."""
     closed: list[int] = []
     for _ in range(MAX_STOP_OUTS):

@@ -4,8 +4,8 @@ This module owns `CHECKS`, the trade server's verdicts as an ordered list of sma
 each returning a retcode or None, in the order of MT5_BRIDGE.md "Validation order and
 retcodes", and the first half of them: what the request itself and the symbol allow
 (connection, permissions, shape, trade mode, session, quote, volume, filling, expiration,
-price). The checks that need the account's positions and orders live in `sim_checks_state`;
-request parsing and `TradeContext` in `sim_context` (re-exported here).
+price). The checks that need the account's positions and orders live in `checks_state`;
+request parsing and `TradeContext` in `context` (re-exported here).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The second half of the trade server's checks: those that read the account's state.
 
-This module owns the stages of `sim_checks.CHECKS` from the stops level on: SL/TP distance
+This module owns the stages of `checks.CHECKS` from the stops level on: SL/TP distance
 (10016), freeze level (10029), the state of the position or order a request names
 (10036/10038/10039/10025), account rules (FIFO 10045, hedge prohibition 10046), limits
 (pending orders 10033, positions 10040), margin (10019) and execution (requote 10004, price

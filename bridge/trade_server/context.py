@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bridge import mt5
+from bridge.symbols import SymbolSpec
 from bridge.trade_server.money import Quote
 from bridge.trade_server.records import Order, Position, truncate_comment
-from bridge.symbols import SymbolSpec
-
-if TYPE_CHECKING:
-    from bridge.trade_server.server import TradeServer
+from bridge.trade_server.state import ServerState
 
 UINT64_MAX = 2**64 - 1
 UNSIGNED_KEYS = frozenset({"deviation", "magic", "expiration", "position", "position_by", "order"})
@@ -85,7 +83,7 @@ def is_buy_type(order_type: int) -> bool:
 class TradeContext:
     """One request on its way through the checks, with what the checks looked up."""
 
-    server: TradeServer
+    server: ServerState
     request: dict[str, Any]
     now: int = 0
     dry_run: bool = False  # order_check: no fault counters consumed, nothing changes
@@ -161,7 +159,7 @@ class TradeContext:
         return self.quote.ask if self.is_buy else self.quote.bid
 
 
-def make_context(server: TradeServer, request: dict[str, Any], now: int,
+def make_context(server: ServerState, request: dict[str, Any], now: int,
                  dry_run: bool = False) -> TradeContext:
     ctx = TradeContext(server=server, request=request, now=now, dry_run=dry_run)
     if request["position"]:

@@ -5,24 +5,20 @@ This module owns the bookkeeping of a filled order: the deal(s) it makes, their 
 realized swap, and the positions they open, grow, shrink, reverse or close. Tickets follow
 MT5: orders and deals have their own counters; a position's ticket and identifier are the
 ticket of the order that opened it, and stay through partial closes, netting averaging and
-reversal. Every function takes the `TradeServer` whose state it changes.
+reversal. Every function takes the server (`state.ServerState`) whose state it changes.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bridge import mt5
 from bridge.trade_server.records import Deal, Order, Position, deal_transaction, order_transaction
-
-if TYPE_CHECKING:
-    from bridge.trade_server.server import TradeServer
+from bridge.trade_server.state import ServerState
 
 VOLUME_DIGITS = 8
 PRICE_DIGITS_EXTRA = 5  # an averaged netting price keeps more digits than the symbol, as MT5
 
 
-def new_order(server: TradeServer, symbol: str, order_type: int, volume: float, price: float,
+def new_order(server: ServerState, symbol: str, order_type: int, volume: float, price: float,
               now: int, *, magic: int, comment: str, reason: int, position_id: int = 0,
               type_filling: int = mt5.ORDER_FILLING_FOK) -> Order:
     ticket = server.next_order_ticket()
@@ -33,7 +29,7 @@ def new_order(server: TradeServer, symbol: str, order_type: int, volume: float, 
                  type_filling=type_filling)
 
 
-def _deal(server: TradeServer, order: Order, *, deal_type: int, entry: int, volume: float,
+def _deal(server: ServerState, order: Order, *, deal_type: int, entry: int, volume: float,
           price: float, position_id: int, profit: float, swap: float = 0.0,
           commission: bool = True) -> Deal:
     charge = server.commission(order.symbol, volume) if commission else 0.0
@@ -50,7 +46,7 @@ def _opposite(position: Position) -> int:
     return mt5.ORDER_TYPE_SELL if position.is_long else mt5.ORDER_TYPE_BUY
 
 
-def _profit(server: TradeServer, position: Position, volume: float, price: float) -> float:
+def _profit(server: ServerState, position: Position, volume: float, price: float) -> float:
     return server.money.profit(position.type, position.symbol, volume, position.price_open, price) or 0.0
 
 
@@ -61,7 +57,7 @@ def _realize_swap(position: Position, volume: float) -> float:
     return share
 
 
-def _new_position(server: TradeServer, order: Order, volume: float, price: float, now: int,
+def _new_position(server: ServerState, order: Order, volume: float, price: float, now: int,
                   sl: float, tp: float) -> Position:
     position = Position(
         ticket=order.ticket, symbol=order.symbol, type=order.type % 2, volume=volume,
@@ -71,7 +67,7 @@ def _new_position(server: TradeServer, order: Order, volume: float, price: float
     return position
 
 
-def _shrink(server: TradeServer, position: Position, volume: float, now: int) -> None:
+def _shrink(server: ServerState, position: Position, volume: float, now: int) -> None:
     position.volume = round(position.volume - volume, VOLUME_DIGITS)
     if position.volume <= 0:
         del server.positions[position.ticket]
@@ -79,7 +75,7 @@ def _shrink(server: TradeServer, position: Position, volume: float, now: int) ->
         position.time_update_msc = now  # a partial close keeps the ticket
 
 
-def fill(server: TradeServer, order: Order, volume: float, price: float, now: int, *,
+def fill(server: ServerState, order: Order, volume: float, price: float, now: int, *,
          sl: float = 0.0, tp: float = 0.0) -> list[Deal]:
     """Fill an opening order (market or triggered pending) of `order.type` % 2 direction."""
     if server.netting:
@@ -91,7 +87,7 @@ def fill(server: TradeServer, order: Order, volume: float, price: float, now: in
                   volume=volume, price=price, position_id=position.ticket, profit=0.0)]
 
 
-def _fill_netting(server: TradeServer, order: Order, volume: float, price: float, now: int,
+def _fill_netting(server: ServerState, order: Order, volume: float, price: float, now: int,
                   sl: float, tp: float) -> list[Deal]:
     direction = order.type % 2
     net = next((p for p in server.positions.values() if p.symbol == order.symbol), None)
@@ -126,7 +122,7 @@ def _fill_netting(server: TradeServer, order: Order, volume: float, price: float
                   position_id=order.position_id, profit=profit, swap=swap)]
 
 
-def close(server: TradeServer, position: Position, volume: float, price: float, now: int, *,
+def close(server: ServerState, position: Position, volume: float, price: float, now: int, *,
           reason: int, magic: int, comment: str, order: Order | None = None) -> tuple[Order, Deal]:
     """Close `volume` lots of `position` at `price` (by a request, SL/TP, stop-out or a
     triggered closing order); the rest keeps its ticket."""
@@ -144,7 +140,7 @@ def close(server: TradeServer, position: Position, volume: float, price: float, 
     return order, deal
 
 
-def close_by(server: TradeServer, first: Position, second: Position, now: int, *, magic: int,
+def close_by(server: ServerState, first: Position, second: Position, now: int, *, magic: int,
              comment: str) -> tuple[Order, list[Deal]]:
     """Close two opposite positions against each other: one CLOSE_BY order, two OUT_BY deals
     at the open price of `second`, so the whole result lands in the deal of `first`."""
@@ -166,7 +162,7 @@ def close_by(server: TradeServer, first: Position, second: Position, now: int, *
     return order, deals
 
 
-def record(server: TradeServer, order: Order, deals: list[Deal], *, was_pending: bool = False) -> None:
+def record(server: ServerState, order: Order, deals: list[Deal], *, was_pending: bool = False) -> None:
     """File a finished order and its deals in history and queue their transactions, in MT5's
     order: ORDER_ADD (not for a pending order, added when placed), DEAL_ADD per deal,
     ORDER_DELETE, HISTORY_ADD."""

@@ -12,8 +12,6 @@ records' `time` fields), SPECIFIED_DAY at the end of the server day of `expirati
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bridge import mt5
 from bridge.trade_server.account import account_margin, legs_of
 from bridge.trade_server.checks_state import trigger_distance
@@ -22,15 +20,13 @@ from bridge.trade_server.fills import close, fill, record
 from bridge.trade_server.money import Quote
 from bridge.trade_server.records import Order, order_transaction
 from bridge.trade_server.sessions import day_end_ms
-
-if TYPE_CHECKING:
-    from bridge.trade_server.server import TradeServer
+from bridge.trade_server.state import ServerState
 
 LIMIT_OF_STOP_LIMIT = {mt5.ORDER_TYPE_BUY_STOP_LIMIT: mt5.ORDER_TYPE_BUY_LIMIT,
                        mt5.ORDER_TYPE_SELL_STOP_LIMIT: mt5.ORDER_TYPE_SELL_LIMIT}
 
 
-def _expiry(server: TradeServer, type_time: int, expiration_s: int, now: int) -> tuple[int, int]:
+def _expiry(server: ServerState, type_time: int, expiration_s: int, now: int) -> tuple[int, int]:
     """(time_expiration in seconds as MT5 reports it, the instant in ms the order expires)."""
     if type_time == mt5.ORDER_TIME_DAY:
         end = day_end_ms(now, server.tz_offset_s)
@@ -43,7 +39,7 @@ def _expiry(server: TradeServer, type_time: int, expiration_s: int, now: int) ->
     return 0, 0
 
 
-def place(server: TradeServer, ctx: TradeContext, now: int) -> Order:
+def place(server: ServerState, ctx: TradeContext, now: int) -> Order:
     request, spec = ctx.request, ctx.spec
     assert spec is not None and ctx.quote is not None
     order_type = request["type"]
@@ -65,7 +61,7 @@ def place(server: TradeServer, ctx: TradeContext, now: int) -> Order:
     return order
 
 
-def modify(server: TradeServer, ctx: TradeContext, now: int) -> Order:
+def modify(server: ServerState, ctx: TradeContext, now: int) -> Order:
     order, request = ctx.order, ctx.request
     assert order is not None and ctx.spec is not None
     digits = ctx.spec.digits
@@ -80,7 +76,7 @@ def modify(server: TradeServer, ctx: TradeContext, now: int) -> Order:
     return order
 
 
-def finish(server: TradeServer, order: Order, state: int, now: int) -> None:
+def finish(server: ServerState, order: Order, state: int, now: int) -> None:
     """Take a pending order off the book unfilled: CANCELED, EXPIRED or REJECTED."""
     del server.orders[order.ticket]
     order.state, order.time_done_msc = state, now
@@ -90,14 +86,14 @@ def finish(server: TradeServer, order: Order, state: int, now: int) -> None:
     server.changed()
 
 
-def expire(server: TradeServer, now: int) -> list[int]:
+def expire(server: ServerState, now: int) -> list[int]:
     due = [o for o in server.orders.values() if o.expires_msc and o.expires_msc <= now]
     for order in due:
         finish(server, order, mt5.ORDER_STATE_EXPIRED, order.expires_msc)
     return [o.ticket for o in due]
 
 
-def trigger(server: TradeServer, symbol: str, quote: Quote, now: int) -> list[int]:
+def trigger(server: ServerState, symbol: str, quote: Quote, now: int) -> list[int]:
     """Fire the pending orders of `symbol` this quote reaches; their tickets, oldest first."""
     fired = []
     for order in sorted((o for o in server.orders.values() if o.symbol == symbol), key=lambda o: o.ticket):
@@ -117,7 +113,7 @@ def trigger(server: TradeServer, symbol: str, quote: Quote, now: int) -> list[in
     return fired
 
 
-def _execute(server: TradeServer, order: Order, price: float, now: int) -> None:
+def _execute(server: ServerState, order: Order, price: float, now: int) -> None:
     if order.position_id:  # a closing order
         position = server.positions.get(order.position_id)
         if position is None:
@@ -138,7 +134,7 @@ def _execute(server: TradeServer, order: Order, price: float, now: int) -> None:
     record(server, order, deals, was_pending=True)
 
 
-def _margin_allows(server: TradeServer, order: Order) -> bool:
+def _margin_allows(server: ServerState, order: Order) -> bool:
     long = is_buy_type(order.type)
     net = next((p for p in server.positions.values() if p.symbol == order.symbol), None)
     if server.netting and net is not None and net.is_long != long:

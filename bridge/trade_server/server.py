@@ -8,11 +8,13 @@ to market, SL/TP and pending orders fire, stop-out closes the largest losers) an
 clock, so a seed and an input sequence always give the same history. Functions, arguments
 and result fields are those of the MetaTrader5 Python package.
 
-Where the rest lives: validation in `sim_checks`/`sim_checks_state` (request parsing in
-`sim_context`), fills on hedging and netting accounts in `sim_fills`, pending orders in
-`sim_pending`, account money (hedged margin, swaps, stop-out) in `sim_account`, per-trade
-money in `sim_money`, queries in `sim_queries`, sessions and server days in `sim_sessions`,
-injected faults in `sim_faults`, the records in `sim_records`.
+Where the rest lives, each a module of this package: validation in `checks`/`checks_state`
+(request parsing in `context`), fills on hedging and netting accounts in `fills`, pending
+orders in `pending`, account money (hedged margin, swaps, stop-out) in `account`, per-trade
+money in `money`, queries in `queries` (mixed into the server), sessions and server days in
+`sessions`, injected faults in `faults`, the records in `records`. The helpers take the
+server as an argument typed `state.ServerState`, the protocol of what they may touch, so
+this is the only module that imports them all and none imports it.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ class TradeServer(ServerQueries):
 
     Fault hooks (set by tests or the socket shell): `connected` (False → 10031),
     `trade_allowed` (False → 10027), `trade_expert` (False → 10026) and `faults`
-    (a `sim_faults.Faults`: rate limit → 10024, timeout after fill → 10012, requotes → 10004,
+    (a `faults.Faults`: rate limit → 10024, timeout after fill → 10012, requotes → 10004,
     dealer rejects → 10006). `margin_call` is True while the margin level is under
     `margin_so_call`. Sessions (10018) are enforced only with `enforce_sessions=True`: a
     random-walk feed quotes round the clock, so the shell opts in when its prices keep hours.
@@ -126,7 +128,7 @@ class TradeServer(ServerQueries):
             self._trade_allowed = allowed
             self.account_version += 1
 
-    # --- bookkeeping used by the sim_* modules ---
+    # --- bookkeeping used by the helpers (see state.ServerState) ---
 
     def next_order_ticket(self) -> int:
         self._next_order += 1
