@@ -1,15 +1,34 @@
-"""The status board: the latest immutable snapshot each actor chose to show the world.
+"""The status board: the one read-only snapshot store the actors share.
 
-STATUS_REQUEST must answer even while an account is busy closing positions, so status is
-not asked of the actors: each owner posts a snapshot here whenever its state changes
-(Account: balance and positions; Supervisor: strategies and the kill switch) and the
-ControlServer reads them. Snapshots are plain maps that are replaced, never mutated.
+Actors talk in messages; this board is the single, documented exception. STATUS_REQUEST
+must answer while an account is busy closing positions, and a RiskGuard or an exit must
+read the latest quote without a round trip through the actor that owns it, so each owner
+posts an immutable snapshot here whenever its state changes and readers take the newest
+one. A snapshot is replaced, never mutated; nobody reads another actor's live state, and
+no decision waits on the board (a missing key reads as "not known yet").
+
+Who writes what (each key has exactly one writer), and who reads it:
+
+| key                         | written by (module)            | snapshot                          | read by |
+|-----------------------------|--------------------------------|-----------------------------------|---------|
+| `terminal:<login>`          | terminal/terminal.py           | link state, account info, tz offset | market data, risk guard, account, strategy |
+| `clock:<login>`             | terminal/terminal.py           | the server clock's last reading   | risk guard |
+| `symbols:<login>`           | terminal/terminal.py           | symbol properties by name         | market data, risk guard |
+| `quote:<login>:<symbol>`    | terminal/market_data.py        | (time_msc, bid, ask) of the newest tick | account, exits, risk guard |
+| `account:<login>`           | account/account.py             | money, positions, orders          | risk guard, strategy, control routes, replay |
+| `risk:<login>`              | risk/guard.py                  | limits, account type, trading state | account sizing, control routes, replay |
+| `supervisor`                | app/supervisor.py              | tree state, kill switch           | account, risk guard, control routes |
+| `strategies`                | strategy/supervisor.py         | every strategy's row              | risk guard, control routes |
+| `strategy:<id>`             | strategy/strategy.py           | ready, last bar, paused           | replay |
 """
 
 from __future__ import annotations
 
 import threading
 from typing import Any
+
+KEY_PREFIXES = ("terminal:", "clock:", "symbols:", "quote:", "account:", "risk:", "supervisor", "strategies",
+                "strategy:")
 
 
 class StatusBoard:
@@ -18,6 +37,8 @@ class StatusBoard:
         self._lock = threading.Lock()
 
     def post(self, key: str, snapshot: Any) -> None:
+        # A key outside the table above would be shared state nobody documented.
+        assert key.startswith(KEY_PREFIXES), f"status board key {key!r} is not in the documented table"
         with self._lock:
             self._items[key] = snapshot
 
