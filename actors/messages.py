@@ -478,7 +478,12 @@ class BarClosed:
 # -------------------------------------------------------------------------- journal ---
 @message
 class RecordIntent:
-    """Write-ahead row of an order, committed before the order leaves; the reply is its id."""
+    """Write-ahead row of an order, committed before the order leaves. Told with `reply_to`
+    (a directory name) the journal answers `IntentRecorded` (or `IntentNotRecorded`) with
+    `corr` once the group holding the row committed; asked without it, the reply is
+    `(intent_id, client_order_id)` after the commit."""
+    reply_to: str = ""
+    corr: str = ""
     account: int
     strategy_id: str
     symbol: str
@@ -566,7 +571,10 @@ class LoadIntents:
 
 @message
 class LoadTradeProfits:
-    """The newest closed-trade profits of a strategy, oldest first (Kelly sizing)."""
+    """The newest closed-trade profits of a strategy, oldest first (Kelly sizing). Told with
+    `reply_to`, answered by `TradeProfitsLoaded`; asked without it, the reply is the list."""
+    reply_to: str = ""
+    corr: str = ""
     strategy_id: str
     limit: int = 200
 
@@ -594,6 +602,35 @@ class RecordBalance:
     account: int
     balance: float
     tz_offset_s: int = 0
+
+
+@message
+class IntentRecorded:
+    """The intent's row is committed (Journal -> the `reply_to` of `RecordIntent`): the
+    order may leave now, with this client order id."""
+    corr: str
+    intent_id: int
+    client_order_id: str
+
+
+@message
+class IntentNotRecorded:
+    """The intent's row could not be committed: the order must not leave."""
+    corr: str
+    error: str
+
+
+@message
+class TradeProfitsLoaded:
+    corr: str
+    strategy_id: str
+    profits: tuple[float, ...]
+
+
+@message
+class LoadJournalStats:
+    """How the journal has grouped its writes: transactions, rows, the largest group, rows
+    that failed alone (a map; for benchmarks and tests)."""
 
 
 # ------------------------------------------------------------------------- events ---
