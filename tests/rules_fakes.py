@@ -12,15 +12,12 @@ from collections import Counter
 
 import numpy as np
 
-from actors.indicators.batch import Adx, Bollinger, Ichimoku, Macd, Stochastic  # noqa: F401 - the real result types
+from actors.indicators.table import INDICATORS
 from actors.rules.program import Bars
 
-
-INPUT_COUNTS = {"sma": 1, "ema": 1, "rsi": 1, "macd": 1, "atr": 3, "bollinger": 1,
-                "stochastic": 3, "adx": 3, "cci": 3, "williams_r": 3, "ichimoku": 3,
-                "vwap": 5, "obv": 2, "volume_ma": 1}
-OUTPUTS = {"macd": Macd, "bollinger": Bollinger, "stochastic": Stochastic, "adx": Adx,
-           "ichimoku": Ichimoku}
+# By function name, as the rules language looks functions up; results are the real types.
+INPUT_COUNTS = {spec.function.__name__: len(spec.inputs) for spec in INDICATORS.values()}
+OUTPUTS = {spec.function.__name__: spec.result for spec in INDICATORS.values() if spec.result}
 
 
 def rolling_mean(values: np.ndarray, period: int) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Indicators: values against TA-Lib, Ichimoku and VWAP against hand-worked numbers,
-incremental state against the batch functions, the INDICATORS table, and edge cases."""
+incremental state against the batch functions, the indicator table against the functions'
+signatures and TA-Lib's defaults, and edge cases."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.indicators import batch as ind
-from actors.indicators.batch import INDICATORS
+from actors.indicators.table import INDICATORS
 
 BARS = 3000
 RULES_NAMES = ("sma ema rsi macd atr bb stoch adx cci willr ichimoku vwap obv "
@@ -165,9 +166,8 @@ def test_zero_ranges_follow_talib_conventions(talib):
     high, low, close = np.full(n, 1.2), np.full(n, 1.2), np.full(n, 1.2)
     assert_same_as_talib(ind.rsi(close), talib.RSI(close))
     assert_same_as_talib(ind.williams_r(high, low, close), talib.WILLR(high, low, close))
-    assert_same_as_talib(ind.cci(high, low, close), talib.CCI(high, low, close, 20))
-    assert_same_as_talib(ind.stochastic(high, low, close).k,
-                         talib.STOCH(high, low, close, 14, 3, 0, 3, 0)[0])
+    assert_same_as_talib(ind.cci(high, low, close), talib.CCI(high, low, close))
+    assert_same_as_talib(ind.stochastic(high, low, close).k, talib.STOCH(high, low, close)[0])
     ours = ind.adx(high, low, close)
     assert_same_as_talib(ours.adx, talib.ADX(high, low, close))
     assert_same_as_talib(ours.plus_di, talib.PLUS_DI(high, low, close))
@@ -282,22 +282,23 @@ def test_incremental_equals_batch_for_any_length(closes, period):
                           ind.atr(high, low, close, period))
 
 
-# --- the INDICATORS table ---
+# --- the indicator table ---
 
 def call(spec, bars, *params):
     return spec.function(*(bars[name] for name in spec.inputs), *params)
 
 
 def default_params(spec) -> list:
-    return [default if default is not None else 10 for _, default in spec.params]
+    return [param.default for param in spec.params]
 
 
 def output_fields(spec, result) -> dict[str, np.ndarray]:
-    return dict(zip(spec.outputs, result)) if spec.outputs else {"value": result}
+    return dict(zip(spec.fields, result)) if spec.fields else {"value": result}
 
 
-def test_table_has_every_rules_language_name_and_the_aliases():
-    assert set(RULES_NAMES) <= set(INDICATORS)
+def test_table_has_exactly_the_rules_language_names():
+    assert sorted(INDICATORS) == sorted(RULES_NAMES)
+    assert all(name == spec.name for name, spec in INDICATORS.items())
     assert INDICATORS["bb"].function is ind.bollinger
     assert INDICATORS["stoch"].function is ind.stochastic
     assert INDICATORS["willr"].function is ind.williams_r
@@ -306,27 +307,46 @@ def test_table_has_every_rules_language_name_and_the_aliases():
 
 
 @pytest.mark.parametrize("name", sorted(INDICATORS))
-def test_table_entry_describes_the_function(name, bars):
+def test_table_and_function_signature_agree(name, bars):
+    """Inputs, then every parameter in the table's order with the table's default as its
+    keyword default, then the context keywords; nothing else."""
     spec = INDICATORS[name]
     signature = list(inspect.signature(spec.function).parameters.values())
     positional = [p for p in signature if p.kind is p.POSITIONAL_OR_KEYWORD]
     assert tuple(p.name for p in positional[:len(spec.inputs)]) == spec.inputs
-    described = [(p.name, None if p.default is p.empty else p.default)
-                 for p in positional[len(spec.inputs):]]
-    assert described == list(spec.params)
+    assert all(p.default is p.empty for p in positional[:len(spec.inputs)])
+    described = [(p.name, p.default) for p in positional[len(spec.inputs):]]
+    assert described == [(param.name, param.default) for param in spec.params]
+    for param in spec.params:  # an int default is a period, a float one a multiplier
+        assert type(param.default) in (int, float), (name, param)
+    keywords = tuple(p.name for p in signature if p.kind is p.KEYWORD_ONLY)
+    assert keywords == spec.context
     result = call(spec, bars, *default_params(spec))
-    if spec.outputs is None:
+    if spec.result is None:
         assert isinstance(result, np.ndarray) and spec.default_field is None
     else:
-        assert result._fields == spec.outputs
-        assert spec.default_field in (None, *spec.outputs)
+        assert type(result) is spec.result
+        assert spec.default_field in (None, *spec.fields)
+
+
+def test_table_defaults_are_talib_defaults():
+    abstract = pytest.importorskip("talib.abstract", reason="needs `pip install ta-lib`")
+    from_talib = {name for name, spec in INDICATORS.items()
+                  if any(param.talib for param in spec.params)}
+    assert set(INDICATORS) - from_talib == {"ichimoku", "vwap", "obv", "volume_ma"}
+    for name in sorted(from_talib):
+        for param in INDICATORS[name].params:
+            function, *talib_params = param.talib
+            for talib_param in talib_params:
+                theirs = abstract.Function(function).parameters[talib_param]
+                assert param.default == theirs, (name, param.name, function, talib_param, theirs)
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in INDICATORS.items() if s.window))
 def test_window_bars_determine_the_latest_value(name, bars):
     """For windowed indicators, recomputing on the trailing `window` bars is exact."""
     spec = INDICATORS[name]
-    params = dict(zip((p for p, _ in spec.params), default_params(spec)))
+    params = spec.defaults
     window = spec.window(**params)
 
     def latest(bars_back: int) -> dict[str, float]:
@@ -359,7 +379,7 @@ def test_warm_up_lengths_at_the_defaults(bars):
     assert first_valid(ind.rsi(c)) == 14
     assert first_valid(ind.atr(h, l, c)) == 14
     assert first_valid(ind.macd(c).macd) == 33
-    assert first_valid(ind.stochastic(h, l, c).k) == 17
+    assert first_valid(ind.stochastic(h, l, c).k) == 8
     assert first_valid(ind.adx(h, l, c).adx) == 27
     assert first_valid(ind.adx(h, l, c).plus_di) == 14
     assert first_valid(ind.ichimoku(h, l, c).senkou_b) == 51 + 26

@@ -326,22 +326,15 @@ def test_language_names_call_the_real_indicators(text, call):
     assert compile_expression(text).evaluate(bars) == pytest.approx(expected)
 
 
-def test_vocabulary_agrees_with_the_indicator_table():
-    """Names, inputs, fields, session keywords and parameter order agree; defaults may not:
-    the language's are TA-Lib's, the functions' are their own API."""
-    indicators = pytest.importorskip("actors.indicators.batch")
-    table = getattr(indicators, "INDICATORS", None)
-    if table is None:
-        pytest.skip("actors.indicators has no INDICATORS table yet")
+def test_vocabulary_is_read_from_the_indicator_table():
+    """The language adds spellings and warm-ups, nothing else: every indicator of the table,
+    its defaults, and a function name the evaluation finds in actors.indicators.batch."""
+    from actors.indicators import batch, table
     from actors.rules.vocabulary import INDICATORS
+    assert list(INDICATORS) == list(table.INDICATORS)
     for name, spec in INDICATORS.items():
-        theirs = table[name]
-        assert theirs.function is getattr(indicators, spec.function), name
-        assert tuple(theirs.inputs) == spec.inputs, name
-        assert tuple(theirs.outputs or ()) == spec.fields, name
-        assert theirs.default_field == spec.default_field, name
-        assert tuple(theirs.context) == spec.context, name
-        # Parameters are passed by position, so order and arity must match; the
-        # language's `n` is the functions' `period`.
-        assert ["period" if param.name == "n" else param.name for param in spec.params] == \
-            [param for param, _ in theirs.params], name
+        theirs = table.INDICATORS[name]
+        assert getattr(batch, spec.function) is theirs.function, name
+        assert [param.default for param in spec.params] == list(theirs.defaults.values()), name
+        assert (spec.inputs, spec.fields, spec.default_field, spec.context) == \
+            (theirs.inputs, theirs.fields, theirs.default_field, theirs.context), name

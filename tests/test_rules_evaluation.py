@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from actors.rules.program import Signals, compile_expression, compile_rules
-from actors.rules.vocabulary import DEFAULTS, INDICATORS
+from actors.rules.vocabulary import INDICATORS
 from rules_fakes import FakeIndicators, bars_from
 
 pytestmark = pytest.mark.timeout(30)
@@ -27,25 +27,15 @@ LANGUAGE_DEFAULTS = {
 
 
 def test_language_defaults_are_pinned():
+    """Pinned here, not read back from actors.indicators.table (where they are TA-Lib's,
+    checked in test_indicators.py): changing one there must fail here."""
     used = {name: {param.name: param.default for param in spec.params}
             for name, spec in INDICATORS.items()}
     assert used == LANGUAGE_DEFAULTS
     for name, params in LANGUAGE_DEFAULTS.items():  # periods are ints, multipliers floats
-        for param, expected in params.items():
-            assert type(DEFAULTS[name][param].value) is type(expected), (name, param)
-
-
-def test_language_defaults_are_talib_defaults():
-    talib = pytest.importorskip("talib.abstract", reason="needs `pip install ta-lib`")
-    from_talib = {name for name, params in DEFAULTS.items()
-                  if any(default.talib for default in params.values())}
-    assert set(DEFAULTS) - from_talib == {"ichimoku", "vwap", "obv", "volume_ma"}
-    for name in from_talib:
-        for param, default in DEFAULTS[name].items():
-            function, *talib_params = default.talib
-            for talib_param in talib_params:
-                theirs = talib.Function(function).parameters[talib_param]
-                assert default.value == theirs, (name, param, function, talib_param, theirs)
+        for param in INDICATORS[name].params:
+            assert type(param.default) is type(params[param.name]), (name, param.name)
+            assert param.integer == isinstance(params[param.name], int), (name, param.name)
 
 
 def test_omitted_parameters_compile_to_the_defaults():

@@ -1,27 +1,28 @@
 """The technical indicators the rules language can call, computed over whole price series.
 
-This module owns the batch definitions of the 14 indicators and the `INDICATORS` table the
-rules language validates calls against. Every function takes float64 series (any array-like
-of equal length), returns arrays of the same length aligned with the input, NaN while the
-indicator warms up (all NaN when the input is shorter than that), and raises ValueError with
-the indicator's name for a bad parameter. Values and warm-up lengths match TA-Lib at its
-default settings (no unstable period, default compatibility), including its conventions for
-a zero denominator: RSI, DI, STOCH, WILLR and CCI give 0 there. Input is assumed NaN-free.
-Default parameters are the usual trading ones (bb 20, stoch 14/3/3, cci 20); TA-Lib's own
-defaults for BBANDS, STOCH and CCI are 5, 5/3/3 and 14.
+This module owns the batch definitions of the 14 indicators; `table.INDICATORS` says how
+to call each by name and what its parameters default to. Every function takes float64
+series (any array-like of equal length), returns arrays of the same length aligned with the
+input, NaN while the indicator warms up (all NaN when the input is shorter than that), and
+raises ValueError with the indicator's name for a bad parameter. Values and warm-up lengths
+match TA-Lib at its default settings (no unstable period, default compatibility), including
+its conventions for a zero denominator: RSI, DI, STOCH, WILLR and CCI give 0 there. Input is
+assumed NaN-free. Keyword defaults are TA-Lib 0.8's (sma and ema 30, bb 20/2, stoch 5/3/3,
+cci 14), the ones `table.INDICATORS` records and the rules language applies; a test holds
+the two to each other.
 
 Moving means and deviations run on bottleneck, moving extremes on a doubling scheme, and
 the recursive smoothing of EMA, RSI, ATR and MACD as small matrix products over blocks of
-8 bars (ADX's on `scipy.signal.lfilter`; see `indicator_filters`). No loop runs over bars.
+8 bars (ADX's on `scipy.signal.lfilter`; see `kernels`). No loop runs over bars.
 
 Incremental updates (one closed bar at a time, no recomputation of the history):
 * sma, ema, rsi, atr, macd: the state classes `SmaState`, `EmaState`, `RsiState`,
-  `AtrState`, `MacdState` (in `indicator_filters`, re-exported here); they equal the batch
+  `AtrState`, `MacdState` (in `incremental`, re-exported here); they equal the batch
   values bar by bar (sma to the bit, the others to ~1e-15 relative: the batch form sums in
   another order). Prime one by feeding it the history once.
 * Windowed indicators (bb, stoch, cci, willr, ichimoku, volume_ma): their latest value
-  depends only on the last `spec.window(**params)` bars, so the batch function applied to
-  that many trailing bars gives it exactly, at O(window) cost.
+  depends only on the last `table.INDICATORS[name].window(**params)` bars, so the batch
+  function applied to that many trailing bars gives it exactly, at O(window) cost.
 * Still to write as state classes, from the same parts: adx (three `linear_recursion`
   running sums + a `WilderState`-like step that holds when DX is undefined), obv (last
   close + running total) and vwap (server day + two running sums).
@@ -30,7 +31,7 @@ Incremental updates (one closed bar at a time, no recomputation of the history):
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import bottleneck as bn
 import numpy as np
@@ -42,7 +43,7 @@ from actors.indicators.incremental import AtrState, EmaState, MacdState, RsiStat
 
 __all__ = [
     "sma", "ema", "rsi", "macd", "atr", "bollinger", "stochastic", "adx", "cci",
-    "williams_r", "ichimoku", "vwap", "obv", "volume_ma", "INDICATORS", "IndicatorSpec",
+    "williams_r", "ichimoku", "vwap", "obv", "volume_ma",
     "Macd", "Bollinger", "Stochastic", "Adx", "Ichimoku",
     "SmaState", "EmaState", "WilderState", "RsiState", "AtrState", "MacdState"]
 
@@ -119,14 +120,14 @@ def _aligned_diff(x: np.ndarray) -> np.ndarray:
 
 # --- trend ---
 
-def sma(close, period) -> np.ndarray:
+def sma(close, period=30) -> np.ndarray:
     """Simple moving average of the last `period` closes; first value at index period-1."""
     period = whole_number("sma", "period", period)
     (close,) = _series("sma", ("close", close))
     return _moving_mean(close, period)
 
 
-def ema(close, period) -> np.ndarray:
+def ema(close, period=30) -> np.ndarray:
     """Exponential average, alpha = 2/(period+1), seeded with the SMA of the first `period`."""
     period = whole_number("ema", "period", period)
     (close,) = _series("ema", ("close", close))
@@ -241,11 +242,11 @@ def rsi(close, period=14) -> np.ndarray:
     return wilder_rsi(close, period) if len(close) > period else np.full(len(close), NAN)
 
 
-def stochastic(high, low, close, k=14, d=3, smooth=3) -> Stochastic:
+def stochastic(high, low, close, k=5, d=3, smooth=3) -> Stochastic:
     """Slow stochastic: %K = `smooth`-bar SMA of the fast %K over `k` bars, %D its `d`-bar SMA.
 
     TA-Lib's STOCH(fastk=k, slowk=smooth, slowd=d, SMA both); .k and .d both start at
-    index k + smooth + d - 3 (17 at the defaults). A bar range of zero gives fast %K 0.
+    index k + smooth + d - 3 (8 at the defaults). A bar range of zero gives fast %K 0.
     """
     k = whole_number("stoch", "k", k)
     d = whole_number("stoch", "d", d)
@@ -270,7 +271,7 @@ def _channel_position(high, low, close, window: int, from_low: bool) -> np.ndarr
     return ratio_or_zero(distance, np.divide(span, scale, out=span))
 
 
-def cci(high, low, close, period=20) -> np.ndarray:
+def cci(high, low, close, period=14) -> np.ndarray:
     """Commodity Channel Index: (TP - SMA(TP)) / (0.015 * mean |TP - SMA(TP)|), TP=(h+l+c)/3.
 
     0 where the window is flat (mean deviation below 1e-12 of the price) or the distance
@@ -389,57 +390,3 @@ def volume_ma(volume, period=20) -> np.ndarray:
     period = whole_number("volume_ma", "period", period)
     (volume,) = _series("volume_ma", ("volume", volume))
     return _moving_mean(volume, period)
-
-
-# --- the table the rules language validates calls against ---
-
-class IndicatorSpec(NamedTuple):
-    """How to call an indicator by name.
-
-    function(*series named by `inputs`, *parameters in `params` order, **context).
-    `params` pairs each parameter name with its default (None: the rule must give it).
-    `outputs` names the fields of a multi-output result (None: one array); `default_field`
-    is the field a bare call stands for in arithmetic (adx(14) > 20 means .adx).
-    `context` names keyword arguments the caller supplies from the session, not the rule.
-    `window(**params)` is how many trailing bars determine the latest value exactly, or
-    None for recursive indicators (use a state class or the whole history).
-    """
-    function: Callable
-    inputs: tuple[str, ...]
-    params: tuple[tuple[str, object], ...]
-    outputs: tuple[str, ...] | None = None
-    default_field: str | None = None
-    context: tuple[str, ...] = ()
-    window: Callable[..., int] | None = None
-
-
-HLC = ("high", "low", "close")
-
-_BB = IndicatorSpec(bollinger, ("close",), (("period", 20), ("k", 2.0)),
-                    Bollinger._fields, window=lambda period=20, k=2.0: period)
-_STOCH = IndicatorSpec(stochastic, HLC, (("k", 14), ("d", 3), ("smooth", 3)),
-                       Stochastic._fields, window=lambda k=14, d=3, smooth=3: k + d + smooth - 2)
-_WILLR = IndicatorSpec(williams_r, HLC, (("period", 14),),
-                       window=lambda period=14: period)
-
-INDICATORS: dict[str, IndicatorSpec] = {
-    "sma": IndicatorSpec(sma, ("close",), (("period", None),), window=lambda period: period),
-    "ema": IndicatorSpec(ema, ("close",), (("period", None),)),
-    "rsi": IndicatorSpec(rsi, ("close",), (("period", 14),)),
-    "macd": IndicatorSpec(macd, ("close",), (("fast", 12), ("slow", 26), ("signal", 9)),
-                          Macd._fields),
-    "atr": IndicatorSpec(atr, HLC, (("period", 14),)),
-    "bb": _BB, "bollinger": _BB,
-    "stoch": _STOCH, "stochastic": _STOCH,
-    "adx": IndicatorSpec(adx, HLC, (("period", 14),), Adx._fields, default_field="adx"),
-    "cci": IndicatorSpec(cci, HLC, (("period", 20),), window=lambda period=20: period),
-    "willr": _WILLR, "williams_r": _WILLR,
-    "ichimoku": IndicatorSpec(
-        ichimoku, HLC, (("tenkan", 9), ("kijun", 26), ("senkou", 52)), Ichimoku._fields,
-        window=lambda tenkan=9, kijun=26, senkou=52: kijun + max(tenkan, kijun, senkou)),
-    "vwap": IndicatorSpec(vwap, ("high", "low", "close", "volume", "time"), (),
-                          context=("tz_offset_s",)),
-    "obv": IndicatorSpec(obv, ("close", "volume"), ()),
-    "volume_ma": IndicatorSpec(volume_ma, ("volume",), (("period", 20),),
-                               window=lambda period=20: period),
-}

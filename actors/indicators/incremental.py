@@ -2,7 +2,7 @@
 
 Each class keeps what its indicator needs to move one bar forward (a running sum, the last
 smoothed value, the previous close), so a strategy's per-bar cost does not grow with its
-history. They seed and smooth exactly like the batch functions (`indicator_filters`), and
+history. They seed and smooth exactly like the batch functions (`kernels`), and
 agree with them to ~1e-15 of the value.
 """
 

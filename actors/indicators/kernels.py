@@ -4,7 +4,7 @@ This module owns the arithmetic of the recursive indicators: the seeded first-or
 smoothing that TA-Lib uses for EMA (alpha = 2/(n+1)) and for Wilder's averages in RSI, ATR
 and ADX (alpha = 1/n), the running-sum smoothing of ADX's directional movement, and the
 moving maximum/minimum of the channel indicators. The bar-by-bar forms live in
-`indicator_states`.
+`incremental`.
 
 Both forms seed with fsum(first n values) / n, then apply y = alpha*x + (1-alpha)*y_prev:
 the state classes bar by bar, the batch EMA, RSI, ATR and MACD eight bars at a time as

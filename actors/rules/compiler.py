@@ -10,7 +10,7 @@ that is unknown on the last bar counts as false.
 Indicator results are cached per evaluation (and optionally across strategies, see
 `rules_context`) under a key naming the call in full, its input series and every parameter
 (`macd(close, 12, 26, 9)`), so `macd().signal` and `macd(12, 26, 9).hist` are computed once.
-Omitted parameters take the language's defaults (`rules_vocabulary.DEFAULTS`, TA-Lib's),
+Omitted parameters take the defaults of `actors.indicators.table` (TA-Lib's),
 and every parameter is passed to the indicator function, so the function's own keyword
 defaults never decide what a rule means.
 """

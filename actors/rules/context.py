@@ -1,10 +1,10 @@
 """One evaluation of compiled rules: the bar arrays, the indicator functions, the caches.
 
-The indicator functions come from an injectable table (by default `actors.indicators`,
-imported on first use), so the rules language can be tested, and can start, before every
-indicator exists. A context lives for one evaluation: identical indicator calls within it,
-across all rules of a strategy, are computed once; an optional shared cache carries them
-further, to other strategies evaluating the same bars.
+The indicator functions come from an injectable table (by default `actors.indicators.batch`,
+by the function names `actors.indicators.table` gives), so tests can run the rules language
+on hand-checkable stand-ins. A context lives for one evaluation: identical indicator calls
+within it, across all rules of a strategy, are computed once; an optional shared cache
+carries them further, to other strategies evaluating the same bars.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ evaluated over the whole bar window at once and answers for the LAST bar. NaN me
 "not known yet": comparisons with it are unknown, `and/or/not` use Kleene logic, and a
 rule that is unknown on the last bar is false, so a rule on too little history is false.
 
-Omitted indicator parameters take TA-Lib's defaults (`rules_vocabulary.DEFAULTS`).
+Omitted indicator parameters take TA-Lib's defaults (`actors.indicators.table`).
 `tz_offset_s` (server time minus UTC, in seconds) places vwap's day boundary at the trade
 server's midnight. `cache`, a dict shared by the strategies that evaluate the same bars
 (same account, symbol, timeframe, last bar and window length), lets them compute each
