@@ -98,7 +98,8 @@ def test_the_bridge_never_imports_the_actors():
                               if t == "actors" or t.startswith("actors."))
                  for name, (path, tree) in MODULES.items() if name.split(".")[0] == "bridge"}
     offenders = {name: targets for name, targets in offenders.items() if targets}
-    assert not offenders, f"bridge modules import actors (imports go run.py -> actors -> bridge): {offenders}"
+    assert not offenders, (
+        f"bridge modules import actors (imports go run.py -> actors -> bridge): {offenders}")
 
 
 def test_the_import_graph_has_no_cycle():
