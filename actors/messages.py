@@ -251,6 +251,7 @@ class RiskDecision:
     reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     volume: float = 0.0  # approved volume: lower than asked when a check reduced it
+    code: str = "RISK_REJECTED"  # a refusal's error code, decided by the RiskGuard: TRADING_LOCKED for the kill switch
 
 
 # ------------------------------------------------------------- account <-> terminal ---

@@ -158,8 +158,10 @@ class RiskGuard(TradingStateControl, Supervised):
         result = rc.evaluate(order, book, self.limits())
         if result.approved and not msg.closing:
             self.book.record_sent(now, msg.strategy_id)  # counted for the order-rate limits
+        # The code is decided here, by the rule that refused, so no reader needs the reasons' text.
+        locked = rc.check_kill_switch(order, book, self.limits()) is not None
         return m.RiskDecision(approved=result.approved, reasons=result.reasons, warnings=result.warnings,
-                              volume=result.volume)
+                              volume=result.volume, code=errors.TRADING_LOCKED if locked else errors.RISK_REJECTED)
 
     # --- the market context of the time, news and correlation checks ---
     def _tz_offset_s(self) -> int:
