@@ -3,6 +3,7 @@
 CLOSE_ALL, a strategy's exit and the kill switch's flatten are all the same work: send a
 close for each position, and keep resending for whatever the terminal still reports open,
 until nothing is left or the job's time runs out (then it reports what remains).
+actors.account.job_runner runs them.
 """
 
 from __future__ import annotations

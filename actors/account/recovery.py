@@ -8,13 +8,14 @@
   a position carrying the order's magic means it filled, none means it was never placed;
 * everything else is final: a rejection with MT5's text.
 
-A mixin of the Account actor; it uses the Account's `in_flight`, `view`, `_market` and
-success/failure paths.
+`Recovery` keeps the retries and the doubts; the order path (actors.account.orders) asks it
+about each failed result and applies what a snapshot settles.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +24,14 @@ from loguru import logger
 from actors import errors
 from actors import messages as m
 from actors.account import order_requests as orq
+from actors.account.in_flight import InFlight
+from actors.account.market import Market
+from actors.account.view import AccountView
+from actors.runtime.directory import Directory
 from bridge import mt5
 
 RETRY_DELAYS_S = (0.2, 0.5, 1.0)
+NEVER_PLACED = "never placed: the terminal shows no trace of it"
 
 
 @dataclass
@@ -34,8 +40,25 @@ class Retry:
     coid: str
 
 
-class AccountRecovery:
-    def _recover(self, res: m.OrderResult, flight: Any) -> bool:
+@dataclass
+class Settled:
+    """An order in doubt, decided by a snapshot: `result` is what filled, None if it never was."""
+    coid: str
+    flight: InFlight
+    result: dict[str, Any] | None
+
+
+class Recovery:
+    def __init__(self, *, login: int, view: AccountView, market: Market, in_flight: dict[str, InFlight],
+                 directory: Directory) -> None:
+        self.login = login
+        self.view = view
+        self.market = market
+        self.in_flight = in_flight
+        self.directory = directory
+        self.retries: list[Retry] = []  # retry-safe refusals waiting for their backoff
+
+    def recover(self, res: m.OrderResult, flight: InFlight) -> bool:
         """Handle a non-success result if it is retry-safe or uncertain; False if it is final."""
         attempt = flight.extra.get("attempt", 0)
         if res.ok and res.retcode in mt5.RETRY_SAFE_RETCODES and flight.kind in ("open", "close") \
@@ -56,7 +79,7 @@ class AccountRecovery:
             return True
         return False
 
-    def _retry_due(self) -> None:
+    def retry_due(self) -> None:
         now = time.monotonic()
         due, self.retries = [r for r in self.retries if r.due <= now], [r for r in self.retries if r.due > now]
         for retry in due:
@@ -65,7 +88,7 @@ class AccountRecovery:
                 continue
             request = dict(flight.extra["request"])
             try:
-                _, bid, ask = self._market(flight.symbol)
+                _, bid, ask = self.market.quote(flight.symbol)
             except errors.ControlError:
                 bid = ask = 0.0
             if bid and ask:  # re-price: a requote means the old price is gone
@@ -77,8 +100,9 @@ class AccountRecovery:
                 account=self.login, client_order_id=retry.coid, request=request, closing=flight.kind == "close",
                 attempt=flight.extra["attempt"]))
 
-    def _settle_doubts(self) -> None:
-        """After a fresh snapshot: decide every order in doubt by what the terminal shows."""
+    def settle_doubts(self) -> Iterator[Settled]:
+        """After a fresh snapshot: decide every order in doubt by what the terminal shows.
+        Lazy, so the caller applies each before the next is judged."""
         for coid, flight in list(self.in_flight.items()):
             if not flight.extra.pop("doubt", False):
                 continue
@@ -88,15 +112,14 @@ class AccountRecovery:
                 position = next((p for p in self.view.positions.values() if p.get("magic") == magic), None)
                 if position is not None:
                     logger.warning("account {}: {} did fill (found by its magic)", self.login, coid)
-                    self._on_success(coid, flight, {"retcode": mt5.TRADE_RETCODE_DONE, "order": position["ticket"],
-                                                    "price": position["price_open"], "volume": position["volume"]})
+                    yield Settled(coid, flight, {"retcode": mt5.TRADE_RETCODE_DONE, "order": position["ticket"],
+                                                 "price": position["price_open"], "volume": position["volume"]})
                     continue
             else:
                 position = self.view.positions.get(flight.ticket)
                 if position is None or position["volume"] < flight.extra.get("volume_before", 0) - 1e-9:
                     logger.warning("account {}: close {} did happen", self.login, coid)
-                    self._on_success(coid, flight, {"retcode": mt5.TRADE_RETCODE_DONE, "deal": 0, "order": 0,
-                                                    "price": 0.0, "volume": flight.volume})
+                    yield Settled(coid, flight, {"retcode": mt5.TRADE_RETCODE_DONE, "deal": 0, "order": 0,
+                                                 "price": 0.0, "volume": flight.volume})
                     continue
-            self._on_failure(m.OrderResult(account=self.login, client_order_id=coid, ok=False,
-                                           error="never placed: the terminal shows no trace of it"), flight)
+            yield Settled(coid, flight, None)

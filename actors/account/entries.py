@@ -1,0 +1,120 @@
+"""Opening a position, from a strategy's OrderIntent or the operator's OPEN_POSITION:
+
+  gate (max_positions, a ready account) -> price and size from the symbol's real properties
+  -> the RiskGuard's decision -> the request with its stops -> Orders.send.
+
+Each step is its own method so the order path reads in order. A refusal at any step is a
+RiskRejected event and the command's error reply, with the code decided where the refusal
+was: the sizing or market error's own, or the RiskGuard decision's (TRADING_LOCKED when the
+kill switch refused), never read back from the reasons' text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from loguru import logger
+
+from actors import errors
+from actors import messages as m
+from actors.account import order_requests as orq
+from actors.account.entry_sizing import ASK_TIMEOUT_S, EntrySizing
+from actors.account.in_flight import InFlight
+from actors.account.market import Market
+from actors.account.orders import Orders, reply_error
+from actors.account.sizing import SizeResult, SizingError, pip_size, stop_prices
+from actors.runtime.directory import Directory
+from actors.runtime.status_board import StatusBoard
+
+MANUAL = "manual"
+
+
+@dataclass
+class Entry:
+    """An entry priced and sized, waiting for the RiskGuard's decision."""
+    intent: m.OrderIntent
+    corr: str
+    symbol: dict[str, Any]
+    price: float
+    size: SizeResult
+    sl: float | None = None  # absolute stops an OPEN_POSITION gave; they win over the pips
+    tp: float | None = None
+
+
+class Entries:
+    def __init__(self, *, login: int, market: Market, sizing: EntrySizing, orders: Orders, board: StatusBoard,
+                 directory: Directory, ready: Callable[[], bool]) -> None:
+        self.login = login
+        self.market = market
+        self.sizing = sizing
+        self.orders = orders
+        self.board = board
+        self.directory = directory
+        self.ready = ready
+
+    def open_command(self, cmd: m.OpenPosition) -> None:
+        sizing = cmd.sizing or {"method": "fixed", "lots": cmd.volume if cmd.volume is not None else 0.01}
+        intent = m.OrderIntent(strategy_id=MANUAL, account=self.login, symbol=cmd.symbol, side=cmd.side,
+                               sizing=sizing, sl_pips=cmd.sl_pips, tp_pips=cmd.tp_pips, comment=cmd.comment)
+        self.open(intent, corr=cmd.corr, sl=cmd.sl, tp=cmd.tp)
+
+    def open(self, intent: m.OrderIntent, *, corr: str, sl: float | None = None, tp: float | None = None) -> None:
+        if self._at_max_positions(intent):
+            return
+        try:
+            entry = self._prepare(intent, corr, sl, tp)
+        except (SizingError, errors.ControlError) as exc:
+            return self.refuse(intent, corr, [str(exc)], getattr(exc, "code", errors.RISK_REJECTED))
+        self.decided(entry, self._ask_risk(entry))
+
+    def _at_max_positions(self, intent: m.OrderIntent) -> bool:
+        if intent.max_positions and self.sizing.held_by(intent.strategy_id) >= intent.max_positions:
+            logger.info("account {}: {} already holds its max_positions {}; entry skipped", self.login,
+                        intent.strategy_id, intent.max_positions)
+            return True
+        return False
+
+    def _prepare(self, intent: m.OrderIntent, corr: str, sl: float | None, tp: float | None) -> Entry:
+        if not self.ready():
+            raise errors.ControlError(errors.UNAVAILABLE, f"account {self.login} is not connected or is still "
+                                      "reconciling with its terminal; retry in a moment")
+        symbol, bid, ask = self.market.quote(intent.symbol)
+        price = orq.entry_price(intent.side, bid, ask)
+        return Entry(intent=intent, corr=corr, symbol=symbol, price=price,
+                     size=self.sizing.size(intent, symbol, price), sl=sl, tp=tp)
+
+    def _ask_risk(self, entry: Entry) -> m.RiskDecision:
+        check = self.sizing.check_order(entry.intent, entry.symbol, entry.size.volume, entry.price)
+        return self.directory.ask(f"risk:{self.login}", check, timeout=ASK_TIMEOUT_S)
+
+    def decided(self, entry: Entry, decision: m.RiskDecision) -> None:
+        """The RiskGuard's decision on an entry: refuse it, or send it at the volume approved."""
+        intent = entry.intent
+        if not decision.approved:
+            return self.refuse(intent, entry.corr, list(decision.reasons), decision.code)
+        volume = decision.volume or entry.size.volume  # a check may have reduced it (correlation, exposure)
+        for warning in decision.warnings:
+            logger.warning("account {}: {} {} {}: {}", self.login, intent.strategy_id, intent.side, intent.symbol,
+                           warning)
+        sl_pips = intent.sl_pips
+        if sl_pips is None and entry.size.stop_distance:  # atr_based sizing chose the stop
+            sl_pips = entry.size.stop_distance / pip_size(entry.symbol)
+        auto_sl, auto_tp = stop_prices(intent.side, entry.price, entry.symbol, sl_pips=sl_pips,
+                                       tp_pips=intent.tp_pips, tp_rr=intent.tp_rr)
+        request = orq.market_open(entry.symbol, intent.side, volume, entry.price, sl=entry.sl or auto_sl,
+                                  tp=entry.tp or auto_tp)
+        self.orders.send(request, InFlight("open", entry.corr, intent.strategy_id, intent.symbol, intent.side, volume),
+                         closing=False)
+
+    def refuse(self, intent: m.OrderIntent, corr: str, reasons: list[str], code: str) -> None:
+        logger.warning("account {}: {} {} {} refused: {}", self.login, intent.strategy_id, intent.side,
+                       intent.symbol, "; ".join(reasons))
+        self.directory.publish(m.RiskRejected(account=self.login, strategy_id=intent.strategy_id,
+                                              symbol=intent.symbol, side=intent.side, reasons=tuple(reasons)))
+        details: dict[str, Any] = {"reasons": reasons}
+        if code == errors.TRADING_LOCKED:
+            kill = self.board.get("supervisor", {}).get("kill_switch", {})
+            details["locked_until"] = kill.get("locked_until")
+        reply_error(self.directory, corr, code, "; ".join(reasons), details)

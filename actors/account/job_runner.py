@@ -1,0 +1,99 @@
+"""The Account's close jobs at work (CLOSE_ALL, a strategy's exit, the kill switch's flatten):
+`CloseJobs` sends each job's closes and cancels through Orders, counts what filled, retries
+on the Account's tick whatever the terminal still reports, and reports each job's end: a
+flatten to the Supervisor, anything else to whoever asked. One job's state is a CloseJob.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from loguru import logger
+
+from actors import messages as m
+from actors.account.close_jobs import CloseJob
+from actors.account.in_flight import InFlight
+from actors.account.orders import Orders
+from actors.account.view import AccountView
+from actors.runtime.directory import Directory
+
+
+class CloseJobs:
+    def __init__(self, *, login: int, view: AccountView, orders: Orders, in_flight: dict[str, InFlight],
+                 directory: Directory, post: Callable[[], None]) -> None:
+        self.login = login
+        self.view = view
+        self.orders = orders
+        self.in_flight = in_flight
+        self.directory = directory
+        self.post = post
+        self.jobs: dict[str, CloseJob] = {}
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def start(self, corr: str, kind: str, positions: list[dict[str, Any]], reason: str, *,
+              cancel_orders: bool, reply_to: str = "control") -> None:
+        name = corr or f"job-{time.monotonic_ns()}"
+        orders = list(self.view.orders) if cancel_orders else []
+        job = CloseJob(name=name, kind=kind, corr=corr, reason=reason, reply_to=reply_to,
+                       tickets={p["ticket"] for p in positions}, orders={o["ticket"] for o in orders})
+        self.jobs[name] = job
+        logger.info("account {}: {} ({}) closes {} positions, cancels {} orders", self.login, kind, reason,
+                    len(job.tickets), len(job.orders))
+        self._advance(job)
+
+    def count(self, flight: InFlight, filled: bool) -> None:
+        """An order of a job ended: a filled close or removal counts as done."""
+        job = self.jobs.get(flight.job)
+        if job is None or not filled:
+            return
+        if flight.kind == "close":
+            job.closed += 1
+        elif flight.kind == "remove":
+            job.cancelled += 1
+
+    def on_snapshot(self) -> None:
+        """The terminal's fresh view: a job whose positions and orders are all gone is done."""
+        for job in list(self.jobs.values()):
+            job.forget_gone(set(self.view.positions), {o["ticket"] for o in self.view.orders})
+            if job.done and not self._sending(job):
+                self._finish(job)
+
+    def on_tick(self, now: float) -> None:
+        for job in list(self.jobs.values()):
+            if job.expired(now):
+                self._finish(job)
+            elif not self._sending(job):
+                self._advance(job)  # retry whatever is still open
+
+    def _sending(self, job: CloseJob) -> bool:
+        return any(f.job == job.name for f in self.in_flight.values())
+
+    def _advance(self, job: CloseJob) -> None:
+        job.forget_gone(set(self.view.positions), {o["ticket"] for o in self.view.orders})
+        if job.done:
+            return self._finish(job)
+        busy = {f.ticket for f in self.in_flight.values()}
+        for ticket in job.tickets - busy:
+            position = self.view.positions[ticket]
+            job.attempts += 1
+            self.orders.close(position, position["volume"], "", job=job.name)
+        for ticket in job.orders - busy:
+            self.orders.remove(next(o for o in self.view.orders if o["ticket"] == ticket), job=job.name)
+
+    def _finish(self, job: CloseJob) -> None:
+        del self.jobs[job.name]
+        log = logger.info if job.done else logger.error
+        log("account {}: {} finished: closed {}, cancelled {}, remaining {}", self.login, job.kind, job.closed,
+            job.cancelled, job.remaining)
+        if job.kind == "flatten":
+            self.directory.tell("supervisor", m.AccountFlattened(
+                corr=job.corr, account=self.login, closed_positions=job.closed, cancelled_orders=job.cancelled,
+                remaining=job.remaining))
+        elif job.corr:
+            self.directory.tell(job.reply_to, m.CommandReply(corr=job.corr, ok=True, data={
+                "closed": job.closed, "remaining": job.remaining}))
+        self.post()
