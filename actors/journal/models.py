@@ -7,6 +7,7 @@ is the only writer and the only thread that uses this connection.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,49 @@ PRAGMAS = {
 }
 
 
+MAX_JSON_DEPTH = 32
+BYTES_KEY = "$bytes"  # {"$bytes": "<base64>"}: bytes, which JSON cannot hold
+REPR_KEY = "$repr"  # {"$repr": "..."}: any other value JSON cannot hold, as Python wrote it
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)  # built once: json.dumps builds one per call
+
+
+def to_json(value: Any) -> str:
+    """`value` as compact JSON text that never fails: bytes become a base64 marker, other
+    values JSON cannot hold (and non-text keys) their repr. A frame from outside (a control
+    command with bytes in it) must be recorded, never crash the only writer of the journal."""
+    try:
+        return _ENCODER.encode(value)
+    except (TypeError, ValueError, RecursionError):  # the rare case pays for the walk
+        return _ENCODER.encode(jsonable(value))
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """A copy of `value` that `json.dumps` accepts (see `to_json`)."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if depth >= MAX_JSON_DEPTH:  # a cycle or a hostile nesting: keep a bounded trace of it
+        return {REPR_KEY: safe_repr(value)[:256]}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {BYTES_KEY: base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else safe_repr(k): jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v, depth + 1) for v in value]
+    return {REPR_KEY: safe_repr(value)}
+
+
+def safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:  # a broken __repr__ must not lose the row either
+        return f"<unrepresentable {type(value).__name__}>"
+
+
 class JSONField(pw.TextField):
-    """A map stored as JSON text, readable with plain `sqlite3`."""
+    """A map stored as JSON text, readable with plain `sqlite3` (see `to_json`)."""
 
     def db_value(self, value: Any) -> str | None:
-        return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+        return None if value is None else to_json(value)
 
     def python_value(self, value: str | None) -> Any:
         return None if value is None else json.loads(value)
