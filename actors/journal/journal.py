@@ -1,12 +1,33 @@
-"""The Journal actor: the only writer of the SQLite journal.
+"""The Journal actor: the only writer of the SQLite journal, committing in groups.
 
-Writes that protect money are asked for (`RecordIntent` returns only once the row is
-committed: write-before-send); everything else is told and written in arrival order. The
-journal never calls another actor synchronously, so asking it cannot deadlock.
+Writes are buffered in arrival order and committed together (see `batch`): the group is
+written when the mailbox is empty, when it holds `max_batch` operations, or before anything
+is read or answered, so an answer never shows a row that is not committed. One transaction,
+one fsync, for everything that was waiting.
+
+Write-ahead protocol (L1 of RELIABILITY.md), two forms of `RecordIntent`:
+* told with `reply_to` (a directory name) and `corr`: the intent joins the group; after the
+  group commits the journal tells `reply_to` `IntentRecorded(corr, intent_id,
+  client_order_id)`, or `IntentNotRecorded(corr, error)` if its row or the transaction
+  failed. The order leaves only on `IntentRecorded`. This is the order path's form: nobody
+  waits while other orders' intents are written.
+* asked without `reply_to`: the group is committed at once and the reply is
+  `(intent_id, client_order_id)`; a row that failed raises to the asker.
+`LoadTradeProfits` likewise answers `TradeProfitsLoaded` when told with `reply_to`.
+
+Intent ids are given here, not by SQLite (max id + 1 at start, then counted), so an intent
+has its client order id before its group is written and needs no second statement. An id
+lost with a failed group is never handed out again in this process.
+
+A row that cannot be written (a hostile payload, a constraint) is logged and skipped, never
+the group, never the actor; maps are stored with `models.to_json`, which cannot fail. A
+transaction that fails as a whole (the disk) raises: the supervisor's policy applies.
+The journal never calls another actor synchronously, so asking it cannot deadlock.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -16,25 +37,32 @@ import peewee as pw
 from loguru import logger
 
 from actors import messages as m
-from actors.runtime.directory import Directory
-from actors.runtime.supervision import Supervised
-from actors.journal.models import (
-    AuditRow, DealRow, EventRow, IntentRow, KillSwitchRow, MetaRow, PositionRow, RiskLimitsRow,
-    StrategyRow, TradeRow, open_database,
-)
-from actors.runtime.kill_switch import KillSwitchState
 from actors.account.order_ids import client_order_id, new_journal_tag
-from actors.journal.performance import summarize
+from actors.journal import rows
+from actors.journal.batch import Batch
+from actors.journal.models import (
+    IntentRow, KillSwitchRow, MetaRow, PositionRow, RiskLimitsRow, StrategyRow, TradeRow, open_database,
+)
+from actors.journal.reports import performance_report
+from actors.runtime.directory import Directory
+from actors.runtime.kill_switch import KillSwitchState
+from actors.runtime.supervision import Supervised
 
+# A group's size bound: with a mailbox that never empties, an intent waits for at most this
+# many operations (about 10 µs each to buffer) before its commit.
+MAX_BATCH = 256
 FINAL_STATUSES = ("FILLED", "REJECTED")
-MAX_AUDIT_DATA = 4096
 OTP_LAST_STEP = "otp_last_step"  # MetaRow key: the TOTP time step last used, so no code is good twice
 TRADING_STATE = "trading_state:{}"  # MetaRow key per account: its REDUCING/HALTED state and lock survive restarts
 INITIAL_BALANCE = "initial_balance:"  # MetaRow key prefix, + the account login
 TZ_OFFSET = "tz_offset_s:"
-# A trade in PERFORMANCE_REQUEST: CONTROL_API's fields, plus its account and why it closed.
-TRADE_FIELDS = ("ticket", "account", "strategy_id", "symbol", "side", "volume", "open_time", "open_price",
-                "close_time", "close_price", "profit", "reason")
+# Messages answered from the database: the group is committed before they are read.
+READS = (m.LoadStrategies, m.LoadKillSwitch, m.LoadRiskLimits, m.LoadTradingState, m.LoadOtpStep, m.LoadIntents,
+         m.LoadTradeProfits, m.LoadOpenPositions, m.PerformanceRequest, m.LoadJournalStats)
+
+
+class JournalWriteError(RuntimeError):
+    """An asked-for row was not written (the journal's log says why); do not act on it."""
 
 
 def _now_ms() -> int:
@@ -42,11 +70,15 @@ def _now_ms() -> int:
 
 
 class Journal(Supervised):
-    def __init__(self, path: Path, directory: Directory) -> None:
+    def __init__(self, path: Path, directory: Directory, *, max_batch: int = MAX_BATCH) -> None:
         super().__init__(name="journal", parent="supervisor", directory=directory)
         self.path = path
+        self.max_batch = max_batch  # 1: a transaction per operation, as before group commit
         self.db = None
         self.tag = ""
+        self.batch = Batch()
+        self.next_intent_id = 1
+        self.stats = {"transactions": 0, "rows": 0, "largest_batch": 0, "failed_rows": 0}
         self.initial_balances: dict[int, float] = {}
         self.tz_offsets: dict[int, int] = {}
 
@@ -62,6 +94,7 @@ class Journal(Supervised):
             MetaRow.create(key="tag", value=self.tag)
         else:
             self.tag = row.value
+        self.next_intent_id = (IntentRow.select(pw.fn.MAX(IntentRow.id)).scalar() or 0) + 1
         self.initial_balances = {int(k): float(v) for k, v in self._meta_with_prefix(INITIAL_BALANCE)}
         self.tz_offsets = {int(k): int(v) for k, v in self._meta_with_prefix(TZ_OFFSET)}
         logger.info("journal open at {} (tag {})", self.path, self.tag)
@@ -76,110 +109,129 @@ class Journal(Supervised):
         return row is not None and row.value == "1"
 
     def on_stop(self) -> None:
-        if self.db is not None:
-            MetaRow.replace(key="open", value="0").execute()
+        if self.db is None:
+            return
+        try:
+            self._flush()
+            MetaRow.replace(key="open", value="0").execute()  # not when the last group failed: check it next start
+        finally:
             self.db.close()
 
     def on_receive(self, message: Any) -> Any:
+        if isinstance(message, READS):
+            self._flush()
+            return self._read(message)
+        reply = self._write(message)
+        if self.batch and (len(self.batch) >= self.max_batch or self.actor_inbox.empty()):
+            self._flush()
+        return reply
+
+    def _flush(self) -> None:
+        if not self.batch:
+            return
+        batch, self.batch = self.batch, Batch()
+        failed = batch.commit(self.db, self.directory.tell)
+        self.stats["transactions"] += 1
+        self.stats["rows"] += len(batch)
+        self.stats["largest_batch"] = max(self.stats["largest_batch"], len(batch))
+        self.stats["failed_rows"] += failed
+
+    def _write(self, message: Any) -> Any:
+        now = _now_ms()
         match message:
             case m.RecordIntent():
-                return self._record_intent(message)
+                return self._record_intent(message, now)
             case m.RecordOrderOutcome():
-                self._record_outcome(message)
+                self.batch.row(rows.OUTCOME_SQL, rows.outcome_row(message, now),
+                               f"outcome of {message.client_order_id}", must_change=True)
             case m.RecordDeals():
-                self._record_deals(message)
-            case m.SaveStrategy():
-                self._save_strategy(message)
+                for params in rows.deal_rows(message):
+                    self.batch.row(rows.DEAL_SQL, params, f"deal {params[2]} of account {message.account}")
+            case m.AuditCommand():
+                self.batch.row(rows.AUDIT_SQL, rows.audit_row(message, now), f"audit of {message.type!r}")
+            case _ if type(message) in m.EVENT_TYPES:
+                self._record_event(message, now)
+            case m.SaveStrategy() | m.SaveRiskLimits() | m.SaveTradingState() | m.SaveOtpStep() | m.RecordBalance():
+                self.batch.step(functools.partial(self._save, message, now), type(message).__name__)
+            case _:
+                return super().on_receive(message)
+        return None
+
+    def _read(self, message: Any) -> Any:
+        match message:
             case m.LoadStrategies():
                 return [self._strategy_dict(r) for r in StrategyRow.select().order_by(StrategyRow.updated_at)]
             case m.LoadKillSwitch():
                 return self._load_kill_switch()
-            case m.SaveRiskLimits(account=account, limits=limits):
-                RiskLimitsRow.replace(account=account, limits=limits, updated_at=_now_ms()).execute()
             case m.LoadRiskLimits(account=account):
                 row = RiskLimitsRow.get_or_none(RiskLimitsRow.account == account)
                 return None if row is None else row.limits
-            case m.SaveTradingState(account=account, state=state):
-                MetaRow.replace(key=TRADING_STATE.format(account), value=json.dumps(state)).execute()
             case m.LoadTradingState(account=account):
                 row = MetaRow.get_or_none(MetaRow.key == TRADING_STATE.format(account))
                 return None if row is None else json.loads(row.value)
             case m.LoadOtpStep():
                 row = MetaRow.get_or_none(MetaRow.key == OTP_LAST_STEP)
                 return None if row is None else int(row.value)
+            case m.LoadIntents(account=account):
+                return self._load_intents(account)
+            case m.LoadTradeProfits(strategy_id=strategy_id, limit=limit):
+                query = (TradeRow.select(TradeRow.profit).where(TradeRow.strategy_id == strategy_id)
+                         .order_by(TradeRow.close_time.desc(), TradeRow.id.desc()).limit(limit))
+                profits = [r.profit for r in query][::-1]
+                if not message.reply_to:
+                    return profits
+                self.directory.tell(message.reply_to, m.TradeProfitsLoaded(
+                    corr=message.corr, strategy_id=strategy_id, profits=tuple(profits)))
+            case m.LoadOpenPositions(account=account):
+                query = PositionRow.select().where((PositionRow.account == account) & (PositionRow.state == "open"))
+                return {r.ticket: r.strategy_id for r in query}
+            case m.PerformanceRequest():
+                self.directory.tell("control", m.CommandReply(corr=message.corr, ok=True, data=self.performance(message)))
+            case m.LoadJournalStats():
+                return dict(self.stats)
+        return None
+
+    # --- orders ---
+    def _record_intent(self, msg: m.RecordIntent, now: int) -> tuple[int, str] | None:
+        intent_id = self.next_intent_id
+        self.next_intent_id += 1
+        coid = client_order_id(self.tag, intent_id)
+        params = rows.intent_row(msg, intent_id, coid, now)
+        if msg.reply_to:
+            corr = msg.corr
+            self.batch.row(rows.INTENT_SQL, params, f"intent {coid}", reply_to=msg.reply_to,
+                           done=m.IntentRecorded(corr=corr, intent_id=intent_id, client_order_id=coid),
+                           failed=lambda error: m.IntentNotRecorded(corr=corr, error=error))
+            return None
+        op = self.batch.row(rows.INTENT_SQL, params, f"intent {coid}")
+        self._flush()
+        if not op.ok:
+            raise JournalWriteError(f"intent {coid} was not written; see the journal's log")
+        return intent_id, coid
+
+    def _load_intents(self, account: int) -> list[dict[str, Any]]:
+        query = IntentRow.select().where((IntentRow.account == account) & ~(IntentRow.status << FINAL_STATUSES))
+        return [{"id": r.id, "client_order_id": r.client_order_id, "strategy_id": r.strategy_id,
+                 "status": r.status, "symbol": r.symbol, "side": r.side, "closing": r.closing} for r in query]
+
+    # --- strategies, limits, states, balances: cold writes, run as steps of the group ---
+    def _save(self, msg: Any, now: int) -> None:
+        match msg:
+            case m.SaveStrategy():
+                StrategyRow.replace(
+                    strategy_id=msg.strategy_id, account=msg.account, name=msg.definition.get("name", ""),
+                    definition=msg.definition, state=msg.state, restarts=msg.restarts, updated_at=now,
+                ).execute()
+            case m.SaveRiskLimits(account=account, limits=limits):
+                RiskLimitsRow.replace(account=account, limits=limits, updated_at=now).execute()
+            case m.SaveTradingState(account=account, state=state):
+                MetaRow.replace(key=TRADING_STATE.format(account), value=json.dumps(state)).execute()
             case m.SaveOtpStep(step=step):
                 row = MetaRow.get_or_none(MetaRow.key == OTP_LAST_STEP)
                 if row is None or int(row.value) < step:  # two actors may report out of order
                     MetaRow.replace(key=OTP_LAST_STEP, value=str(step)).execute()
-            case m.LoadIntents(account=account):
-                return self._load_intents(account)
-            case m.LoadTradeProfits(strategy_id=strategy_id, limit=limit):
-                rows = (TradeRow.select(TradeRow.profit).where(TradeRow.strategy_id == strategy_id)
-                        .order_by(TradeRow.close_time.desc(), TradeRow.id.desc()).limit(limit))
-                return [r.profit for r in rows][::-1]
-            case m.LoadOpenPositions(account=account):
-                rows = PositionRow.select().where((PositionRow.account == account) & (PositionRow.state == "open"))
-                return {r.ticket: r.strategy_id for r in rows}
-            case m.AuditCommand():
-                self._audit(message)
             case m.RecordBalance():
-                self._record_balance(message)
-            case m.PerformanceRequest():
-                self.directory.tell("control", m.CommandReply(corr=message.corr, ok=True, data=self.performance(message)))
-            case _ if type(message) in m.EVENT_TYPES:
-                self._record_event(message)
-            case _:
-                return super().on_receive(message)
-        return None
-
-    # --- orders ---
-    def _record_intent(self, msg: m.RecordIntent) -> tuple[int, str]:
-        now = _now_ms()
-        with self.db.atomic():
-            row = IntentRow.create(
-                account=msg.account, strategy_id=msg.strategy_id, symbol=msg.symbol, side=msg.side,
-                volume=msg.volume, closing=msg.closing, position_ticket=msg.position_ticket,
-                request=msg.request, status="PENDING", created_at=now, updated_at=now,
-            )
-            row.client_order_id = client_order_id(self.tag, row.id)
-            row.save()
-        return row.id, row.client_order_id
-
-    def _record_outcome(self, msg: m.RecordOrderOutcome) -> None:
-        fields = {"status": msg.status, "retcode": msg.retcode, "updated_at": _now_ms(), "message": msg.message}
-        if msg.order_ticket:
-            fields["order_ticket"] = msg.order_ticket
-        if msg.deal_ticket:
-            fields["deal_ticket"] = msg.deal_ticket
-        if msg.volume:
-            fields.update(price=msg.price, filled_volume=msg.volume)
-        updated = IntentRow.update(**fields).where(IntentRow.client_order_id == msg.client_order_id).execute()
-        if not updated:
-            logger.error("outcome for unknown client order id {}", msg.client_order_id)
-
-    def _record_deals(self, msg: m.RecordDeals) -> None:
-        fields = ("ticket", "order", "position_id", "symbol", "type", "entry", "reason", "volume", "price", "profit",
-                  "swap", "commission", "fee", "magic", "comment", "time_msc")
-        rows = [{"account": msg.account, "strategy_id": msg.strategy_id,
-                 **{f: deal.get(f, 0 if f not in ("symbol", "comment") else "") for f in fields}}
-                for deal in msg.deals]
-        for row in rows:
-            row["magic"] = str(row["magic"])
-        with self.db.atomic():
-            for row in rows:
-                DealRow.replace(**row).execute()
-
-    def _load_intents(self, account: int) -> list[dict[str, Any]]:
-        rows = IntentRow.select().where((IntentRow.account == account) & ~(IntentRow.status << FINAL_STATUSES))
-        return [{"id": r.id, "client_order_id": r.client_order_id, "strategy_id": r.strategy_id,
-                 "status": r.status, "symbol": r.symbol, "side": r.side, "closing": r.closing} for r in rows]
-
-    # --- strategies, limits, kill switch ---
-    def _save_strategy(self, msg: m.SaveStrategy) -> None:
-        StrategyRow.replace(
-            strategy_id=msg.strategy_id, account=msg.account, name=msg.definition.get("name", ""),
-            definition=msg.definition, state=msg.state, restarts=msg.restarts, updated_at=_now_ms(),
-        ).execute()
+                self._record_balance(msg)
 
     @staticmethod
     def _strategy_dict(row: StrategyRow) -> dict[str, Any]:
@@ -193,34 +245,35 @@ class Journal(Supervised):
         return KillSwitchState(active=True, reason=row.reason, engaged_at=row.engaged_at, locked_until=row.locked_until)
 
     # --- events ---
-    def _record_event(self, event: Any) -> None:
-        with self.db.atomic():
-            EventRow.create(ts=_now_ms(), type=type(event).__name__, payload=m.to_map(event))
-            match event:
-                case m.PositionOpened():
-                    PositionRow.replace(
-                        account=event.account, ticket=event.ticket, strategy_id=event.strategy_id,
-                        symbol=event.symbol, side=event.side, volume=event.volume, price_open=event.price_open,
-                        sl=event.sl, tp=event.tp, opened_at=_now_ms(), closed_at=None, state="open",
-                    ).execute()
-                case m.PositionClosed():
-                    self._position_closed(event)
-                case m.PositionModified():
-                    PositionRow.update(sl=event.sl, tp=event.tp).where(
-                        (PositionRow.account == event.account) & (PositionRow.ticket == event.ticket)).execute()
-                case m.KillSwitchEngaged():
-                    KillSwitchRow.replace(id=1, active=True, reason=event.reason, engaged_at=event.engaged_at,
-                                          locked_until=event.locked_until).execute()
-                case m.KillSwitchReset():
-                    KillSwitchRow.replace(id=1, active=False, reason="", engaged_at=0, locked_until=0).execute()
-                case m.StrategyStateChanged():
-                    StrategyRow.update(state=event.state, restarts=event.restarts, updated_at=_now_ms()).where(
-                        StrategyRow.strategy_id == event.strategy_id).execute()
+    def _record_event(self, event: Any, now: int) -> None:
+        name = type(event).__name__
+        self.batch.row(rows.EVENT_SQL, rows.event_row(event, now), f"event {name}")
+        match event:
+            case m.PositionOpened():
+                self.batch.row(rows.POSITION_OPENED_SQL, rows.position_opened_row(event, now),
+                               f"position {event.ticket} of account {event.account}")
+            case m.PositionModified():
+                self.batch.row(rows.POSITION_MODIFIED_SQL, rows.position_modified_row(event),
+                               f"stops of position {event.ticket} of account {event.account}")
+            case m.PositionClosed() | m.KillSwitchEngaged() | m.KillSwitchReset() | m.StrategyStateChanged():
+                self.batch.step(functools.partial(self._event_effect, event, now), name)
 
-    def _position_closed(self, event: m.PositionClosed) -> None:
+    def _event_effect(self, event: Any, now: int) -> None:
+        match event:
+            case m.PositionClosed():
+                self._position_closed(event, now)
+            case m.KillSwitchEngaged():
+                KillSwitchRow.replace(id=1, active=True, reason=event.reason, engaged_at=event.engaged_at,
+                                      locked_until=event.locked_until).execute()
+            case m.KillSwitchReset():
+                KillSwitchRow.replace(id=1, active=False, reason="", engaged_at=0, locked_until=0).execute()
+            case m.StrategyStateChanged():
+                StrategyRow.update(state=event.state, restarts=event.restarts, updated_at=now).where(
+                    StrategyRow.strategy_id == event.strategy_id).execute()
+
+    def _position_closed(self, event: m.PositionClosed, now: int) -> None:
         where = (PositionRow.account == event.account) & (PositionRow.ticket == event.ticket)
         position = PositionRow.get_or_none(where)
-        now = _now_ms()
         # The terminal's deal times and prices when known; our own records otherwise.
         TradeRow.create(
             account=event.account, ticket=event.ticket, strategy_id=event.strategy_id, symbol=event.symbol,
@@ -235,13 +288,6 @@ class Journal(Supervised):
                 PositionRow.update(volume=remaining).where(where).execute()
             else:
                 PositionRow.update(volume=0.0, state="closed", closed_at=now).where(where).execute()
-
-    def _audit(self, msg: m.AuditCommand) -> None:
-        data = msg.data
-        if data is not None and len(repr(data)) > MAX_AUDIT_DATA:
-            data = {"truncated": repr(data)[:MAX_AUDIT_DATA]}
-        AuditRow.create(ts=_now_ms(), request_id=msg.request_id, type=msg.type[:32], data=data, ok=msg.ok,
-                        error_code=msg.error_code, client=msg.client[:64])
 
     # --- balances: where the performance report's equity curves start ---
     def _record_balance(self, msg: m.RecordBalance) -> None:
@@ -260,42 +306,5 @@ class Journal(Supervised):
 
     # --- reports ---
     def performance(self, req: m.PerformanceRequest) -> dict[str, Any]:
-        query = TradeRow.select()
-        if req.strategy_id:
-            query = query.where(TradeRow.strategy_id == req.strategy_id)
-        if req.account:
-            query = query.where(TradeRow.account == req.account)
-        trades = [self._trade_dict(r) for r in query.order_by(TradeRow.close_time, TradeRow.id)]
-        by_strategy: dict[str, list[dict[str, Any]]] = {}
-        by_account: dict[int, list[dict[str, Any]]] = {}
-        for t in trades:
-            by_strategy.setdefault(t["strategy_id"], []).append(t)
-            by_account.setdefault(t["account"], []).append(t)
-        if req.strategy_id and req.strategy_id not in by_strategy:
-            by_strategy[req.strategy_id] = []
-        reply: dict[str, Any] = {
-            "accounts": [self._report({"account": a}, ts, [a]) for a, ts in sorted(by_account.items())],
-            "strategies": [self._report({"strategy_id": s}, ts, sorted({t["account"] for t in ts}))
-                           for s, ts in sorted(by_strategy.items())],
-        }
-        if req.include_trades:
-            reply["trades"] = [{k: t[k] for k in TRADE_FIELDS} for t in trades]
-        return reply
-
-    def _report(self, head: dict[str, Any], trades: list[dict[str, Any]], accounts: list[int]) -> dict[str, Any]:
-        """`summarize` of `trades` made in `accounts`. A strategy trades its account's capital,
-        so its curve starts at the account's initial balance (the sum, if it traded in
-        several; None while one is unknown) and its days are that server's (the first
-        account's, if they differ)."""
-        balances = [self.initial_balances.get(a) for a in accounts]
-        initial = sum(balances) if balances and None not in balances else None
-        tz_offset_s = self.tz_offsets.get(accounts[0], 0) if accounts else 0
-        return {**head, "initial_balance": initial,
-                **summarize(trades, initial_balance=initial, tz_offset_s=tz_offset_s)}
-
-    @staticmethod
-    def _trade_dict(row: TradeRow) -> dict[str, Any]:
-        return {"id": row.id, "ticket": row.ticket, "account": row.account, "strategy_id": row.strategy_id,
-                "symbol": row.symbol, "side": row.side, "volume": row.volume, "open_time": row.open_time,
-                "open_price": row.open_price, "close_time": row.close_time, "close_price": row.close_price,
-                "profit": row.profit, "reason": row.reason}
+        self._flush()  # also called through a proxy, which bypasses on_receive
+        return performance_report(req, self.initial_balances, self.tz_offsets)
