@@ -62,11 +62,17 @@ SUBSCRIBE = "subscribe"
 # Extensions (not in MT5_BRIDGE.md, which we extend, never change): what the pre-trade
 # checks need and the MetaTrader5 package has no function for.
 # `calendar {date_from, date_to, country?, currency?}` (ms UTC) -> [{time, currency,
-# importance 0..3, event_name, ...}]: MQL5's CalendarValueHistory, for news blackouts.
+# importance 0..3, event_name, ...}]: MQL5's CalendarValueHistory, for news blackouts. The
+# window is half-open, date_from <= time < date_to, as CalendarValueHistory selects.
 CALENDAR = "calendar"
 # `symbol_sessions {symbols}` -> {symbol: [[day_of_week (Sunday = 0), from_s, to_s], ...]}:
 # MQL5's SymbolInfoSessionTrade, seconds from the server's midnight, for trading hours.
+# The EA sends MQL5's values unchanged; the executor reads them with `session_span` (below),
+# the one rule for a session that runs past midnight: `to` may reach SESSION_TO_MAX_S (MQL5
+# counts a session's end up to 48:00, so 22:00-02:00 arrives as [d, 79200, 93600]), and a
+# `to` at or before `from` (a date part dropped on the way, or 0 for 24:00) ends the next day.
 SYMBOL_SESSIONS = "symbol_sessions"
+SESSION_TO_MAX_S = 2 * 86_400
 
 REQUESTS = frozenset({
     ACCOUNT_INFO, TERMINAL_INFO, SYMBOLS_GET, SYMBOL_INFO, SYMBOL_INFO_TICK,
@@ -74,6 +80,19 @@ REQUESTS = frozenset({
     ORDER_CHECK, ORDER_SEND, POSITIONS_GET, ORDERS_GET, HISTORY_DEALS_GET,
     HISTORY_ORDERS_GET, SUBSCRIBE, PING, HELLO_ACK, CALENDAR, SYMBOL_SESSIONS,
 })
+
+# Extension: "not ready, retry". The EA never blocks its timer (a blocked EA answers no ping
+# and the executor marks the link down after 3 s), so a history request it cannot answer at
+# once -- copy_rates_from_pos or copy_ticks_from while the symbol's history is still
+# synchronising, after a copy of that symbol was slow, or once this timer slice's copy budget
+# is spent -- is answered `error: [NOT_READY, why]`, and the executor asks again with backoff
+# (actors/terminal/terminal.py). The code lies outside the MetaTrader5 package's last_error()
+# codes (1, -1..-8, -10000..-10005), so it cannot be mistaken for one of them.
+NOT_READY = -20001
+# One reply is one frame: history replies carry at most this many rows ("up to count", as
+# in the MetaTrader5 package); the asker continues from the last row it got.
+MAX_TICKS_PER_REPLY = 50_000
+MAX_RATES_PER_REPLY = 50_000
 
 # --- events, EA -> executor on CTL (never dropped) ---
 TRADE_TRANSACTION = "trade_transaction"
@@ -179,3 +198,20 @@ class Envelope:
 
 def is_reply(message: dict[str, Any]) -> bool:
     return "ok" in message
+
+
+def is_not_ready(message: dict[str, Any]) -> bool:
+    """A reply saying "not ready, retry" (NOT_READY): ask again later, it is not a failure yet."""
+    error = message.get("error")
+    return message.get("ok") is False and isinstance(error, (list, tuple)) and len(error) >= 1 \
+        and error[0] == NOT_READY
+
+
+def session_span(from_s: Any, to_s: Any) -> tuple[int, int]:
+    """(start, end) in seconds from the session day's midnight, start < end <= SESSION_TO_MAX_S,
+    of one `symbol_sessions` window; an end past 86 400 lies in the next day. ValueError if the
+    window is not MQL5's: 0 <= from_s < 86 400, 0 <= to_s <= SESSION_TO_MAX_S, both int."""
+    if any(isinstance(v, bool) or not isinstance(v, int) for v in (from_s, to_s)) \
+            or not 0 <= from_s < 86_400 or not 0 <= to_s <= SESSION_TO_MAX_S:
+        raise ValueError(f"session [{from_s!r}, {to_s!r}] is not MQL5's: from 0..86399 s, to 0..{SESSION_TO_MAX_S} s")
+    return from_s, to_s if to_s > from_s else to_s + 86_400

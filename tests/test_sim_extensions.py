@@ -39,13 +39,16 @@ def test_the_calendar_answers_from_the_file_within_the_window(executor, start_te
         {"time": NFP, "currency": "USD", "importance": "high", "name": "Nonfarm Payrolls", "country": "US"},
         {"time": NFP_MS + 3_600_000, "currency": "eur", "importance": 1, "name": "German retail sales"}]}))
     start_terminal(calendar=load_calendar(path))
-    both = executor.request("calendar", date_from=NFP_MS - 1, date_to=NFP_MS + 3_600_000)["data"]
+    both = executor.request("calendar", date_from=NFP_MS - 1, date_to=NFP_MS + 3_600_001)["data"]
     assert [(e["time"], e["currency"], e["importance"], e["event_name"]) for e in both] == [
         (NFP_MS, "USD", 3, "Nonfarm Payrolls"), (NFP_MS + 3_600_000, "EUR", 1, "German retail sales")]
     assert both[0]["country_code"] == "US" and both[0]["actual_value"] is None
     usd = executor.request("calendar", date_from=0, date_to=NFP_MS * 2, currency="USD")["data"]
     assert [e["event_name"] for e in usd] == ["Nonfarm Payrolls"]
     assert executor.request("calendar", date_from=0, date_to=NFP_MS - 1)["data"] == []
+    # Half-open, as MQL5's CalendarValueHistory selects: from <= time < to.
+    assert [e["time"] for e in executor.request("calendar", date_from=NFP_MS, date_to=NFP_MS + 3_600_000)["data"]] \
+        == [NFP_MS]
     bad = executor.request("calendar", date_from="today", date_to=1)
     assert bad["error"][0] == mt5.RES_E_INVALID_PARAMS
 

@@ -128,6 +128,7 @@ def test_sessions_from_the_eas_symbol_sessions():
     assert sessions[2] == ((1_320, 1_440),) and sessions[3] == ((0, 60),)
     assert sessions[0] == () and sessions[6] == ()
     SymbolSpec(name="X", sessions_trade=sessions)  # a valid spec
-    for bad in ([[7, 0, 60]], [[1, 0]], [[1, -5, 60]], "Mon", [[1, 0, 90_000]], [[True, 0, 60]]):
+    assert sessions_from_windows([[1, 0, 90_000]])[2] == ((0, 60),)  # MQL5 ends sessions up to 48:00
+    for bad in ([[7, 0, 60]], [[1, 0]], [[1, -5, 60]], "Mon", [[1, 0, 172_801]], [[True, 0, 60]]):
         with pytest.raises(SymbolConfigError):
             sessions_from_windows(bad)

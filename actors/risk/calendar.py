@@ -3,9 +3,10 @@
 All times are the broker server's, as MT5 reports them: `server_time_ms` is ms since the
 epoch of the server's wall clock (a server at UTC+2 reads 12:00 when UTC is 10:00). Sessions
 are MQL5's SymbolInfoSessionTrade: (day of week, Sunday = 0; from; to) in seconds from the
-server's midnight, `to` up to 86400. Sessions that touch, including across midnight and the
-week's end, are one stretch: Monday 00:00–24:00 followed by Tuesday 00:00–22:00 closes on
-Tuesday at 22:00, not at Monday's midnight.
+server's midnight, `to` up to 172 800 (RiskContext reads the EA's windows by the bridge's rule,
+`protocol.session_span`): a session 22:00-26:00 runs to 02:00 the next day. Sessions that
+touch, including across midnight and the week's end, are one stretch: Monday 00:00–24:00
+followed by Tuesday 00:00–22:00 closes on Tuesday at 22:00, not at Monday's midnight.
 """
 
 from __future__ import annotations

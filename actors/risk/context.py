@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bridge import protocol
 from bridge.candles import bar_open_time
 from actors.risk.model import NewsEvent, Session
 
@@ -109,7 +110,7 @@ class RiskContext:
             return
         self._asked.pop(("sessions", tuple(symbols)), None)
         for symbol, rows in (answer or {}).items():
-            self.sessions[symbol] = tuple((int(d), int(f), int(t)) for d, f, t in rows)
+            self.sessions[symbol] = tuple(_sessions(rows))
 
     def on_calendar(self, date_from: int, events: Sequence[Mapping[str, Any]] | None) -> None:
         """The answer for the window starting at `date_from` (None: the request failed)."""
@@ -147,3 +148,19 @@ class RiskContext:
 
     def closes_for(self, names: Iterable[str]) -> dict[str, tuple[float, ...]]:
         return {n: self.closes[n] for n in names if n in self.closes}
+
+
+def _sessions(rows: Any) -> list[Session]:
+    """The EA's windows read by the bridge's rule (protocol.session_span): (day, start, end) with
+    an end past 86 400 in the next day. A malformed window is left out: the symbol looks closed
+    then, which refuses orders rather than letting one through."""
+    out: list[Session] = []
+    for row in rows if isinstance(rows, (list, tuple)) else ():
+        try:
+            day, from_s, to_s = row
+            if isinstance(day, bool) or not isinstance(day, int) or not 0 <= day <= 6:
+                raise ValueError(f"day {day!r}")
+            out.append((day, *protocol.session_span(from_s, to_s)))
+        except (TypeError, ValueError):
+            continue
+    return out

@@ -56,8 +56,9 @@ class SimCalendar:
         self.events: tuple[CalendarEvent, ...] = tuple(sorted(events, key=lambda e: e.time_ms))
 
     def between(self, date_from: int, date_to: int, *, currency: str = "", country: str = "") -> list[dict[str, Any]]:
+        """Events in [date_from, date_to): half-open, as MQL5's CalendarValueHistory selects."""
         return [e.as_value() for e in self.events
-                if date_from <= e.time_ms <= date_to and currency in ("", e.currency) and country in ("", e.country)]
+                if date_from <= e.time_ms < date_to and currency in ("", e.currency) and country in ("", e.country)]
 
 
 def parse_time(value: Any) -> int:

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from bridge import mt5
+from bridge import mt5, protocol
 from bridge.symbols import (
     DEFAULT_SYMBOLS, MINUTES_PER_DAY, SYMBOL_SWAP_MODE_POINTS, Sessions, SymbolConfigError, SymbolSpec,
 )
@@ -116,25 +116,38 @@ def import_symbols(infos: list[Any], fixtures: Mapping[str, SymbolSpec] | None =
 
 def sessions_from_windows(windows: Any) -> Sessions:
     """SymbolSpec.sessions_trade of a `symbol_sessions` entry: [[day (Sunday = 0), from_s, to_s], ...]
-    in seconds from the server's midnight (MQL5's SymbolInfoSessionTrade). A window that ends
-    at or before its start runs past midnight into the next day. SymbolConfigError if malformed."""
+    in seconds from the server's midnight (MQL5's SymbolInfoSessionTrade), read by the bridge's
+    one rule, `protocol.session_span`: a session ending after midnight (`to` up to 172 800, or
+    at or before `from`) continues into the next day, where it is folded as a window from 00:00,
+    so the simulated trade server, which checks each day's windows, trades at 00:30 inside a
+    22:00-26:00 session. Windows that overlap or touch within a day are merged.
+    SymbolConfigError if malformed."""
     days: list[list[tuple[int, int]]] = [[] for _ in range(7)]
     if not isinstance(windows, list):
         raise SymbolConfigError(f"sessions must be a list of [day, from_s, to_s], got {windows!r:.80}")
     for window in windows:
         if (not isinstance(window, (list, tuple)) or len(window) != 3
-                or any(isinstance(v, bool) or not isinstance(v, int) for v in window)
-                or not 0 <= window[0] <= 6 or not 0 <= window[1] <= 86_400 or not 0 <= window[2] <= 86_400):
+                or isinstance(window[0], bool) or not isinstance(window[0], int) or not 0 <= window[0] <= 6):
             raise SymbolConfigError(f"session window {window!r:.80} is not [day 0..6, from_s, to_s]")
-        day, start, end = window[0], window[1] // 60, -(-window[2] // 60)  # whole minutes, never narrower
-        if end > start:
-            days[day].append((start, end))
+        try:
+            start_s, end_s = protocol.session_span(window[1], window[2])
+        except ValueError as exc:
+            raise SymbolConfigError(f"session window {window!r:.80}: {exc}") from None
+        day, start, end = window[0], start_s // 60, -(-end_s // 60)  # whole minutes, never narrower
+        days[day].append((start, min(end, MINUTES_PER_DAY)))
+        if end > MINUTES_PER_DAY:
+            days[(day + 1) % 7].append((0, end - MINUTES_PER_DAY))
+    return tuple(_merged(windows_of_day) for windows_of_day in days)
+
+
+def _merged(windows: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(windows):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
-            if start < MINUTES_PER_DAY:
-                days[day].append((start, MINUTES_PER_DAY))
-            if end > 0:
-                days[(day + 1) % 7].append((0, end))
-    return tuple(tuple(sorted(windows_of_day)) for windows_of_day in days)
+            merged.append((start, end))
+    return tuple(merged)
 
 
 def _fill_derived(values: dict[str, Any], defaulted: list[str], base: SymbolSpec, fixture: SymbolSpec | None) -> None:

@@ -49,8 +49,12 @@ const string PROTO_ENVELOPE_KEYS[] = {"v", "type", "id", "seq", "ts", "boot", "t
 #define PROTO_SUBSCRIBE "subscribe"
 #define PROTO_CALENDAR "calendar"
 #define PROTO_SYMBOL_SESSIONS "symbol_sessions"
+#define PROTO_SESSION_TO_MAX_S 172800
 const string PROTO_REQUESTS[] = {"account_info", "calendar", "copy_rates_from_pos", "copy_ticks_from", "hello_ack", "history_deals_get", "history_orders_get", "order_calc_margin", "order_calc_profit", "order_check", "order_send", "orders_get", "ping", "positions_get", "subscribe", "symbol_info", "symbol_info_tick", "symbol_sessions", "symbols_get", "terminal_info"};
 #define PROTO_REQUESTS_COUNT 20
+#define PROTO_NOT_READY -20001
+#define PROTO_MAX_TICKS_PER_REPLY 50000
+#define PROTO_MAX_RATES_PER_REPLY 50000
 #define PROTO_TRADE_TRANSACTION "trade_transaction"
 #define PROTO_POSITIONS "positions"
 #define PROTO_ORDERS "orders"
