@@ -159,6 +159,30 @@ def test_history_still_loading_is_asked_again_then_the_symbol_starts_without():
     assert len(session.history["EURUSD"]["time"]) == 0
 
 
+def test_not_ready_answers_are_asked_again_with_backoff_until_answered():
+    """A real EA answers NOT_READY while a symbol's history synchronises; it is not a failure."""
+    ea = FakeEa()
+    session = PriceSession(history_minutes=4)
+    session.on_ctl(LOGIN, ea.hello(symbols=("EURUSD",)), 0.0)
+    asked_at: list[float] = []
+
+    def syncing(now: float):
+        def respond(request: dict):
+            if request["type"] == protocol.COPY_RATES_FROM_POS:
+                asked_at.append(now)
+                if len(asked_at) < 4:
+                    return ea.env.error(request, protocol.NOT_READY, "EURUSD history is still synchronising; retry")
+            return standard(ea)(request)
+        return respond
+    now = 0.0
+    while not session.ready and now < 30:
+        session.on_timer(now)
+        answer(session, ea, now, syncing(now))
+        now += 0.25
+    assert session.ready and len(session.history["EURUSD"]["time"]) == 5
+    assert [b - a for a, b in zip(asked_at, asked_at[1:])] == [1.0, 2.0, 4.0]  # backoff, then the answer
+
+
 def test_an_ea_without_symbol_sessions_keeps_the_fixtures_sessions():
     ea = FakeEa()
     session = PriceSession(history_minutes=0)

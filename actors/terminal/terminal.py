@@ -23,6 +23,11 @@ from actors.runtime.status_board import StatusBoard
 from actors.runtime.ticker import Ticker
 from bridge import mt5, protocol
 
+# A Fetch answered NOT_READY ("not ready, retry": the EA's history is still synchronising) is
+# asked again after these delays, then answered with the EA's last reason.
+NOT_READY_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
+FETCHES = (m.FetchRates, m.FetchTicks, m.FetchDeals, m.FetchSessions, m.FetchCalendar)
+
 
 class Terminal(Supervised):
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate) -> None:
@@ -38,6 +43,8 @@ class Terminal(Supervised):
         self.ticker: Ticker | None = None
         self.account_name = f"account:{login}"
         self.clock = ServerClock()  # the terminal's server time, for the time-based risk checks
+        self._not_ready_tries: dict[str, int] = {}  # request id -> NOT_READY answers before it
+        self._not_ready_later: list[tuple[float, int, PendingRequest]] = []  # (when, tries, request)
 
     def on_start(self) -> None:
         self.ticker = Ticker(self.actor_ref, 0.25).start()
@@ -144,6 +151,13 @@ class Terminal(Supervised):
                     account=self.login, client_order_id=order.client_order_id, ok=ok, retcode=retcode,
                     result=data if ok else None, error="" if ok else f"{error[0]}: {error[1]}"))
             case m.FetchRates() | m.FetchTicks() | m.FetchDeals() | m.FetchSessions() | m.FetchCalendar():
+                tries = self._not_ready_tries.pop(pending.id, 0)
+                if protocol.is_not_ready(body) and tries < len(NOT_READY_BACKOFF_S):
+                    self._not_ready_later.append((now + NOT_READY_BACKOFF_S[tries], tries + 1, pending))
+                    return
+                if protocol.is_not_ready(body):
+                    logger.warning("terminal {}: {} still not ready after {} tries: {}", self.login, pending.type,
+                                   tries + 1, error[1])
                 self.directory.tell(pending.purpose.reply_to, self._fetched(pending.purpose, ok, data,
                                                                             "" if ok else str(error[1])))
             case ("introduce", boot):
@@ -174,9 +188,10 @@ class Terminal(Supervised):
                                                                    orders=self.orders))
 
     # --- outbound ---
-    def _send(self, type_: str, *, purpose: Any = None, id: str | None = None, **fields: Any) -> None:
+    def _send(self, type_: str, *, purpose: Any = None, id: str | None = None, **fields: Any) -> str:
         message = self.link.request(type_, time.monotonic(), purpose=purpose, id=id, **fields)
         self.directory.tell("gateway", m.SendToEa(account=self.login, message=message))
+        return message["id"]
 
     def _submit(self, order: m.SubmitOrder, now: float) -> None:
         refusal = None
@@ -206,6 +221,11 @@ class Terminal(Supervised):
             self.directory.tell("gateway", m.SendToEa(account=self.login, message=message))
         for pending in self.link.expired(now):
             self._on_timeout(pending, now)
+        due = [item for item in self._not_ready_later if item[0] <= now]
+        self._not_ready_later = [item for item in self._not_ready_later if item[0] > now]
+        for _, tries, pending in due:  # asked again as a new request: a late first answer is ignored
+            fields = {k: v for k, v in pending.message.items() if k not in protocol.ENVELOPE_KEYS}
+            self._not_ready_tries[self._send(pending.type, purpose=pending.purpose, **fields)] = tries
 
     def _on_timeout(self, pending: PendingRequest, now: float) -> None:
         if isinstance(pending.purpose, m.SubmitOrder):
@@ -219,7 +239,8 @@ class Terminal(Supervised):
                 error=f"UNKNOWN: no answer after {pending.tries} tries; reconciliation decides"))
             return
         logger.warning("terminal {}: {} timed out", self.login, pending.type)
-        if isinstance(pending.purpose, (m.FetchRates, m.FetchTicks, m.FetchDeals, m.FetchSessions, m.FetchCalendar)):
+        self._not_ready_tries.pop(pending.id, None)
+        if isinstance(pending.purpose, FETCHES):
             self.directory.tell(pending.purpose.reply_to, self._fetched(pending.purpose, False, None, "timeout"))
 
     def _fetched(self, req: Any, ok: bool, data: Any, error: str) -> Any:

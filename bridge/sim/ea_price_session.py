@@ -38,6 +38,7 @@ HISTORY_TIMEOUT_S = 15.0  # a week of M1 bars is a large reply, and the terminal
 HISTORY_TRIES = 5
 OTHER_TRIES = 3
 RETRY_DELAY_S = 1.0
+NOT_READY_TRIES = 6  # a NOT_READY answer (history still synchronising) is asked again after 1, 2, 4, 8, 16 s
 BACKFILL_COUNT = 50_000  # ticks per copy_ticks_from: ~3 MB, within one frame
 RATE_COLUMNS = ("time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume")
 
@@ -196,7 +197,7 @@ class PriceSession:
         if not ok:
             error = message.get("error")
             why = ": ".join(str(part) for part in error) if isinstance(error, list) else "no error text"
-            self._on_failure(pending, now, why, answered=True)
+            self._on_failure(pending, now, why, answered=True, not_ready=protocol.is_not_ready(message))
             return
         match pending.purpose:
             case "symbols":
@@ -229,11 +230,15 @@ class PriceSession:
                 logger.info("price source: subscribed to {} symbol(s) of the real EA", len(self.symbols))
         self._maybe_ready(now)
 
-    def _on_failure(self, pending: _Pending, now: float, why: str, *, answered: bool) -> None:
+    def _on_failure(self, pending: _Pending, now: float, why: str, *, answered: bool, not_ready: bool = False) -> None:
         purpose = pending.purpose
         kind = purpose[0] if isinstance(purpose, tuple) else purpose
         if kind in ("ping", "hello_ack"):
             return  # liveness is judged by the heartbeats, and the EA repeats its hello
+        if not_ready and pending.tries < NOT_READY_TRIES:  # the EA said "not ready, retry": with backoff
+            self._later.append((now + RETRY_DELAY_S * 2 ** (pending.tries - 1),
+                                _Pending("", pending.type, pending.fields, purpose, 0.0, pending.tries + 1)))
+            return
         if kind == "backfill":
             stream = self._streams.get(purpose[1])
             if stream is not None and stream.seq.answers(purpose[2]):

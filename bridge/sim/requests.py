@@ -39,6 +39,9 @@ class RequestContext:
     now_ms: Callable[[], int]
     subscriptions: set[tuple[str, str]] = field(default_factory=set)
     calendar: SimCalendar = field(default_factory=SimCalendar)
+    # Fault hook: symbol -> how many more history requests (copy_rates_from_pos, copy_ticks_from)
+    # find its history still synchronising and are answered NOT_READY, as a real EA answers them.
+    unsynced: dict[str, int] = field(default_factory=dict)
 
 
 _KINDS: dict[type, tuple[type, ...]] = {int: (int,), float: (int, float), str: (str,), dict: (dict,), list: (list,)}
@@ -124,22 +127,36 @@ def _symbol_info_tick(ctx: RequestContext, message: dict[str, Any]) -> Any:
     return tick
 
 
+INT_MAX = 2**31 - 1  # MQL5's CopyRates takes int positions and counts
+
+
 def _copy_rates_from_pos(ctx: RequestContext, message: dict[str, Any]) -> Any:
     symbol = known_symbol(ctx, message)
     timeframe = _timeframe(message.get("timeframe"))
     start_pos, count = arg(message, "start_pos", int, 0), arg(message, "count", int)
-    if start_pos < 0 or count < 0:
-        raise BadRequest(mt5.RES_E_INVALID_PARAMS, "start_pos and count must not be negative")
-    return ctx.market.copy_rates_from_pos(symbol, timeframe, start_pos, count)
+    if not 0 <= start_pos <= INT_MAX or count < 0:
+        raise BadRequest(mt5.RES_E_INVALID_PARAMS, f"start_pos must be 0..{INT_MAX} and count not negative")
+    _synchronised(ctx, symbol)
+    return ctx.market.copy_rates_from_pos(symbol, timeframe, start_pos, min(count, protocol.MAX_RATES_PER_REPLY))
 
 
 def _copy_ticks_from(ctx: RequestContext, message: dict[str, Any]) -> Any:
     symbol = known_symbol(ctx, message)
     date_from, count = arg(message, "date_from", int), arg(message, "count", int)
     flags = arg(message, "flags", int, mt5.COPY_TICKS_ALL)
-    if count < 0:
-        raise BadRequest(mt5.RES_E_INVALID_PARAMS, "count must not be negative")
-    return {"symbol": symbol, **ctx.market.copy_ticks_from(symbol, date_from, count, flags)}
+    if date_from < 0 or count < 0:
+        raise BadRequest(mt5.RES_E_INVALID_PARAMS, "date_from and count must not be negative")
+    _synchronised(ctx, symbol)
+    return {"symbol": symbol, **ctx.market.copy_ticks_from(symbol, date_from, min(count, protocol.MAX_TICKS_PER_REPLY),
+                                                            flags)}
+
+
+def _synchronised(ctx: RequestContext, symbol: str) -> None:
+    """NOT_READY while the fault hook says `symbol`'s history is still synchronising."""
+    left = ctx.unsynced.get(symbol, 0)
+    if left > 0:
+        ctx.unsynced[symbol] = left - 1
+        raise BadRequest(protocol.NOT_READY, f"{symbol} history is still synchronising with the trade server; retry")
 
 
 def _order_calc_margin(ctx: RequestContext, message: dict[str, Any]) -> Any:
