@@ -291,3 +291,11 @@ def test_event_payloads_with_bytes_are_stored(journal, db_path):
     payloads = [json.loads(p) for (p,) in committed(db_path, "SELECT payload FROM events ORDER BY id")]
     assert base64.b64decode(payloads[0]["boot"]["$bytes"]) == b"boot"
     assert payloads[1] == {"account": 1001, "connected": True, "boot": "b2", "reason": "y"}
+
+
+def test_a_message_whose_rows_cannot_be_built_is_dropped_alone(journal, recorder):
+    journal.tell(m.RecordDeals(account=1001, strategy_id="s1", deals=("not a map",)))
+    journal.tell(intent(0))
+    [reply] = recorder.wait(1)
+    assert isinstance(reply, m.IntentRecorded)
+    assert stats(journal)["failed_rows"] == 1

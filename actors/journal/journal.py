@@ -121,10 +121,23 @@ class Journal(Supervised):
         if isinstance(message, READS):
             self._flush()
             return self._read(message)
-        reply = self._write(message)
+        try:
+            reply = self._write(message)
+        except Exception as exc:
+            if isinstance(message, m.RecordIntent) and not message.reply_to:
+                raise  # asked: the asker hears it
+            reply = self._drop(message, exc)
         if self.batch and (len(self.batch) >= self.max_batch or self.actor_inbox.empty()):
             self._flush()
         return reply
+
+    def _drop(self, message: Any, exc: Exception) -> None:
+        """A told message whose rows cannot even be built is logged and skipped, not fatal."""
+        logger.opt(exception=exc).error("journal: {} could not be written; dropped", type(message).__name__)
+        self.stats["failed_rows"] += 1
+        if isinstance(message, m.RecordIntent) and message.reply_to:
+            self.directory.tell(message.reply_to, m.IntentNotRecorded(
+                corr=message.corr, error=f"intent not written: {type(exc).__name__}: {exc}"))
 
     def _flush(self) -> None:
         if not self.batch:
