@@ -1,30 +1,31 @@
 """The executor's command line: `service`, `sim`, `replay`, `ctl` and `otp-setup`.
 
 Thin on purpose: parse, call, map failures to exit codes (0 ok, 1 runtime failure,
-2 bad usage) with one line that says what to do.
+2 bad usage) with one line that says what to do. The options are defined here, in one
+place, because they are what a user reads (`--help`); what they mean lives in the packages:
+the service's configuration and its precedence in `actors.app.config`, the simulated
+terminal (`sim` and its faults) in `bridge.sim.options`, replay in `actors.app.replay`,
+the `ctl` commands in `actors.control.ctl`, the TOTP secret in `actors.runtime.confirmation`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
-DEFAULT_SIM_LOGIN = 5_000_001
 
-
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     from actors.control import ctl
 
     parser = argparse.ArgumentParser(prog="run.py", description="MetaTrader 5 strategy executor")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     svc = sub.add_parser("service", help="run the executor (with an embedded simulated MT5 terminal by default)")
-    svc.add_argument("--data-dir", type=Path, default=Path("data"), help="journal, logs and keys (default ./data)")
+    svc.add_argument("--data-dir", type=Path, help="journal, logs and keys (default ./data)")
     svc.add_argument("--config", type=Path, help="JSON file of settings (command-line options win)")
     svc.add_argument("--control", help="control endpoint (default tcp://127.0.0.1:5555)")
     svc.add_argument("--events", help="events endpoint (default tcp://127.0.0.1:5556)")
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     sim = sub.add_parser("sim", help="run the simulated MT5 terminal as its own process")
     sim.add_argument("--ctl", default="tcp://127.0.0.1:5557", help="the executor's EA request endpoint")
     sim.add_argument("--md", default="tcp://127.0.0.1:5558", help="the executor's EA market-data endpoint")
-    sim.add_argument("--login", type=int, default=DEFAULT_SIM_LOGIN)
+    sim.add_argument("--login", type=int, help="the account number it reports (default 5000001)")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--speed", type=float, default=1.0)
     sim.add_argument("--broker", type=Path, help='broker JSON {"account": {...}, "symbols": {...}} to simulate')
@@ -61,11 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--start", metavar="WHEN", help="simulated market start, ISO 8601 UTC or epoch ms (default now)")
     sim.add_argument("--always-open", action="store_true", help="quote and trade round the clock, ignoring sessions")
     sim.add_argument("--calendar", type=Path, help="economic calendar JSON it answers (news blackouts)")
+    sim.add_argument("--stepped", type=Path, metavar="PLAN", help="stress harness mode (stress/): server time moves "
+                     "a step at a time on the harness's command; ticks and orders are time-stamped")
     paper = sim.add_argument_group("paper trading on real prices")
     paper.add_argument("--prices-from-ea", action="store_true",
                        help="quote a real EA's ticks, symbols and history, in real time; orders stay simulated")
-    paper.add_argument("--prices-ctl", default="tcp://127.0.0.1:5567", help="where the real EA connects for requests")
-    paper.add_argument("--prices-md", default="tcp://127.0.0.1:5568", help="where the real EA publishes its ticks")
+    paper.add_argument("--prices-ctl", help="where the real EA connects for requests (default tcp://127.0.0.1:5567)")
+    paper.add_argument("--prices-md", help="where the real EA publishes its ticks (default tcp://127.0.0.1:5568)")
     faults = sim.add_argument_group("faults to inject (counts: the next N occurrences)")
     faults.add_argument("--fault-requotes", type=int, default=0, metavar="N", help="requote the next N deals (10004)")
     faults.add_argument("--fault-rejects", type=int, default=0, metavar="N", help="reject the next N deals (10006)")
@@ -96,7 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     otp.add_argument("--force", action="store_true", help="replace an existing secret (its codes stop working)")
 
     ctl.add_parser(sub)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from actors.control import ctl
+
+    args = build_parser().parse_args(argv)
     commands = {"service": run_service, "sim": run_sim, "ctl": run_ctl, "replay": run_replay,
                 "otp-setup": run_otp_setup}
     try:
@@ -116,31 +125,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_service(args: argparse.Namespace) -> int:
-    from actors.app.config import ConfigError, load_config
+    from actors.app.config import service_config
     from actors.app.logs import setup_logging
-    from actors.app.service import Service, ServiceError, sim_setup
-    from bridge.sim.calendar import load_calendar
+    from actors.app.service import Service, ServiceError
 
-    sim_overrides = {k: v for k, v in (("speed", args.sim_speed), ("seed", args.sim_seed),
-                                       ("account", args.sim_account), ("calendar_file", args.sim_calendar),
-                                       ("broker_file", args.sim_broker), ("start", args.sim_start),
-                                       ("always_open", args.sim_always_open),
-                                       ("prices", "ea" if args.paper_prices else None),
-                                       ("prices_ctl", args.prices_ctl), ("prices_md", args.prices_md)) if v is not None}
-    if args.no_sim and args.paper_prices:
-        print("run.py service: --paper-prices needs the embedded simulated terminal; drop --no-sim", file=sys.stderr)
-        return 2
     try:
-        base = load_config(args.config)
-        sim = None if args.no_sim or base.sim is None else {**_sim_dict(base.sim), **sim_overrides}
-        config = load_config(args.config, data_dir=args.data_dir, control_endpoint=args.control,
-                             events_endpoint=args.events, ea_ctl_endpoint=args.ea_ctl, ea_md_endpoint=args.ea_md,
-                             log_level=args.log_level, sim=sim, no_sim=args.no_sim or None)
-        if config.sim is not None:
-            sim_setup(config.sim)  # a bad broker file is bad usage, found before anything starts
-            if config.sim.calendar_file:
-                load_calendar(config.sim.calendar_file)  # so is a bad calendar file
-    except (ConfigError, OSError, TypeError, ValueError) as exc:
+        config = service_config(args)
+    except (OSError, TypeError, ValueError) as exc:  # ConfigError, or a value of the wrong type
         print(f"run.py service: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.data_dir, config.log_level)
@@ -159,115 +150,65 @@ def run_service(args: argparse.Namespace) -> int:
         service.stop()
 
 
-def _sim_dict(sim: object) -> dict:
-    import dataclasses
-    return dataclasses.asdict(sim)
-
-
 def run_sim(args: argparse.Namespace) -> int:
     from actors.app.logs import setup_logging
-    from bridge.sim.terminal import SimTerminal
-    from bridge.sim.calendar import CalendarError, load_calendar
-    from bridge.sim.config import broker_setup, parse_start
+    from bridge.sim.options import InjectedFaults, SimOptionsError, build_terminal
 
     setup_logging(None)
-    try:  # options given win over the broker file, which wins over the defaults
-        symbols, options = broker_setup(args.broker, args.symbols, account=args.account, balance=args.balance,
-                                        leverage=args.leverage, tz_offset_s=args.tz_offset_s,
-                                        enforce_sessions=False if args.always_open else None)
-        start_ms = parse_start(args.start)
-        calendar = load_calendar(args.calendar) if args.calendar else None
-    except (OSError, CalendarError, ValueError) as exc:
+    faults = InjectedFaults(requotes=args.fault_requotes, rejects=args.fault_rejects,
+                            timeout_after_fill=args.fault_timeout_after_fill, rate_limit_per_s=args.fault_rate_limit,
+                            drop_replies=args.fault_drop_replies, drop_ticks=args.fault_drop_ticks,
+                            delay_replies=args.fault_delay_replies, delay_s=args.fault_delay_s)
+    try:
+        terminal = build_terminal(
+            ctl_endpoint=args.ctl, md_endpoint=args.md, login=args.login, seed=args.seed, speed=args.speed,
+            broker_file=args.broker, symbols_file=args.symbols, account=args.account, balance=args.balance,
+            leverage=args.leverage, tz_offset_s=args.tz_offset_s, start=args.start, always_open=args.always_open,
+            calendar_file=args.calendar, prices_from_ea=args.prices_from_ea, prices_ctl=args.prices_ctl,
+            prices_md=args.prices_md, faults=faults)
+    except SimOptionsError as exc:
         print(f"run.py sim: {exc}", file=sys.stderr)
         return 2
-    if not args.speed > 0 or args.fault_delay_s < 0:
-        print("run.py sim: --speed must be positive and --fault-delay-s not negative", file=sys.stderr)
-        return 2
-    if args.prices_from_ea:
-        return run_paper_sim(args, symbols, options, calendar)
-    terminal = SimTerminal(ctl_endpoint=args.ctl, md_endpoint=args.md, login=args.login, seed=args.seed,
-                           speed=args.speed, symbols=symbols, server_options=options, start_ms=start_ms,
-                           calendar=calendar)
-    _set_faults(terminal, args)
-    signal.signal(signal.SIGTERM, lambda *_: terminal.stop())
-    terminal.run_forever()
-    return 0
-
-
-def _set_faults(terminal, args: argparse.Namespace) -> None:
-    terminal.server.faults.requotes = args.fault_requotes
-    terminal.server.faults.rejects = args.fault_rejects
-    terminal.server.faults.timeout_after_fill = args.fault_timeout_after_fill
-    terminal.server.faults.rate_limit_per_s = args.fault_rate_limit
-    terminal.drop_replies, terminal.drop_tick_batches = args.fault_drop_replies, args.fault_drop_ticks
-    terminal.delayed.count, terminal.delayed.delay_s = args.fault_delay_replies, args.fault_delay_s
-
-
-def run_paper_sim(args: argparse.Namespace, fixtures, options, calendar) -> int:
-    """`sim --prices-from-ea`: the simulated terminal on a real EA's prices; the broker and
-    symbols files only fill in what the real symbol_info lacks."""
-    from bridge.sim.paper_terminal import PaperTerminal
-
-    if args.speed != 1.0 or args.start:
-        print("run.py sim: --prices-from-ea runs on the real clock; drop --speed and --start", file=sys.stderr)
-        return 2
-    terminal = PaperTerminal(ctl_endpoint=args.ctl, md_endpoint=args.md, prices_ctl=args.prices_ctl,
-                             prices_md=args.prices_md, login=args.login, seed=args.seed, fixtures=fixtures,
-                             server_options=options, calendar=calendar,
-                             on_started=lambda sim: _set_faults(sim, args))
+    if args.stepped is not None:  # the stress harness drives time and reads the stamps
+        from bridge.sim.stepped import run_stepped
+        return run_stepped(terminal, args.stepped)
     signal.signal(signal.SIGTERM, lambda *_: terminal.stop())
     try:
         terminal.run_forever()
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # a paper terminal's price endpoints are taken
         print(f"run.py sim: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from actors.control import ctl
+    import json
+
     from actors.app.logs import setup_logging
-    from actors.app.replay import ReplayError, replay, replay_ticks
+    from actors.app.replay import ReplayError, replay_file
 
     setup_logging(None, "ERROR")
-    strategy = ctl.build_request(argparse.Namespace(ctl_command="start", strategy_id=STRATEGY_FOR_REPLAY,
-                                                    definition=args.strategy, account=None))[1]["strategy"]
-    run, source = (replay_ticks, args.ticks) if args.ticks is not None else (replay, args.csv)
     try:
-        report = run(source, strategy, symbol=args.symbol, tz_offset_s=args.tz_offset_s, balance=args.balance)
+        report, text = replay_file(args.strategy, csv_path=args.csv, ticks_path=args.ticks, symbol=args.symbol,
+                                   tz_offset_s=args.tz_offset_s, balance=args.balance)
     except ReplayError as exc:
         print(f"run.py replay: {exc}", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps(report, indent=2, sort_keys=True))
-    else:
-        replayed = f"{report['bars']} bars replayed" if args.ticks is None else (
-            f"{report['ticks']} ticks replayed over {report['bars']} {strategy['timeframe']} bars "
-            f"({report['skipped_ticks']} rows skipped: before both bid and ask were known, or changing neither)")
-        print(f"{replayed}; {len(report['open_positions'])} position(s) open at the end\n")
-        print(ctl.render_performance(report))
+    print(json.dumps(report, indent=2, sort_keys=True) if args.json else text)
     return 0
 
 
-STRATEGY_FOR_REPLAY = "replay"
-
-
 def run_otp_setup(args: argparse.Namespace) -> int:
-    from actors.runtime.confirmation import SecretExists, secret_path, write_secret
-    from actors.runtime.totp import provisioning_uri
+    from actors.runtime.confirmation import SecretExists, setup_secret
 
     try:
-        secret = write_secret(args.data_dir, force=args.force)
+        print(setup_secret(args.data_dir, account_name=args.account_name, force=args.force))
     except SecretExists as exc:
         print(f"run.py otp-setup: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"run.py otp-setup: cannot write the secret: {exc}", file=sys.stderr)
         return 1
-    print(f"TOTP secret written to {secret_path(args.data_dir)} (owner-only); restart the executor to use it.")
-    print("Add it to your authenticator app (paste the URI or make a QR code of it):")
-    print(provisioning_uri(secret, args.account_name))
-    print(f"secret: {secret}")
     return 0
 
 
@@ -282,17 +223,12 @@ def run_ctl(args: argparse.Namespace) -> int:
         except ControlTimeout as exc:
             print(f"run.py ctl: {exc}", file=sys.stderr)
             return 1
-    if args.json:
-        print(json.dumps(reply, indent=2, sort_keys=True))
-    elif reply.get("ok"):
-        print(ctl.render(type_, reply.get("data") or {}))
-    if not reply.get("ok"):
-        error = reply.get("error") or {}
-        if not args.json:
-            details = f" {json.dumps(error.get('details'))}" if error.get("details") else ""
-            print(f"run.py ctl: {error.get('code')}: {error.get('message')}{details}", file=sys.stderr)
-        return 1
-    return 0
+    out, err = ctl.output(type_, reply, as_json=args.json)
+    if out is not None:
+        print(out)
+    if err is not None:
+        print(err, file=sys.stderr)
+    return 0 if reply.get("ok") else 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Service configuration (actors/app/config.py): defaults, then the file, then overrides."""
+"""Service configuration (actors/app/config.py): defaults, then the file, then overrides or
+`run.py service`'s options."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from actors.app.config import (
     DEFAULT_CONTROL, DEFAULT_EVENTS, DEFAULT_SIM_LOGIN, ConfigError, ServiceConfig, SimSettings, load_config,
+    service_config,
 )
 from actors.runtime.kill_switch import LOCK_SECONDS
 from bridge import protocol
@@ -163,3 +165,47 @@ def test_configured_defaults_reach_the_risk_guard(executor_factory):
     executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
     refused = executor.request("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
     assert any("max_positions 1" in r for r in refused["error"]["details"]["reasons"])
+
+
+# --------------------------------------------------- `run.py service`'s options ---
+def service_options(*argv: str):
+    import run
+    return run.build_parser().parse_args(["service", *argv])
+
+
+def test_service_options_win_over_the_file_which_wins_over_the_defaults(tmp_path):
+    path = write(tmp_path, {"data_dir": str(tmp_path / "from-file"), "log_level": "WARNING",
+                            "control_endpoint": "tcp://127.0.0.1:6000",
+                            "sim": {"speed": 60.0, "seed": 3, "balance": 500.0}})
+    config = service_config(service_options("--config", str(path), "--control", "tcp://127.0.0.1:7000",
+                                            "--sim-seed", "9", "--sim-always-open"))
+    assert config.control_endpoint == "tcp://127.0.0.1:7000" and config.log_level == "WARNING"
+    assert config.data_dir == tmp_path / "from-file"  # no --data-dir: the file's
+    assert config.events_endpoint == DEFAULT_EVENTS
+    # A --sim-* option changes its key of the file's "sim" object, not the whole object.
+    assert config.sim == SimSettings(speed=60.0, seed=9, balance=500.0, always_open=True)
+    assert service_config(service_options("--config", str(path), "--data-dir", "elsewhere")).data_dir == \
+        Path("elsewhere")
+    assert service_config(service_options()) == ServiceConfig()
+
+
+def test_service_options_for_the_simulator(tmp_path):
+    assert service_config(service_options("--no-sim", "--sim-speed", "5")).sim is None
+    assert service_config(service_options("--config", str(write(tmp_path, {"sim": None})), "--sim-seed", "2")).sim \
+        is None  # null in the file: no simulator, whatever --sim-* says
+    paper = service_config(service_options("--paper-prices", "--prices-ctl", "tcp://127.0.0.1:6001")).sim
+    assert (paper.prices, paper.prices_ctl) == ("ea", "tcp://127.0.0.1:6001")
+    with pytest.raises(ConfigError, match="--paper-prices needs the embedded simulated terminal; drop --no-sim"):
+        service_config(service_options("--paper-prices", "--no-sim"))
+    with pytest.raises(ConfigError, match="'sim' must be an object"):
+        service_config(service_options("--config", str(write(tmp_path, {"sim": 5})), "--sim-seed", "2"))
+
+
+def test_service_options_read_the_simulators_files_before_anything_starts(tmp_path):
+    broker = tmp_path / "broker.json"
+    broker.write_text(json.dumps({"account": {"leverage": "high"}}))
+    with pytest.raises(ConfigError, match="leverage"):
+        service_config(service_options("--sim-broker", str(broker)))
+    with pytest.raises(ConfigError, match="cannot read calendar file .*nope.json: not found"):
+        service_config(service_options("--sim-calendar", str(tmp_path / "nope.json")))
+    assert service_config(service_options("--no-sim", "--sim-broker", str(broker))).sim is None  # not read

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from bridge.candles import CandleBuilder
-from actors.app.replay import ReplayError, replay
+from actors.app.replay import ReplayError, replay, replay_file
+from actors.control.ctl import UsageError
 from bridge.history.bars import HistoryFileError, bar_period_ms, load_bars
 from bridge.history.replay_feed import bar_ticks
 
@@ -107,8 +108,9 @@ def history(tmp_path_factory):
 @pytest.mark.timeout(120)
 def test_a_replay_is_the_same_on_every_run_and_fills_at_bar_opens(history):
     first = replay(history, H1_STRATEGY)
-    second = replay(history, H1_STRATEGY)
+    second, text = replay_file(str(ROOT / "examples" / "sma_cross_h1.json"), csv_path=history)  # `run.py replay`
     assert first["trades"] and first["trades"] == second["trades"]
+    assert text.startswith("400 bars replayed; ") and "\n\nSTRATEGIES\n" in text
     assert first["strategies"] == second["strategies"] and first["bars"] == 400
     bars = load_bars(history)
     opens = dict(zip(bars["time"].tolist(), bars["open"].tolist()))
@@ -123,6 +125,8 @@ def test_a_replay_is_the_same_on_every_run_and_fills_at_bar_opens(history):
 
 
 def test_replay_refuses_what_it_cannot_replay(history):
+    with pytest.raises(UsageError, match="the strategy definition is not valid JSON"):
+        replay_file("{entry_long: sma(10) > 1", csv_path=history)
     with pytest.raises(ReplayError, match="60-minute bars; a M5 strategy"):
         replay(history, {**H1_STRATEGY, "timeframe": "M5"})
     with pytest.raises(ReplayError, match="not simulated"):
@@ -139,6 +143,9 @@ def test_run_py_replay_prints_the_report_as_json(history):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["bars"] == 400 and report["trades"] and report["strategies"][0]["strategy_id"] == "replay"
+    no_strategy = subprocess.run([sys.executable, str(ROOT / "run.py"), "replay", "--csv", str(history),
+                                  "--strategy", "/nonexistent.json"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert no_strategy.returncode == 2 and no_strategy.stderr.startswith("run.py: cannot read strategy file")
     missing = subprocess.run([sys.executable, str(ROOT / "run.py"), "replay", "--csv", "/nonexistent.csv",
                               "--strategy", str(ROOT / "examples" / "sma_cross_h1.json")],
                              capture_output=True, text=True, timeout=60, cwd=ROOT)

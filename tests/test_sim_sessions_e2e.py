@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from actors.app.config import SimSettings
-from actors.app.service import sim_setup
 from bridge import mt5, protocol
 from bridge.sim.price_feed import RandomWalkFeed
 from bridge.sim.clock import ManualClock
 from bridge.sim.config import AccountConfigError, broker_setup, parse_start
+from bridge.sim.options import build_terminal, terminal_arguments
 from bridge.trade_server.sessions import add_open_ms, last_close_ms, next_open_ms, open_ms_between, session_open
 from bridge.sim.terminal import SimTerminal
 from bridge.symbols import DEFAULT_SYMBOLS
@@ -190,21 +190,27 @@ def broker_file(tmp_path: Path, account: dict[str, Any], symbols: dict[str, Any]
     return str(path)
 
 
+def sim_arguments(settings: SimSettings) -> dict[str, Any]:
+    cls, arguments = terminal_arguments(**settings.terminal_options())
+    assert cls is SimTerminal
+    return arguments
+
+
 def test_the_broker_file_configures_the_terminal_and_explicit_settings_win(tmp_path, side):
     path = broker_file(tmp_path, {"balance": 2500, "leverage": 30, "tz_offset_s": 10800, "trade_mode": "real",
                                   "margin_mode": "netting"},
                        {"EURUSD": {"trade_stops_level": 15}, "XYZUSD": {"sim_start_price": 2.0}})
-    kwargs = sim_setup(SimSettings(broker_file=path, leverage=50, start="2026-11-24T08:00:00Z"))
-    terminal = SimTerminal(ctl_endpoint=side.ctl_endpoint, md_endpoint=side.md_endpoint, **kwargs)
+    terminal = build_terminal(ctl_endpoint=side.ctl_endpoint, md_endpoint=side.md_endpoint,
+                              **SimSettings(broker_file=path, leverage=50, start="2026-11-24T08:00:00Z").terminal_options())
     server = terminal.server
     assert (server.balance, server.leverage, server.trade_mode) == (2500.0, 50, mt5.ACCOUNT_TRADE_MODE_REAL)
     assert terminal.tz_offset_s == server.tz_offset_s == 10800 and server.netting
     assert terminal.enforce_sessions and terminal.clock.now_ms() >= utc(2026, 11, 24, 8)
     assert terminal.symbols["EURUSD"].trade_stops_level == 15 and "XYZUSD" in terminal.symbols
-    demo = sim_setup(SimSettings(broker_file=path, account="demo", tz_offset_s=7200, always_open=True))
+    demo = sim_arguments(SimSettings(broker_file=path, account="demo", tz_offset_s=7200, always_open=True))
     assert demo["server_options"]["trade_mode"] == mt5.ACCOUNT_TRADE_MODE_DEMO
     assert demo["server_options"]["tz_offset_s"] == 7200 and demo["server_options"]["enforce_sessions"] is False
-    default = sim_setup(SimSettings())
+    default = sim_arguments(SimSettings())
     assert default["symbols"] is None and default["server_options"]["enforce_sessions"] is True
     assert default["start_ms"] is None  # now
 

@@ -1,11 +1,14 @@
 """The service's configuration: frozen, built from defaults, a JSON file and the command line.
 
-Precedence: command-line options over the `--config` file over these defaults. Unknown
-keys in the file are refused by name, so a typo never silently falls back to a default.
+Precedence: command-line options over the `--config` file over these defaults, all of it
+here: `service_config` takes `run.py service`'s parsed options, `load_config` the file and
+keyword overrides (tests, replay). Unknown keys in the file are refused by name, so a typo
+never silently falls back to a default.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -16,10 +19,12 @@ from actors.runtime.kill_switch import LOCK_SECONDS
 from bridge import mt5, protocol
 from bridge.sim.ea_prices import DEFAULT_PRICES_CTL, DEFAULT_PRICES_MD
 from bridge.sim.config import parse_start
+from bridge.sim.options import SimOptionsError, terminal_arguments
+from bridge.sim.terminal import DEFAULT_LOGIN
 
 DEFAULT_CONTROL = "tcp://127.0.0.1:5555"
 DEFAULT_EVENTS = "tcp://127.0.0.1:5556"
-DEFAULT_SIM_LOGIN = 5_000_001
+DEFAULT_SIM_LOGIN = DEFAULT_LOGIN
 ACCOUNT_TYPES = {"demo": mt5.ACCOUNT_TRADE_MODE_DEMO, "live": mt5.ACCOUNT_TRADE_MODE_REAL}
 
 
@@ -32,7 +37,7 @@ class SimSettings:
     """The embedded simulated MT5 terminal (the default, and the paper broker).
 
     Account settings left None come from `broker_file`'s "account" object, else from
-    `bridge.sim_config.AccountSettings` (10 000 USD, 1:100, UTC+2, demo); set ones win.
+    `bridge.sim.config.AccountSettings` (10 000 USD, 1:100, UTC+2, demo); set ones win.
     """
     login: int = DEFAULT_SIM_LOGIN
     speed: float = 1.0
@@ -63,6 +68,14 @@ class SimSettings:
         if self.prices == "ea" and (self.speed != 1.0 or self.start is not None):
             raise ConfigError("sim.prices 'ea' runs on the real clock: leave sim.speed at 1 and sim.start unset")
 
+    def terminal_options(self) -> dict[str, Any]:
+        """The keywords of `bridge.sim.options.build_terminal` but the endpoints."""
+        return dict(login=self.login, seed=self.seed, speed=self.speed, history_minutes=self.history_minutes,
+                    broker_file=self.broker_file, symbols_file=self.symbols_file, account=self.account,
+                    balance=self.balance, leverage=self.leverage, tz_offset_s=self.tz_offset_s, start=self.start,
+                    always_open=self.always_open, calendar_file=self.calendar_file,
+                    prices_from_ea=self.prices == "ea", prices_ctl=self.prices_ctl, prices_md=self.prices_md)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceConfig:
@@ -79,17 +92,60 @@ class ServiceConfig:
     risk_limits: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def load_config(path: Path | None, **overrides: Any) -> ServiceConfig:
-    """Defaults, then the JSON file at `path`, then the non-None `overrides`."""
-    values: dict[str, Any] = {}
-    if path is not None:
+# `run.py service` options -> the keys they set. An option not given (None) leaves the
+# file's value, else the default: that is the precedence.
+SERVICE_OPTIONS = {"data_dir": "data_dir", "control": "control_endpoint", "events": "events_endpoint",
+                   "ea_ctl": "ea_ctl_endpoint", "ea_md": "ea_md_endpoint", "log_level": "log_level"}
+SIM_OPTIONS = {"sim_speed": "speed", "sim_seed": "seed", "sim_account": "account", "sim_calendar": "calendar_file",
+               "sim_broker": "broker_file", "sim_start": "start", "sim_always_open": "always_open",
+               "prices_ctl": "prices_ctl", "prices_md": "prices_md"}
+
+
+def service_config(options: argparse.Namespace) -> ServiceConfig:
+    """What `run.py service` runs with: defaults, then the `--config` file, then the options
+    given. The `--sim-*` options change single keys of the file's "sim" object. The simulated
+    terminal's broker, symbols and calendar files are read here too, so a bad one is bad usage,
+    found before anything starts. ConfigError in one line naming the key, file or option."""
+    if options.no_sim and options.paper_prices:
+        raise ConfigError("--paper-prices needs the embedded simulated terminal; drop --no-sim")
+    values = _read_file(options.config)
+    sim_given = {key: getattr(options, option) for option, key in SIM_OPTIONS.items()
+                 if getattr(options, option) is not None}
+    if options.paper_prices:
+        sim_given["prices"] = "ea"
+    sim = values.get("sim", {})
+    if sim_given and isinstance(sim, dict):  # null (no simulator) stays; a non-object is refused below
+        values["sim"] = {**sim, **sim_given}
+    given = {key: getattr(options, option) for option, key in SERVICE_OPTIONS.items()}
+    config = _build(values, {**given, "no_sim": options.no_sim or None})
+    if config.sim is not None:
         try:
-            values = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"config file {path} must hold a JSON object")
-    values.update({k: v for k, v in overrides.items() if v is not None})
+            terminal_arguments(**config.sim.terminal_options())
+        except SimOptionsError as exc:
+            raise ConfigError(str(exc)) from None
+    return config
+
+
+def load_config(path: Path | None, **overrides: Any) -> ServiceConfig:
+    """Defaults, then the JSON file at `path`, then the non-None `overrides` (a `sim` one
+    replaces the file's whole "sim" object)."""
+    return _build(_read_file(path), overrides)
+
+
+def _read_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        values = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object")
+    return values
+
+
+def _build(values: dict[str, Any], overrides: dict[str, Any]) -> ServiceConfig:
+    values = {**values, **{k: v for k, v in overrides.items() if v is not None}}
     sim = values.pop("sim", {})
     no_sim = values.pop("no_sim", False)
     _check_keys(values, ServiceConfig, "")

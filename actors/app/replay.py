@@ -17,6 +17,8 @@ tick alone (it closes the previous bar: wait as in 1.), then the rest in pushes 
 `TICKS_PER_PUSH`, each followed by the wait of 2. The file's first bars warm the
 indicators up, as in a bars replay: the terminal starts with no history.
 At the end it asks PERFORMANCE_REQUEST, through the control socket like any client.
+`replay_file` is `run.py replay`: the strategy file read, the history file replayed, the
+report worded for a terminal.
 """
 
 from __future__ import annotations
@@ -55,8 +57,7 @@ class ReplayError(RuntimeError):
 
 
 def replay(csv_path: str | Path, strategy: dict[str, Any], *, symbol: str | None = None, tz_offset_s: int = 0,
-           balance: float = 10_000.0, progress: Callable[[int, int], None] | None = None,
-           strategy_bars: bool = False) -> dict[str, Any]:
+           balance: float = 10_000.0, strategy_bars: bool = False) -> dict[str, Any]:
     """The PERFORMANCE_REQUEST reply (with `trades`) for `strategy` replayed over the file,
     plus `bars` (how many were replayed) and `open_positions` (still open at the end);
     with `strategy_bars`, also the closed bars the strategy holds at the end (its window)."""
@@ -74,15 +75,14 @@ def replay(csv_path: str | Path, strategy: dict[str, Any], *, symbol: str | None
     try:
         with _Run(data_dir, symbol, int(bars["time"][0]), tz_offset_s, balance) as run:
             run.start_strategy(strategy)
-            run.play(bars, period, timeframe_ms, progress)
+            run.play(bars, period, timeframe_ms)
             return run.report(len(bars["time"]), strategy_bars)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def replay_ticks(ticks_path: str | Path, strategy: dict[str, Any], *, symbol: str | None = None,
-                 tz_offset_s: int = 0, balance: float = 10_000.0, progress: Callable[[int, int], None] | None = None,
-                 strategy_bars: bool = False) -> dict[str, Any]:
+                 tz_offset_s: int = 0, balance: float = 10_000.0, strategy_bars: bool = False) -> dict[str, Any]:
     """Like `replay`, over a tick file (`bridge.history_ticks`): the terminal quotes exactly its
     ticks. `bars` counts the strategy's bars the file spans; `ticks` the ticks replayed and
     `skipped_ticks` the rows left out (before both bid and ask were known, or trade-only)."""
@@ -95,13 +95,34 @@ def replay_ticks(ticks_path: str | Path, strategy: dict[str, Any], *, symbol: st
     try:
         with _Run(data_dir, symbol, int(history.time_msc[0]), tz_offset_s, balance) as run:
             run.start_strategy(strategy)
-            bars = run.play_ticks(history, strategy["timeframe"], progress)
+            bars = run.play_ticks(history, strategy["timeframe"])
             report = run.report(bars, strategy_bars)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     report["ticks"] = len(history)
     report["skipped_ticks"] = history.skipped_unknown + history.skipped_trade_only
     return report
+
+
+def replay_file(strategy_file: str, *, csv_path: str | Path | None = None, ticks_path: str | Path | None = None,
+                symbol: str | None = None, tz_offset_s: int = 0,
+                balance: float = 10_000.0) -> tuple[dict[str, Any], str]:
+    """`run.py replay`: the strategy of `strategy_file` (a path, or inline JSON) replayed over
+    a bars file (`csv_path`) or a tick file (`ticks_path`); (the report, what to print of it).
+    UsageError for a strategy file that cannot be read, ReplayError for a replay that cannot run."""
+    from actors.control.ctl import read_definition, render_performance
+
+    strategy = read_definition(strategy_file)
+    if ticks_path is None:
+        report = replay(csv_path, strategy, symbol=symbol, tz_offset_s=tz_offset_s, balance=balance)
+        replayed = f"{report['bars']} bars replayed"
+    else:
+        report = replay_ticks(ticks_path, strategy, symbol=symbol, tz_offset_s=tz_offset_s, balance=balance)
+        replayed = (f"{report['ticks']} ticks replayed over {report['bars']} {strategy['timeframe']} bars "
+                    f"({report['skipped_ticks']} rows skipped: before both bid and ask were known, "
+                    "or changing neither)")
+    summary = f"{replayed}; {len(report['open_positions'])} position(s) open at the end\n"
+    return report, f"{summary}\n{render_performance(report)}"
 
 
 def _on_symbol(strategy: dict[str, Any], symbol: str | None) -> tuple[str, dict[str, Any]]:
@@ -154,26 +175,23 @@ class _Run:
             raise ReplayError(f"strategy refused: {reply['error']['code']}: {reply['error']['message']}")
         self._wait(lambda: self.service.board.get(f"strategy:{STRATEGY_ID}", {}).get("ready"), "the strategy")
 
-    def play(self, bars: dict, period: int, timeframe_ms: int, progress: Callable[[int, int], None] | None) -> None:
+    def play(self, bars: dict, period: int, timeframe_ms: int) -> None:
         timeframe = next(tf for tf, s in mt5.TIMEFRAME_SECONDS.items() if s * 1000 == timeframe_ms)
-        total = len(bars["time"])
         forming: int | None = None  # open time of the strategy bar being built
         ticks_of_bars = bar_ticks(self.symbol, bars, period, point=self.spec.point, digits=self.spec.digits,
                                   default_spread_points=self.spec.sim_spread_points)
-        for index, ticks in enumerate(ticks_of_bars):
+        for ticks in ticks_of_bars:
             opening = bar_open_time(ticks[0][1], timeframe, self.tz_offset_s)
             self._push(ticks[:1])
             if forming is not None and opening != forming:
                 self._wait_bar(forming)
             forming = opening
             self._push(ticks[1:])
-            if progress is not None:
-                progress(index + 1, total)
         self._settle()
 
-    def play_ticks(self, history: TickHistory, timeframe: str, progress: Callable[[int, int], None] | None) -> int:
+    def play_ticks(self, history: TickHistory, timeframe: str) -> int:
         """The file's ticks in lockstep; returns how many strategy bars they span."""
-        bars = done = 0
+        bars = 0
         forming: int | None = None
         for opening, ticks in file_ticks(self.symbol, history, timeframe, self.tz_offset_s):
             self._push(ticks[:1])
@@ -182,9 +200,6 @@ class _Run:
             forming, bars = opening, bars + 1
             for start in range(1, len(ticks), TICKS_PER_PUSH):
                 self._push(ticks[start:start + TICKS_PER_PUSH])
-            done += len(ticks)
-            if progress is not None:
-                progress(done, len(history))
         return bars
 
     def report(self, bar_count: int, strategy_bars: bool = False) -> dict[str, Any]:

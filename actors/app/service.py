@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import pykka
 from loguru import logger
 
 from actors import messages as m
-from actors.app.config import ServiceConfig, SimSettings
+from actors.app.config import ServiceConfig
 from actors.runtime.confirmation import OtpVerifier, read_secret
 from actors.runtime.directory import Directory
 from actors.runtime.kill_switch import KillGate
 from actors.runtime.status_board import StatusBoard
 from actors.app.supervisor import Supervisor
-from bridge.sim.calendar import load_calendar
-from bridge.sim.config import broker_setup, parse_start
+from bridge.sim.options import build_terminal
 from bridge.sim.paper_terminal import PaperTerminal
 from bridge.sim.terminal import SimTerminal
 
@@ -97,24 +95,5 @@ class Service:
 
 
 def _default_sim(config: ServiceConfig) -> SimTerminal | PaperTerminal:
-    s = config.sim
-    if s.prices == "ea":  # paper trading on a real EA's prices; the settings' symbols are fallbacks
-        setup = sim_setup(s)
-        return PaperTerminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
-                             prices_ctl=s.prices_ctl, prices_md=s.prices_md, login=s.login, seed=s.seed,
-                             history_minutes=s.history_minutes, fixtures=setup["symbols"],
-                             server_options=setup["server_options"],
-                             calendar=load_calendar(s.calendar_file) if s.calendar_file else None)
-    return SimTerminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
-                       **sim_setup(s), calendar=load_calendar(s.calendar_file) if s.calendar_file else None)
-
-
-def sim_setup(s: SimSettings) -> dict[str, Any]:
-    """SimTerminal arguments of `s` but endpoints and calendar: the broker file under the
-    settings given (they win), sessions kept unless `always_open`. ValueError, in one line
-    naming the file or key, for a bad broker or symbols file or start time."""
-    symbols, options = broker_setup(s.broker_file, s.symbols_file, account=s.account, balance=s.balance,
-                                    leverage=s.leverage, tz_offset_s=s.tz_offset_s,
-                                    enforce_sessions=False if s.always_open else None)
-    return dict(login=s.login, seed=s.seed, speed=s.speed, symbols=symbols, server_options=options,
-                start_ms=parse_start(s.start), history_minutes=s.history_minutes)
+    return build_terminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
+                          **config.sim.terminal_options())

@@ -96,7 +96,7 @@ def build_request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         case "status" | "ping" | "reset-kill-switch":
             data = {}
         case "start" | "update":
-            data = {"strategy_id": args.strategy_id, "strategy": _definition(args.definition)}
+            data = {"strategy_id": args.strategy_id, "strategy": read_definition(args.definition)}
             if getattr(args, "account", None) is not None:
                 data["account"] = args.account
         case "stop":
@@ -137,7 +137,8 @@ def _json_arg(text: str, what: str) -> Any:
         raise UsageError(f"{what} is not valid JSON: {exc}") from None
 
 
-def _definition(arg: str) -> dict[str, Any]:
+def read_definition(arg: str) -> dict[str, Any]:
+    """A strategy definition: inline JSON, or the path of a JSON file. UsageError if neither."""
     path = Path(arg)
     if not arg.lstrip().startswith("{"):
         try:
@@ -161,6 +162,17 @@ def _key_value(text: str) -> tuple[str, Any]:
 
 
 # --- output ---
+def output(type_: str, reply: dict[str, Any], *, as_json: bool) -> tuple[str | None, str | None]:
+    """What `run.py ctl` prints of `reply`: (stdout, stderr), None where nothing."""
+    if as_json:
+        return json.dumps(reply, indent=2, sort_keys=True), None
+    if reply.get("ok"):
+        return render(type_, reply.get("data") or {}), None
+    error = reply.get("error") or {}
+    details = f" {json.dumps(error.get('details'))}" if error.get("details") else ""
+    return None, f"run.py ctl: {error.get('code')}: {error.get('message')}{details}"
+
+
 def render(type_: str, data: dict[str, Any]) -> str:
     if type_ == "STATUS_REQUEST":
         return render_status(data)

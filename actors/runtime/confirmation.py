@@ -55,6 +55,17 @@ def write_secret(data_dir: Path, *, force: bool = False) -> str:
     return secret
 
 
+def setup_secret(data_dir: Path, *, account_name: str, force: bool = False) -> str:
+    """`run.py otp-setup`: write a new secret (as `write_secret`) and say, for the operator,
+    where it is and how to add it to an authenticator app."""
+    secret = write_secret(data_dir, force=force)
+    return "\n".join([
+        f"TOTP secret written to {secret_path(data_dir)} (owner-only); restart the executor to use it.",
+        "Add it to your authenticator app (paste the URI or make a QR code of it):",
+        totp.provisioning_uri(secret, account_name),
+        f"secret: {secret}"])
+
+
 def read_secret(data_dir: Path) -> str | None:
     """The configured secret, or None (with the reason logged) when there is none usable."""
     path = secret_path(data_dir)
