@@ -7,6 +7,7 @@ tick batches, closed bars, heartbeats). Its loop runs in one thread that owns ev
 the market, the trade server and the answers are delegated to the `sim_*` modules. Like MT5
 it keeps the symbols' sessions unless told not to: no ticks, no bars and 10018 while closed.
 Fault hooks: `drop_replies`, `delayed` (sim_faults.DelayedReplies), `drop_tick_batches`.
+Stress hook: `recorder` (bridge.sim.stepped.Stamps) time-stamps published ticks and orders.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ class SimTerminal:
         self.drop_replies = 0  # fault hook: swallow this many replies (the request still runs)
         self.delayed = DelayedReplies()  # fault hook: hold the next `count` replies `delay_s` seconds
         self.drop_tick_batches = 0  # fault hook: lose this many tick publishes on the wire (seq still moves)
+        self.recorder: Any = None  # stress hook: told of tick publishes and orders (bridge.sim.stepped)
+        self._arrived_ns = 0  # when the request being answered was read (monotonic ns)
         self._peer_up = False  # an executor has completed a handshake on CTL
         self._new_session()
         self._event_no = 0
@@ -301,6 +304,7 @@ class SimTerminal:
                 frames = ctl.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
+            self._arrived_ns = time.monotonic_ns()
             if len(frames) != 1:
                 logger.warning("simulated terminal ignores a {}-frame message; expected 1", len(frames))
                 continue
@@ -346,17 +350,24 @@ class SimTerminal:
         request_id = message.get("id") if isinstance(message.get("id"), str) else ""
         cached = self.replies.get(request_id, now) if request_id else None
         if cached is not None:
-            self._reply(self._ctl_env.message(protocol.ORDER_SEND, id=request_id, **cached))
+            self._reply(self._recorded(message, self._ctl_env.message(protocol.ORDER_SEND, id=request_id, **cached),
+                                       cached=True))
             return
         if self._dead_man_tripped(now):
             text = f"dead-man: no ping from executor for {self.dead_man_s:g} s"
-            self._reply(self._ctl_env.error(message, mt5.RES_E_FAIL, text))
+            self._reply(self._recorded(message, self._ctl_env.error(message, mt5.RES_E_FAIL, text)))
             return
         reply = self._handled(message)
         if reply["ok"] and request_id:
             self.replies.put(request_id, {"ok": True, "data": reply["data"]}, now)
-        self._reply(reply)
+        self._reply(self._recorded(message, reply))
         self._queue_events(self.events.collect(now, snapshots=True))
+
+    def _recorded(self, message: dict[str, Any], reply: dict[str, Any], cached: bool = False) -> dict[str, Any]:
+        if self.recorder is not None:
+            self.recorder.order_send(message, reply, self._arrived_ns, cached=cached,
+                                     open_positions=len(self.server.positions))
+        return reply
 
     def _dead_man_tripped(self, now: float) -> bool:
         return self._last_ping_at is not None and now - self._last_ping_at > self.dead_man_s
@@ -419,6 +430,8 @@ class SimTerminal:
                 self.drop_tick_batches -= 1
                 self._md_env.next_seq(protocol.tick_topic(symbol).decode())  # lost: the seq gap shows it
                 continue
+            if self.recorder is not None:
+                self.recorder.ticks_published(symbol, times)
             self._publish(md, protocol.tick_topic(symbol), protocol.TICK, symbol=symbol,
                           **tick_columns(times, bids, asks, flags))
         for symbol, timeframe, bar in self._pending_bars:
