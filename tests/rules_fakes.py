@@ -9,15 +9,26 @@ Every call is recorded, its session keywords (vwap's `tz_offset_s`) apart.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
 from actors.indicators.table import INDICATORS
-from actors.rules.program import Bars
 
 # By function name, as the rules language looks functions up; results are the real types.
 INPUT_COUNTS = {spec.function.__name__: len(spec.inputs) for spec in INDICATORS.values()}
 OUTPUTS = {spec.function.__name__: spec.result for spec in INDICATORS.values() if spec.result}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bars:
+    """Bar arrays as the rules read them (the product hands them a BarSeries' arrays)."""
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    time: np.ndarray
 
 
 def rolling_mean(values: np.ndarray, period: int) -> np.ndarray:

@@ -15,8 +15,14 @@ from actors.control import schema as cs
 from actors.risk.limits import LIMIT_RULES
 from actors.control.schema import (
     COMMANDS, Envelope, SchemaError, UnknownCommand, request_id_of, validate_command,
-    validate_envelope, validate_request,
+    validate_envelope,
 )
+
+
+def validate_request(request: object) -> Envelope:
+    """The envelope, then its data, as the control server checks a request."""
+    envelope = validate_envelope(request)
+    return dataclasses.replace(envelope, data=validate_command(envelope.type, envelope.data))
 
 # The strategy definition exactly as CONTROL_API.md shows it.
 API_STRATEGY = {
@@ -125,7 +131,7 @@ def test_every_sizing_method_is_accepted():
         {"method": "kelly_criterion", "fraction": 0.25, "max_risk_pct": 2},
         {"method": "volatility_based", "target_vol_pct": 12},
     ]
-    assert tuple(sizing["method"] for sizing in sizings) == cs.SIZING_METHODS
+    assert tuple(sizing["method"] for sizing in sizings) == tuple(cs.SIZING.variants)
     for sizing in sizings:
         data = {"symbol": "XAUUSD", "side": "buy", "sizing": sizing}
         assert validate_command("OPEN_POSITION", data)["sizing"] == sizing

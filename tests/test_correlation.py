@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from actors.risk.correlation import correlation, correlation_matrix, currency_exposure, decide, symbol_currencies
+from actors.risk.correlation import correlation, currency_exposure, decide, symbol_currencies
 
 N = 100  # returns; a multiple of 4 so both patterns are zero-mean and orthogonal
 A = np.array([1, -1] * (N // 2)) * 0.001
@@ -48,13 +48,6 @@ def test_correlation_needs_data():
     assert correlation(CLOSES["EURUSD"][-21:], CLOSES["GBPUSD"][-21:]) is not None
     assert correlation([1.0] * 50, CLOSES["GBPUSD"]) is None  # a flat series
     assert correlation([1.0, 0.0] * 30, CLOSES["GBPUSD"]) is None  # not prices
-
-
-def test_correlation_matrix():
-    matrix = correlation_matrix({k: CLOSES[k] for k in ("EURUSD", "GBPUSD", "USDCHF")})
-    assert matrix[("EURUSD", "GBPUSD")] == matrix[("GBPUSD", "EURUSD")] == pytest.approx(0.9)
-    # GBPUSD and USDCHF: 0.9·(−0.9) + 0.19 · −0.19 … = −0.81 + 0.19 = −0.62 (both built on a and e).
-    assert matrix[("GBPUSD", "USDCHF")] == pytest.approx(-0.81 + math.sqrt(0.19) * math.sqrt(0.19))
 
 
 # ------------------------------------------------------------------- decide ---

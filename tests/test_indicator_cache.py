@@ -3,8 +3,8 @@
 import numpy as np
 
 from actors.indicators.cache import IndicatorCache
-from actors.rules.program import Bars, compile_rules
-from tests.rules_fakes import FakeIndicators
+from actors.rules.program import compile_rules
+from tests.rules_fakes import Bars, FakeIndicators
 
 SERIES = (1001, "EURUSD", "M5")
 

@@ -11,10 +11,15 @@ from actors.risk.limits import LIMIT_RULES, coerce, is_looser
 from actors.risk.checks import (
     ACTIVE, CHECKS, DEMO_LIMITS, HALTED, KILL_SWITCH_REASON, LIVE_LIMITS, REDUCING, Book, OrderToCheck,
     check_kill_switch, check_max_lot_size, check_max_positions, check_max_positions_per_strategy,
-    check_trading_state, check_volume, default_limits, run_checks,
+    check_trading_state, check_volume, default_limits, evaluate,
 )
 
 LIMITS = {"max_lot_size": 1.0, "max_positions": 3, "max_positions_per_strategy": 2}
+
+
+def run_checks(order: OrderToCheck, book: Book, limits: dict, checks: tuple = CHECKS) -> list[str]:
+    """Every failed check's reason, in check order: what `evaluate` refuses with."""
+    return list(evaluate(order, book, limits, checks).reasons)
 
 
 def order(**kw) -> OrderToCheck:

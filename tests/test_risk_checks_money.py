@@ -7,8 +7,8 @@ import pytest
 
 from actors.risk.checks import (CHECKS, LIVE_LIMITS, Book, OrderToCheck, RiskResult, RiskWarning, breaches,
                                 check_daily_loss, check_drawdown, check_margin, check_max_lot_size, check_order_rate,
-                                check_strategy_order_rate, daily_pnl, drawdown_pct, evaluate, orders_in_window,
-                                run_checks)
+                                check_strategy_order_rate, daily_pnl, drawdown_pct, evaluate, orders_in_window)
+from tests.test_risk_checks import run_checks
 
 
 def order(**kw) -> OrderToCheck:

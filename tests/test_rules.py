@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from actors.rules.program import Bars, RuleError, Signals, compile_condition, compile_expression, \
+from actors.rules.program import RuleError, Signals, compile_condition, compile_expression, \
     compile_rules
-from rules_fakes import FakeIndicators, bars_from
+from rules_fakes import Bars, FakeIndicators, bars_from
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -234,7 +234,8 @@ def test_required_bars_adds_warmup_lookback_and_cross():
 
 def test_bars_must_have_one_length():
     with pytest.raises(ValueError, match="differ in length"):
-        Bars(open=[1.0], high=[1.0], low=[1.0], close=[1.0, 2.0], volume=[1.0], time=[0.0])
+        compile_expression("close > 1").evaluate(
+            Bars(open=[1.0], high=[1.0], low=[1.0], close=[1.0, 2.0], volume=[1.0], time=[0.0]))
 
 
 def test_missing_indicator_function_is_reported_with_the_rule_position():

@@ -13,7 +13,7 @@ Field paths in errors are the request's own keys: `id`, `v`, `data.side`,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from actors.schema import (
@@ -25,7 +25,7 @@ from bridge.mt5 import TIMEFRAME_SECONDS
 
 __all__ = [
     "COMMANDS", "Envelope", "SchemaError", "UnknownCommand", "request_id_of",
-    "validate_command", "validate_envelope", "validate_request",
+    "validate_command", "validate_envelope",
 ]
 
 PROTOCOL_VERSION = 1
@@ -92,7 +92,6 @@ SIZING = Tagged("method", {
                             "min_trades": opt(Int(ge=2, le=10_000)), "floor_risk_pct": opt(PERCENT)}),
     "volatility_based": Map({"target_vol_pct": req(PERCENT)}),
 })
-SIZING_METHODS = tuple(SIZING.variants)
 
 # ------------------------------------------------------------ strategy definition ---
 RULES = Map({
@@ -244,12 +243,6 @@ def validate_envelope(request: object) -> Envelope:
         raise SchemaError("", f"the request must be a map with keys {', '.join(_ENVELOPE.keys)}, "
                               f"got {show(request)}")
     return Envelope(**_ENVELOPE(request, ""))
-
-
-def validate_request(request: object) -> Envelope:
-    """Envelope and command data checked; the returned `data` is normalised."""
-    envelope = validate_envelope(request)
-    return replace(envelope, data=validate_command(envelope.type, envelope.data))
 
 
 def request_id_of(request: object) -> str | None:

@@ -24,7 +24,7 @@ from actors.risk.model import (ACTIVE, HALTED, REDUCING, Book, Check, NewsEvent,
 
 __all__ = ["ACTIVE", "CHECKS", "DEMO_LIMITS", "HALTED", "KILL_SWITCH_REASON", "LIVE_LIMITS", "REDUCING", "Book",
            "Check", "NewsEvent", "OrderToCheck", "RiskResult", "RiskWarning", "breaches", "daily_pnl",
-           "default_limits", "drawdown_pct", "evaluate", "orders_in_window", "run_checks"]
+           "default_limits", "drawdown_pct", "evaluate", "orders_in_window"]
 
 KILL_SWITCH_REASON = "kill switch engaged: trading is locked"
 ROLLOVER = (("23:55", "00:05"),)
@@ -209,12 +209,6 @@ def evaluate(order: OrderToCheck, book: Book, limits: Mapping[str, Any],
                     book = dataclasses.replace(book, required_margin=book.required_margin * found.volume / order.volume)
                 order = dataclasses.replace(order, volume=found.volume)
     return RiskResult(reasons=tuple(reasons), warnings=tuple(warnings), volume=order.volume)
-
-
-def run_checks(order: OrderToCheck, book: Book, limits: Mapping[str, Any],
-               checks: tuple[Check, ...] = CHECKS) -> list[str]:
-    """Every failed check's reason, in check order; empty means approved."""
-    return list(evaluate(order, book, limits, checks).reasons)
 
 
 def default_limits(account_type: str) -> dict[str, Any]:

@@ -64,19 +64,6 @@ def correlation(closes_a: Sequence[float], closes_b: Sequence[float], *, window:
     return rho if math.isfinite(rho) else None
 
 
-def correlation_matrix(closes: Mapping[str, Sequence[float]], *,
-                       window: int = DEFAULT_WINDOW) -> dict[tuple[str, str], float]:
-    """ρ for every pair of symbols with enough data, both orders of the pair as keys."""
-    names = sorted(closes)
-    found = {}
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            rho = correlation(closes[a], closes[b], window=window)
-            if rho is not None:
-                found[(a, b)] = found[(b, a)] = rho
-    return found
-
-
 def symbol_currencies(symbol: str, currencies: Mapping[str, tuple[str, str]] | None = None) -> tuple[str, str]:
     """(base, profit) currencies: from the symbol's properties, else from a 6-letter FX name."""
     if currencies and symbol in currencies:

@@ -46,7 +46,8 @@ class IndicatorTable:
 
 
 def read_bars(bars: Any) -> dict[str, np.ndarray]:
-    """The bar arrays of `bars` (anything with the attributes of `Bars`) as float64."""
+    """The bar arrays of `bars` (anything with `open`, `high`, `low`, `close`, `volume` and
+    `time` arrays, oldest first, of one length: a BarSeries' arrays) as float64."""
     arrays: dict[str, np.ndarray] = {}
     for name in BAR_FIELDS:
         if not hasattr(bars, name):

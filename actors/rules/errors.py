@@ -50,11 +50,6 @@ class RuleError(ValueError):
             text = f"{rule}: {text}"
         super().__init__(text)
 
-    def with_expression(self, expression: str) -> RuleError:
-        return RuleError(
-            self.reason, self.position, expression, hint=self.hint, rule=self.rule
-        )
-
     def with_rule(self, rule: str) -> RuleError:
         return RuleError(
             self.reason, self.position, self.expression, hint=self.hint, rule=rule

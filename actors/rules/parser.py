@@ -230,13 +230,13 @@ class _Parser:
         while True:
             token = self.peek()
             if token.is_op("."):
-                node = self.parse_field(node, token)
+                node = self.parse_field(node)
             elif token.is_op("["):
                 node = self.parse_lookback(node, token)
             else:
                 return node
 
-    def parse_field(self, target: Node, dot: Token) -> Field:
+    def parse_field(self, target: Node) -> Field:
         self.advance()
         name = self.peek()
         if name.kind != NAME:

@@ -38,29 +38,13 @@ from actors.rules.errors import MAX_FILTERS, MAX_HISTORY_BARS, RuleError
 from actors.rules.parser import parse
 from actors.rules.vocabulary import TZ_OFFSET
 
-__all__ = ["Bars", "CompiledExpression", "CompiledRules", "RuleError", "Signals",
+__all__ = ["CompiledExpression", "CompiledRules", "RuleError", "Signals",
            "compile_condition", "compile_expression", "compile_rules", "RULE_NAMES"]
 
 RULE_NAMES = ("entry_long", "entry_short", "exit_long", "exit_short")
 FILTERS = "filters"
 Functions = Mapping[str, Callable[..., Any]]
 Cache = MutableMapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Bars:
-    """Bar arrays, oldest first, all of one length; `time` in ms since the Unix epoch."""
-
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    time: np.ndarray
-
-    def __post_init__(self) -> None:
-        for name, values in read_bars(self).items():
-            object.__setattr__(self, name, values)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

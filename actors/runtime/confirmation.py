@@ -91,10 +91,6 @@ class OtpVerifier:
         self.last_step: int | None = None
         self._lock = threading.Lock()
 
-    @property
-    def configured(self) -> bool:
-        return self.secret is not None
-
     def restore(self, last_step: int | None) -> None:
         with self._lock:
             if last_step is not None and (self.last_step is None or last_step > self.last_step):

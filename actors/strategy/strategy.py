@@ -45,7 +45,6 @@ class Strategy(Supervised):
         self.cache = cache
         self.series_key = (account, definition["symbol"], definition["timeframe"])
         self.ready = False
-        self.signals_seen = 0
 
     def on_start(self) -> None:
         # The Account manages exits (it goes on doing so while this strategy is paused or gone).
@@ -113,7 +112,6 @@ class Strategy(Supervised):
         side = "buy" if signals.entry_long else "sell" if signals.entry_short else None
         if side is None or held[side]:
             return  # one position per direction: an entry while holding one is not a new signal
-        self.signals_seen += 1
         stop = self.settings.get("stop_loss", {})
         target = self.settings.get("take_profit", {})
         sizing = self.settings.get("sizing", {"method": "fixed", "lots": 0.01})
