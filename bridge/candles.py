@@ -166,7 +166,6 @@ class CandleBuilder:
         self.tz_offset_s = tz_offset_s
         self.point = point
         self.series = BarSeries(capacity)
-        self.ignored_ticks = 0
         self._forming: _FormingBar | None = None
         self._last_tick_ms: int | None = None
 
@@ -180,7 +179,6 @@ class CandleBuilder:
     def on_tick(self, time_msc: int, bid: float, ask: float, volume: float = 0.0) -> Bar | None:
         """Add a tick; returns the bar it closed, if it opened a new period."""
         if not self._accepts(time_msc):
-            self.ignored_ticks += 1
             return None
         self._last_tick_ms = time_msc
         spread = self.spread_points(bid, ask)

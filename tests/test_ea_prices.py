@@ -322,7 +322,7 @@ def collect(source: EaPriceSource, ticks: list, symbol: str, until) -> bool:
 
 def test_the_source_learns_the_simulated_ea_and_loses_no_tick(source_and_ea):
     source, real, seen = source_and_ea
-    assert source.wait_ready(10)
+    assert source.ready.wait(10)
     assert source.login == LOGIN and source.tz_offset_s == real.tz_offset_s
     assert set(source.symbols) == set(real.symbols)
     assert source.symbols["XAUUSD"].trade_contract_size == real.symbols["XAUUSD"].trade_contract_size

@@ -270,9 +270,9 @@ def test_the_service_s_simulator_keeps_the_weekend(executor_factory):
     executor = executor_factory(sim={"start": SATURDAY_NOON})
     wait_ready(executor)
     sim = executor.sim
-    assert sim.server.enforce_sessions and sim.market.last_tick("EURUSD")[0] == FRIDAY_CLOSE - 1
+    assert sim.server.enforce_sessions and sim.server.symbol_info_tick("EURUSD")["time_msc"] == FRIDAY_CLOSE - 1
     wait_for(lambda: sim.clock.now_ms() > SATURDAY_NOON + 30 * 60_000, message="half an hour of Saturday")
-    assert sim.market.last_tick("EURUSD")[0] == FRIDAY_CLOSE - 1
+    assert sim.server.symbol_info_tick("EURUSD")["time_msc"] == FRIDAY_CLOSE - 1
 
 
 @pytest.mark.timeout(60)

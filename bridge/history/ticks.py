@@ -247,9 +247,5 @@ def _flags(path: Path, column: list[str], numbers: np.ndarray, derived: np.ndarr
     return np.where(flags == -1, derived, flags)
 
 
-def _show(row: list[str]) -> str:
-    return repr("\t".join(row)[:80])
-
-
 def _iso(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"

@@ -86,9 +86,6 @@ class EaPriceSource:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout_s)
 
-    def wait_ready(self, timeout_s: float) -> bool:
-        return self.ready.wait(timeout_s)
-
     # --- the feed interface of SimTerminal ---
     def advance(self, to_ms: int) -> list[Tick]:
         """Every real tick released since the last call. All of them, whatever `to_ms`: they

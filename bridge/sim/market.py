@@ -131,9 +131,6 @@ class SimMarket:
                 closed.append((timeframe, bar))
         return flags, closed
 
-    def last_tick(self, symbol: str) -> tuple[int, float, float] | None:
-        return self._ticks[symbol].last()
-
     def copy_rates_from_pos(self, symbol: str, timeframe: Any, start_pos: int, count: int) -> dict[str, list]:
         """`count` bars ending `start_pos` bars back from the newest (0 = forming), oldest first."""
         builder = self._builders[self._known(symbol)][timeframe_name(timeframe)]

@@ -58,7 +58,6 @@ class PaperTerminal:
         self._sim_args = dict(sim_options, history_minutes=history_minutes)
         self._on_started = on_started
         self._quoting = True
-        self._trading = threading.Event()  # the simulated terminal runs
         self._stop = threading.Event()
         self._starter: threading.Thread | None = None
 
@@ -99,10 +98,6 @@ class PaperTerminal:
         finally:
             self.stop()
 
-    def wait_trading(self, timeout_s: float) -> bool:
-        """Whether the simulated terminal is running within `timeout_s` (tests, tools)."""
-        return self._trading.wait(timeout_s)
-
     def _start_when_ready(self) -> None:
         while not self.source.ready.wait(WAIT_SLICE_S):
             if self._stop.is_set():
@@ -123,7 +118,6 @@ class PaperTerminal:
             self.sim = None
             logger.exception("paper terminal {} could not start its simulated terminal", self.login)
             return
-        self._trading.set()
         logger.info("paper terminal {} trading on real prices of account {}: {}", self.login, source.login,
                     ", ".join(sorted(source.symbols)))
 
