@@ -146,6 +146,9 @@ def _copy_ticks_from(ctx: RequestContext, message: dict[str, Any]) -> Any:
     flags = arg(message, "flags", int, mt5.COPY_TICKS_ALL)
     if date_from < 0 or count < 0:
         raise BadRequest(mt5.RES_E_INVALID_PARAMS, "date_from and count must not be negative")
+    if flags not in (mt5.COPY_TICKS_ALL, mt5.COPY_TICKS_INFO, mt5.COPY_TICKS_TRADE):
+        raise BadRequest(mt5.RES_E_INVALID_PARAMS,
+                         "flags must be COPY_TICKS_ALL (-1), COPY_TICKS_INFO (1) or COPY_TICKS_TRADE (2)")
     _synchronised(ctx, symbol)
     return {"symbol": symbol, **ctx.market.copy_ticks_from(symbol, date_from, min(count, protocol.MAX_TICKS_PER_REPLY),
                                                             flags)}

@@ -20,16 +20,18 @@ input int    InpTimerMs     = 10;                     // how often requests are 
 
 CBridgeSession g_session;
 
+// Never INIT_FAILED for a terminal that is not ready yet (login 0 right after a restart, DLL
+// imports not allowed yet): that would unload the EA for good. The session waits and retries
+// from the timer, saying in the Experts tab what it waits for. Only a missing timer fails: with
+// no timer nothing could retry.
 int OnInit(void)
   {
-   if(!g_session.OnInit(InpCtlEndpoint, InpMdEndpoint))
-      return INIT_FAILED;
    if(!EventSetMillisecondTimer(MathMax(InpTimerMs, 1)))
      {
-      Print("ExecutorBridge: cannot start the timer (error ", GetLastError(), ")");
-      g_session.OnDeinit("timer unavailable");
+      Print("ExecutorBridge: cannot start the timer (error ", GetLastError(), "); attach the EA again");
       return INIT_FAILED;
      }
+   g_session.Start(InpCtlEndpoint, InpMdEndpoint);
    return INIT_SUCCEEDED;
   }
 

@@ -10,11 +10,18 @@
 //| Session requests (ping, hello_ack), idempotency and the dead-man |
 //| live in Session.mqh, as in the simulator's terminal shell.       |
 //|                                                                  |
+//| History requests (copy_rates_from_pos, copy_ticks_from) copy     |
+//| through CopyGate.mqh: one that would wait is answered NOT_READY  |
+//| ("not ready, retry"), never waited for; a reply holds at most    |
+//| PROTO_MAX_*_PER_REPLY rows (one frame). A queried symbol is      |
+//| selected through Watch.mqh, which deselects it when idle.        |
+//|                                                                  |
 //| EXTENSIONS, not in MT5_BRIDGE.md (bridge/protocol.py lists them):|
 //| `calendar {date_from, date_to, country?, currency?}` reads       |
 //| CalendarValueHistory for news blackouts; `symbol_sessions        |
-//| {symbols}` reads SymbolInfoSessionTrade for trading hours. The   |
-//| simulator answers both (bridge/sim/requests.py).                 |
+//| {symbols}` reads SymbolInfoSessionTrade for trading hours; the   |
+//| NOT_READY error. The simulator answers all three                 |
+//| (bridge/sim/requests.py).                                        |
 //+------------------------------------------------------------------+
 #ifndef EXECUTOR_BRIDGE_HANDLERS_MQH
 #define EXECUTOR_BRIDGE_HANDLERS_MQH
@@ -23,6 +30,8 @@
 #include "Msgpack.mqh"
 #include "Clock.mqh"
 #include "Records.mqh"
+#include "CopyGate.mqh"
+#include "Watch.mqh"
 
 #define EB_ARG_BAD    -1
 #define EB_ARG_ABSENT  0
@@ -37,6 +46,8 @@ class CBridgeHandlers
   {
 private:
    CBridgeClock  *m_clock;
+   CCopyGate     *m_gate;
+   CSymbolWatch  *m_watch;
    CBridgeRecords m_records;
    int            m_code;    // the refusal of the last handler: last_error() code ...
    string         m_text;    // ... and its text
@@ -44,6 +55,7 @@ private:
    int            m_sub_tf[];  // index into EB_TIMEFRAMES
 
    bool Refuse(const int code, const string text) { m_code = code; m_text = text; return false; }
+   bool NotReady(const string text)                { return Refuse(PROTO_NOT_READY, text); }
 
    static string PyType(const int type)
      {
@@ -124,7 +136,7 @@ private:
       bool custom = false;
       if(!SymbolExist(symbol, custom))
          return Refuse(MT5_RES_E_NOT_FOUND, "symbol '" + symbol + "' not found; use symbols_get to list them");
-      SymbolSelect(symbol, true);  // CopyTicks/CopyRates want it in Market Watch
+      m_watch.Use(symbol);  // quotes and history want it in Market Watch; Watch.mqh removes it when idle
       return true;
      }
 
@@ -278,9 +290,11 @@ private:
      }
 
 public:
-   void Init(CBridgeClock *clock)
+   void Init(CBridgeClock *clock, CCopyGate *gate, CSymbolWatch *watch)
      {
       m_clock = clock;
+      m_gate = gate;
+      m_watch = watch;
       m_records.Init(clock);
       ArrayResize(m_sub_symbol, 0);
       ArrayResize(m_sub_tf, 0);
@@ -380,12 +394,19 @@ public:
       long start_pos = 0, count = 0;
       if(ArgLong(doc, msg, "start_pos", start_pos, false) == EB_ARG_BAD || ArgLong(doc, msg, "count", count, true) != EB_ARG_OK)
          return false;
-      if(start_pos < 0 || count < 0)
-         return Refuse(MT5_RES_E_INVALID_PARAMS, "start_pos and count must not be negative");
+      if(start_pos < 0 || start_pos > INT_MAX || count < 0)  // CopyRates takes int: never a silent wrap
+         return Refuse(MT5_RES_E_INVALID_PARAMS, "start_pos must be 0.." + IntegerToString(INT_MAX) + " and count not negative");
       MqlRates rates[];
-      int got = count == 0 ? 0 : CopyRates(symbol, EB_TIMEFRAMES[tf], (int)start_pos, (int)MathMin(count, 1000000), rates);
-      if(got < 0)
-         return Refuse(MT5_RES_E_FAIL, "CopyRates failed (MQL5 error " + IntegerToString(GetLastError()) + "); history may still be loading, retry shortly");
+      int got = 0;
+      if(count > 0)
+        {
+         if(!m_gate.Ready(symbol, true, EB_TIMEFRAMES[tf]))
+            return NotReady(m_gate.Reason());
+         ResetLastError();
+         got = m_gate.Rates(symbol, EB_TIMEFRAMES[tf], (int)start_pos, (int)MathMin(count, PROTO_MAX_RATES_PER_REPLY), rates);
+         if(got < 0)
+            return NotReady("CopyRates failed (MQL5 error " + IntegerToString(GetLastError()) + "): history still loading; retry");
+        }
       m_records.RateColumns(w, rates, got);
       return true;
      }
@@ -399,14 +420,30 @@ public:
       if(ArgLong(doc, msg, "date_from", date_from, true) != EB_ARG_OK || ArgLong(doc, msg, "count", count, true) != EB_ARG_OK
          || ArgLong(doc, msg, "flags", flags, false) == EB_ARG_BAD)
          return false;
-      if(count < 0)
-         return Refuse(MT5_RES_E_INVALID_PARAMS, "count must not be negative");
+      // A negative date_from cast to ulong becomes a date 584 million years away; a flag outside
+      // MQL5's three would be a different copy mode.
+      if(date_from < 0 || count < 0)
+         return Refuse(MT5_RES_E_INVALID_PARAMS, "date_from and count must not be negative");
+      if(flags != MT5_COPY_TICKS_ALL && flags != MT5_COPY_TICKS_INFO && flags != MT5_COPY_TICKS_TRADE)
+         return Refuse(MT5_RES_E_INVALID_PARAMS, "flags must be COPY_TICKS_ALL (-1), COPY_TICKS_INFO (1) or COPY_TICKS_TRADE (2)");
       MqlTick ticks[];
       int got = 0;
       if(count > 0)
-         got = CopyTicks(symbol, ticks, (uint)flags, (ulong)m_clock.ServerMsFromUtcMs(date_from), (uint)MathMin(count, 1000000));
-      if(got < 0)
-         return Refuse(MT5_RES_E_FAIL, "CopyTicks failed (MQL5 error " + IntegerToString(GetLastError()) + "); retry shortly");
+        {
+         if(!m_gate.Ready(symbol, false, PERIOD_M1))
+            return NotReady(m_gate.Reason());
+         long from = m_clock.ServerMsFromUtcMs(date_from);
+         if(from < 0)
+            from = 0;  // near 1970 UTC a server west of Greenwich is before its epoch
+         ResetLastError();
+         got = m_gate.Ticks(symbol, ticks, (uint)flags, (ulong)from, (uint)MathMin(count, PROTO_MAX_TICKS_PER_REPLY));
+         int error = GetLastError();
+         // ERR_HISTORY_TIMEOUT: the tick base did not finish synchronising; CopyTicks gave what it
+         // had, which is not all there is: not an answer yet.
+         if(got < 0 || error == ERR_HISTORY_TIMEOUT)
+            return NotReady("CopyTicks " + (got < 0 ? "failed" : "timed out synchronising") + " (MQL5 error "
+                            + IntegerToString(error) + "): tick history still loading; retry");
+        }
       w.BeginMap();
       w.KeyStr("symbol", symbol);
       m_records.TickColumns(w, ticks, 0, got);
@@ -602,7 +639,8 @@ public:
         }
       for(int s = doc.First(symbols); s >= 0; s = doc.Next(s))
         {
-         SymbolSelect(doc.Str(s), true);
+         SymbolSelect(doc.Str(s), true);  // subscribed: it stays in Market Watch and streams
+         m_watch.Keep(doc.Str(s));
          for(int k = 0; k < ArraySize(tfs); k++)
             AddSubscription(doc.Str(s), tfs[k]);
         }
@@ -655,6 +693,7 @@ public:
          return false;
       MqlCalendarValue values[];
       // Calendar times are the trade server's wall clock, like every other MT5 time; "" = any.
+      // CalendarValueHistory selects date_from <= time < date_to, as the simulator does.
       if(CalendarValueHistory(values, m_clock.ServerFromUtcMs(date_from), m_clock.ServerFromUtcMs(date_to),
                               country, currency) < 0)
          return Refuse(MT5_RES_E_FAIL, "CalendarValueHistory failed (MQL5 error " + IntegerToString(GetLastError()) + ")");
@@ -687,7 +726,9 @@ public:
      }
 
    // EXTENSION: each symbol's trading sessions, [day_of_week (Sunday = 0), from_s, to_s] in
-   // seconds from the server's midnight, as SymbolInfoSessionTrade gives them.
+   // seconds from the server's midnight, exactly as SymbolInfoSessionTrade gives them: `to`
+   // may pass 86 400 (a session ending after midnight) or be 0. The executor reads them by
+   // one rule, bridge/protocol.py session_span; the EA folds nothing.
    bool DoSymbolSessions(const CMpReader &doc, const int msg, CMpWriter &w)
      {
       int symbols = doc.Find(msg, "symbols");
@@ -719,8 +760,7 @@ public:
                w.BeginArray();
                w.Int(day);
                w.Int((long)from);
-               // A session that ends at midnight may come back as to = 0: it means 24:00.
-               w.Int(to == 0 ? 86400 : (long)to);
+               w.Int((long)to);
                w.End();
               }
            }

@@ -6,30 +6,17 @@
 //| PROTO_IDEMPOTENCY_TTL_S (10 min) of UTC wall time and are saved  |
 //| to MQL5\Files\ExecutorBridge\idempotency-<login>.bin after every |
 //| put, so an EA restart (a new boot) still knows what it did.      |
-//| Mirrors bridge/sim/events.py ReplyCache.                         |
-//|                                                                  |
-//| File: "EBIC" u32 version, u32 count, then per entry: u32 id      |
-//| length, id bytes (UTF-8), i64 stored_at ms UTC, u32 data length, |
-//| data (the msgpack `data` map of the reply). A file that does not |
-//| parse is ignored (and replaced on the next put), never trusted.  |
+//| Mirrors bridge/sim/events.py ReplyCache. The file's bytes are    |
+//| IdempotencyFile.mqh's (tested under g++); this file does the     |
+//| memory side and the file calls. A file that does not decode is   |
+//| ignored (and replaced on the next put), never trusted; a save    |
+//| that fails says so in the Experts tab.                           |
 //+------------------------------------------------------------------+
 #ifndef EXECUTOR_BRIDGE_IDEMPOTENCY_MQH
 #define EXECUTOR_BRIDGE_IDEMPOTENCY_MQH
 
 #include "Protocol.mqh"
-
-#define EB_IDEM_MAX_ENTRIES 10000
-#define EB_IDEM_MAGIC       0x43494245   // "EBIC" little-endian
-#define EB_IDEM_VERSION     1
-#define EB_IDEM_MAX_ID      256
-#define EB_IDEM_MAX_DATA    65536
-
-struct EbCached
-  {
-   string id;
-   long   stored_at_ms;
-   uchar  data[];
-  };
+#include "IdempotencyFile.mqh"
 
 class CIdempotencyCache
   {
@@ -86,8 +73,8 @@ public:
 
    void Put(const string id, const uchar &data[], const long now_ms)
      {
-      if(StringLen(id) == 0 || StringLen(id) > EB_IDEM_MAX_ID || ArraySize(data) > EB_IDEM_MAX_DATA)
-         return;
+      if(!EbIdemStorable(id, ArraySize(data)))
+         return;  // an id of more than EB_IDEM_MAX_ID UTF-8 bytes: answered, but not remembered
       Prune(now_ms);
       int i = IndexOf(id);
       if(i < 0)
@@ -116,6 +103,8 @@ public:
 
    bool Save(void)
      {
+      uchar bytes[];
+      int size = EbIdemEncode(m_entries, m_count, bytes);
       string tmp = m_path + ".tmp";
       int h = FileOpen(tmp, FILE_WRITE | FILE_BIN);
       if(h == INVALID_HANDLE)
@@ -123,24 +112,22 @@ public:
          Print("ExecutorBridge: cannot write ", tmp, " (error ", GetLastError(), "); idempotency lives in memory only");
          return false;
         }
-      FileWriteInteger(h, EB_IDEM_MAGIC, INT_VALUE);
-      FileWriteInteger(h, EB_IDEM_VERSION, INT_VALUE);
-      FileWriteInteger(h, m_count, INT_VALUE);
-      uchar id[];
-      for(int i = 0; i < m_count; i++)
-        {
-         int n = StringToCharArray(m_entries[i].id, id, 0, -1, CP_UTF8) - 1;
-         FileWriteInteger(h, n, INT_VALUE);
-         if(n > 0)
-            FileWriteArray(h, id, 0, n);
-         FileWriteLong(h, m_entries[i].stored_at_ms);
-         FileWriteInteger(h, ArraySize(m_entries[i].data), INT_VALUE);
-         if(ArraySize(m_entries[i].data) > 0)
-            FileWriteArray(h, m_entries[i].data);
-        }
+      uint written = FileWriteArray(h, bytes, 0, size);
       FileClose(h);
+      if((int)written != size)
+        {
+         Print("ExecutorBridge: wrote ", written, " of ", size, " bytes to ", tmp, " (error ", GetLastError(),
+               "); ", m_path, " keeps the previous ids");
+         return false;
+        }
       // Replace in one step: a crash mid-write leaves the previous file whole.
-      return FileMove(tmp, 0, m_path, FILE_REWRITE);
+      if(!FileMove(tmp, 0, m_path, FILE_REWRITE))
+        {
+         Print("ExecutorBridge: cannot replace ", m_path, " (error ", GetLastError(), "); an EA restart would ",
+               "forget the order_send ids of the last ", PROTO_IDEMPOTENCY_TTL_MS / 60000, " min");
+         return false;
+        }
+      return true;
      }
 
    void Load(void)
@@ -149,37 +136,27 @@ public:
          return;
       int h = FileOpen(m_path, FILE_READ | FILE_BIN);
       if(h == INVALID_HANDLE)
-         return;
-      bool ok = FileReadInteger(h, INT_VALUE) == EB_IDEM_MAGIC && FileReadInteger(h, INT_VALUE) == EB_IDEM_VERSION;
-      int count = ok ? FileReadInteger(h, INT_VALUE) : 0;
-      ok = ok && count >= 0 && count <= EB_IDEM_MAX_ENTRIES;
-      if(ok)
-         ArrayResize(m_entries, count);
-      uchar id[];
-      for(int i = 0; ok && i < count; i++)
         {
-         int n = FileReadInteger(h, INT_VALUE);
-         ok = n > 0 && n <= EB_IDEM_MAX_ID && FileReadArray(h, id, 0, n) == n;
-         if(!ok)
-            break;
-         m_entries[i].id = CharArrayToString(id, 0, n, CP_UTF8);
-         m_entries[i].stored_at_ms = FileReadLong(h);
-         int size = FileReadInteger(h, INT_VALUE);
-         ok = size >= 0 && size <= EB_IDEM_MAX_DATA;
-         if(ok && size > 0)
-           {
-            ArrayResize(m_entries[i].data, size);
-            ok = FileReadArray(h, m_entries[i].data, 0, size) == size;
-           }
-         if(ok)
-            m_count = i + 1;
+         Print("ExecutorBridge: cannot read ", m_path, " (error ", GetLastError(), "); starting with an empty idempotency cache");
+         return;
         }
+      ulong size = FileSize(h);
+      uchar bytes[];
+      int got = 0;
+      if(size <= EB_IDEM_MAX_FILE && ArrayResize(bytes, (int)size) == (int)size)
+         got = (int)FileReadArray(h, bytes, 0, (int)size);
       FileClose(h);
-      if(!ok)
+      string error = "";
+      int count = (ulong)got == size ? EbIdemDecode(bytes, got, m_entries, error) : -1;
+      if(count < 0)
         {
          m_count = 0;
-         Print("ExecutorBridge: ", m_path, " is damaged; starting with an empty idempotency cache");
+         ArrayResize(m_entries, 0);
+         Print("ExecutorBridge: ", m_path, " is damaged (", error == "" ? "unreadable" : error,
+               "); starting with an empty idempotency cache");
+         return;
         }
+      m_count = count;
      }
   };
 

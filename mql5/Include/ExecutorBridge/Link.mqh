@@ -1,7 +1,9 @@
 //+------------------------------------------------------------------+
 //| Link.mqh: the EA's two ZeroMQ sockets and their liveness rules.  |
 //|                                                                  |
-//| CTL: DEALER connect, routing id mt5-<login>, LINGER 0, IMMEDIATE;|
+//| CTL: DEALER connect, routing id mt5-<login>, LINGER 0, IMMEDIATE,|
+//| MAXMSGSIZE 1 MiB (a bigger frame from the executor drops the     |
+//| connection inside libzmq, never reaching our buffer);            |
 //| requests in, replies and events out through a bounded outbox     |
 //| (a frame that cannot leave now waits; the oldest is dropped when |
 //| the outbox is full). MD: PUB connect; a publish never waits (a   |
@@ -9,7 +11,10 @@
 //| Liveness: hello every PROTO_HELLO_REPEAT_MS until hello_ack;     |
 //| no ping for PROTO_MISSED_BEATS_FOR_DOWN beats = executor gone,   |
 //| hello again; the dead-man trips after PROTO_DEAD_MAN_MS without  |
-//| a ping. Mirrors bridge/sim/terminal.py. Never blocks.            |
+//| a ping. Mirrors bridge/sim/terminal.py. Never blocks, except     |
+//| Close(): CTL lingers EB_STOP_LINGER_MS so "EA stopping" leaves.  |
+//| A send or receive error other than EAGAIN is logged with its     |
+//| zmq_errno() (at most one line per EB_ERROR_LOG_MS).              |
 //+------------------------------------------------------------------+
 #ifndef EXECUTOR_BRIDGE_LINK_MQH
 #define EXECUTOR_BRIDGE_LINK_MQH
@@ -23,6 +28,8 @@
 #define EB_MAX_FRAMES_PER_DRAIN 1000    // as sim_terminal.MAX_FRAMES_PER_STEP
 #define EB_MAX_REQUEST_BYTES    1048576 // executor requests are small; a bigger frame is refused unread
 #define EB_MAX_TOPICS           512
+#define EB_STOP_LINGER_MS       250     // at stop only: long enough for the last frames, short enough for OnDeinit
+#define EB_ERROR_LOG_MS         10000
 
 struct EbFrame
   {
@@ -52,6 +59,34 @@ private:
    ulong         m_last_ping_at;   // 0 = no ping heard yet
    ulong         m_next_hb_at;
    int           m_dropped;
+   ulong         m_next_error_log_at;
+   int           m_errors_unlogged;
+
+   // A zmq_send/zmq_recv failure: EAGAIN is "try later" and silent; anything else is logged.
+   void SocketError(const string what)
+     {
+      int e = zmq_errno();
+      if(e == ZMQ_EAGAIN)
+         return;
+      ulong now = GetTickCount64();
+      if(now < m_next_error_log_at)
+        {
+         m_errors_unlogged++;
+         return;
+        }
+      m_next_error_log_at = now + EB_ERROR_LOG_MS;
+      Print("ExecutorBridge: ", what, " failed: zmq_errno ", e, " (", ErrnoName(e), ")",
+            m_errors_unlogged > 0 ? "; " + IntegerToString(m_errors_unlogged) + " more errors not shown" : "");
+      m_errors_unlogged = 0;
+     }
+
+   bool SetLong(const long socket, const int option, const long value)
+     {
+      uchar bytes[8];
+      for(int i = 0; i < 8; i++)
+         bytes[i] = (uchar)((value >> (8 * i)) & 0xFF);  // little-endian int64_t
+      return zmq_setsockopt(socket, option, bytes, 8) == 0;
+     }
 
    bool SetInt(const long socket, const int option, const int value)
      {
@@ -99,6 +134,22 @@ public:
       m_ctx = 0; m_ctl = 0; m_md = 0; m_login = 0; m_boot = ""; m_clock = NULL;
       m_out_head = 0; m_out_count = 0; m_ctl_seq = 0; m_event_no = 0;
       m_hello_acked = false; m_next_hello_at = 0; m_last_ping_at = 0; m_next_hb_at = 0; m_dropped = 0;
+      m_next_error_log_at = 0; m_errors_unlogged = 0;
+     }
+
+   static string ErrnoName(const int e)
+     {
+      switch(e)
+        {
+         case ZMQ_EAGAIN:       return "EAGAIN";
+         case ZMQ_EINTR:        return "EINTR: interrupted, retried later";
+         case ZMQ_EHOSTUNREACH: return "EHOSTUNREACH";
+         case ZMQ_ENOTSOCK:     return "ENOTSOCK: the socket is closed";
+         case ZMQ_EFSM:         return "EFSM";
+         case ZMQ_ETERM:        return "ETERM: the context is terminating";
+         case ZMQ_EMTHREAD:     return "EMTHREAD";
+        }
+      return "see zmq.h / errno.h";
      }
 
    // A new EA instance (new boot) connecting both sockets; `error` says why not.
@@ -128,7 +179,8 @@ public:
       if(m_ctl == 0 || m_md == 0)
         { error = "zmq_socket failed, errno " + IntegerToString(zmq_errno()); return false; }
       if(!SetBytes(m_ctl, ZMQ_ROUTING_ID, PROTO_ROUTING_ID_PREFIX + IntegerToString(login))
-         || !SetInt(m_ctl, ZMQ_LINGER, 0) || !SetInt(m_ctl, ZMQ_IMMEDIATE, 1) || !SetInt(m_md, ZMQ_LINGER, 0))
+         || !SetInt(m_ctl, ZMQ_LINGER, 0) || !SetInt(m_ctl, ZMQ_IMMEDIATE, 1)
+         || !SetLong(m_ctl, ZMQ_MAXMSGSIZE, EB_MAX_REQUEST_BYTES) || !SetInt(m_md, ZMQ_LINGER, 0))
         { error = "zmq_setsockopt failed, errno " + IntegerToString(zmq_errno()); return false; }
       uchar endpoint[];
       StringToCharArray(ctl_endpoint, endpoint, 0, -1, CP_UTF8);
@@ -140,11 +192,19 @@ public:
       return true;
      }
 
-   void Close(void)
+   // `linger`: give CTL's queued frames (the "EA stopping" log) EB_STOP_LINGER_MS to leave;
+   // zmq_ctx_term waits at most that long, and not at all without a connected executor
+   // (IMMEDIATE queues nothing then). MD always drops: a stale tick is worth nothing.
+   void Close(const bool linger)
      {
-      if(m_ctl != 0) zmq_close(m_ctl);
+      if(m_ctl != 0)
+        {
+         if(linger)
+            SetInt(m_ctl, ZMQ_LINGER, EB_STOP_LINGER_MS);
+         zmq_close(m_ctl);
+        }
       if(m_md != 0) zmq_close(m_md);
-      if(m_ctx != 0) zmq_ctx_term(m_ctx);  // LINGER 0: returns at once
+      if(m_ctx != 0) zmq_ctx_term(m_ctx);
       m_ctl = 0; m_md = 0; m_ctx = 0;
      }
 
@@ -206,8 +266,8 @@ public:
    void SendNow(const CMpWriter &w)
      {
       int n = w.Bytes(m_tx);
-      if(n > 0)
-         zmq_send(m_ctl, m_tx, (ulong)n, ZMQ_DONTWAIT);
+      if(n > 0 && zmq_send(m_ctl, m_tx, (ulong)n, ZMQ_DONTWAIT) < 0)
+         SocketError("CTL send (hello)");
      }
 
    void Flush(void)
@@ -216,7 +276,10 @@ public:
         {
          int n = ArraySize(m_outbox[m_out_head].data);
          if(zmq_send(m_ctl, m_outbox[m_out_head].data, (ulong)n, ZMQ_DONTWAIT) < 0)
-            return;  // EAGAIN: no executor yet or its queue is full; keep for later
+           {
+            SocketError("CTL send");  // EAGAIN (no executor yet, or its queue is full) is silent
+            return;                   // whatever it was, the frame waits for the next Flush
+           }
          ArrayFree(m_outbox[m_out_head].data);
          m_out_head = (m_out_head + 1) % EB_OUTBOX_MAX;
          m_out_count--;
@@ -232,7 +295,10 @@ public:
          budget--;
          int n = zmq_recv(m_ctl, m_rx, (ulong)EB_MAX_REQUEST_BYTES, ZMQ_DONTWAIT);
          if(n < 0)
-            return false;  // EAGAIN: drained
+           {
+            SocketError("CTL receive");  // EAGAIN: drained
+            return false;
+           }
          bool more = HasMore();
          if(more)
            {
@@ -287,13 +353,14 @@ public:
       int t = StringToCharArray(topic, head, 0, -1, CP_UTF8) - 1;
       int n = w.Bytes(m_tx);
       // PUB never blocks: at the high-water mark it drops, and the seq gap tells the executor.
-      if(zmq_send(m_md, head, (ulong)t, ZMQ_DONTWAIT | ZMQ_SNDMORE) >= 0)
-         zmq_send(m_md, m_tx, (ulong)n, ZMQ_DONTWAIT);
+      if(zmq_send(m_md, head, (ulong)t, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0 || zmq_send(m_md, m_tx, (ulong)n, ZMQ_DONTWAIT) < 0)
+         SocketError("MD publish of " + topic);
      }
 
    // --- liveness ---
    void OnPing(void)     { m_last_ping_at = GetTickCount64(); }
-   void OnHelloAck(void) { m_hello_acked = true; }
+   // true on the first acknowledgement of this hello round (the Experts tab says "bridge up" then)
+   bool OnHelloAck(void)  { bool first = !m_hello_acked; m_hello_acked = true; return first; }
 
    bool HelloDue(void)
      {
@@ -301,7 +368,11 @@ public:
       // Pings stopped: the executor restarted or went away; introduce ourselves again.
       if(m_hello_acked && m_last_ping_at != 0
          && now - m_last_ping_at > (ulong)(PROTO_MISSED_BEATS_FOR_DOWN * PROTO_PING_INTERVAL_MS))
+        {
          m_hello_acked = false;
+         Print("ExecutorBridge: no ping from the executor for ", PROTO_MISSED_BEATS_FOR_DOWN,
+               " s (stopped or restarted?); saying hello again every ", PROTO_HELLO_REPEAT_MS / 1000, " s");
+        }
       if(m_hello_acked || now < m_next_hello_at)
          return false;
       m_next_hello_at = now + PROTO_HELLO_REPEAT_MS;

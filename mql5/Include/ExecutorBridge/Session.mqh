@@ -7,6 +7,15 @@
 //| known id and refused by the dead-man switch when pings stopped,  |
 //| every other request dispatched to Handlers.mqh; then events and  |
 //| market data. ExecutorBridge.mq5 calls only the On* methods.      |
+//|                                                                  |
+//| The start never gives up: a terminal that has just started reads |
+//| login 0, DLL imports may not be allowed yet. Start() opens when  |
+//| it can; until then OnTimer tries again every EB_START_RETRY_MS   |
+//| and the Experts tab says what it waits for (INIT_FAILED would    |
+//| unload the EA for good). Every timer slice answers requests and  |
+//| flushes the replies (the pong first of all) before any work that |
+//| may take time: market data, and the one history kick of the     |
+//| slice (CopyGate.mqh) after everything has left.                  |
 //+------------------------------------------------------------------+
 #ifndef EXECUTOR_BRIDGE_SESSION_MQH
 #define EXECUTOR_BRIDGE_SESSION_MQH
@@ -20,6 +29,11 @@
 #include "Idempotency.mqh"
 #include "TradeEvents.mqh"
 #include "MarketData.mqh"
+#include "CopyGate.mqh"
+#include "Watch.mqh"
+
+#define EB_START_RETRY_MS  2000
+#define EB_START_NAG_MS    60000   // the same wait is said again this often
 
 class CBridgeSession
   {
@@ -30,12 +44,19 @@ private:
    CIdempotencyCache m_cache;
    CTradeEvents      m_events;
    CMarketData       m_market;
+   CCopyGate         m_gate;
+   CSymbolWatch      m_watch;
    CMpReader         m_doc;
    CMpReader         m_cached_doc;
    CMpWriter         m_w;
    CMpWriter         m_data;
    uchar             m_bytes[];
    bool              m_open;
+   string            m_ctl_endpoint;
+   string            m_md_endpoint;
+   string            m_waiting;       // what the start waits for; "" once open
+   ulong             m_next_try_at;
+   ulong             m_next_nag_at;
 
    void SendHello(void)
      {
@@ -107,11 +128,14 @@ private:
          m_data.KeyInt("server_time", m_clock.ServerNowMs());
          m_data.End();
          ReplyData(type, id);
+         m_link.Flush();  // the pong leaves now, before the requests queued behind the ping
          return;
         }
       if(type == PROTO_HELLO_ACK)
         {
-         m_link.OnHelloAck();
+         if(m_link.OnHelloAck())
+            Print("ExecutorBridge: the executor answered hello: bridge up, ", m_market.StreamedCount(),
+                  " symbol(s) streamed, CTL ", m_ctl_endpoint, " MD ", m_md_endpoint);
          m_data.Reset();
          m_data.BeginMap();
          m_data.End();
@@ -130,9 +154,62 @@ private:
         }
       m_data.Reset();
       if(m_handlers.Handle(type, m_doc, root, m_data))
+        {
          ReplyData(type, id);
+         if(type == PROTO_SUBSCRIBE)
+            m_market.AddSubscribed();
+        }
       else
          ReplyError(type, id, m_handlers.ErrorCode(), m_handlers.ErrorText());
+     }
+
+   // Open the link and wire the parts; false (and the Experts tab says why) while the terminal
+   // is not ready for it.
+   bool TryOpen(void)
+     {
+      string why = "";
+      long login = AccountInfoInteger(ACCOUNT_LOGIN);
+      if(!TerminalInfoInteger(TERMINAL_DLLS_ALLOWED) || !MQLInfoInteger(MQL_DLLS_ALLOWED))
+         why = "DLL imports to be allowed: tick \"Allow DLL imports\" in the EA's properties (Common tab) "
+               + "or in Tools > Options > Expert Advisors";
+      else if(login == 0)
+         why = "an account: login reads 0 (the terminal is still starting, or no account is logged in)";
+      else
+        {
+         m_clock.Sync();
+         m_doc.SetLimits(EB_MAX_REQUEST_BYTES, PROTO_MAX_STR_LEN, PROTO_MAX_ARRAY_LEN, PROTO_MAX_MAP_LEN, 200000);
+         m_w.SetMaxBytes(PROTO_MAX_FRAME_BYTES);
+         m_data.SetMaxBytes(PROTO_MAX_FRAME_BYTES - 1024);  // room for the envelope
+         string error = "";
+         if(!m_link.Open(m_ctl_endpoint, m_md_endpoint, login, GetPointer(m_clock), error))
+           {
+            m_link.Close(false);
+            why = "the ZeroMQ link: " + error;
+           }
+        }
+      ulong now = GetTickCount64();
+      if(why != "")
+        {
+         if(why != m_waiting || now >= m_next_nag_at)
+           {
+            Print("ExecutorBridge: waiting for ", why, "; trying again every ", EB_START_RETRY_MS / 1000, " s");
+            m_next_nag_at = now + EB_START_NAG_MS;
+           }
+         m_waiting = why;
+         m_next_try_at = now + EB_START_RETRY_MS;
+         return false;
+        }
+      m_open = true;
+      m_waiting = "";
+      m_handlers.Init(GetPointer(m_clock), GetPointer(m_gate), GetPointer(m_watch));
+      m_cache.Init(login);
+      m_events.Init(GetPointer(m_link), m_handlers.Records());
+      m_market.Init(GetPointer(m_link), m_handlers.Records(), GetPointer(m_handlers), GetPointer(m_clock), GetPointer(m_gate));
+      Print("ExecutorBridge: account ", login, " boot ", m_link.Boot(), " connecting CTL ", m_ctl_endpoint, " MD ", m_md_endpoint,
+            ", tz_offset_s ", m_clock.TzOffsetS(), ", ", m_market.StreamedCount(), " symbol(s) to stream, ",
+            m_cache.Count(), " remembered order_send ids; saying hello every ", PROTO_HELLO_REPEAT_MS / 1000,
+            " s until the executor answers");
+      return true;
      }
 
    void AnswerOrderSend(const int root, const string type, const string id)
@@ -166,60 +243,46 @@ private:
      }
 
 public:
-                     CBridgeSession(void) { m_open = false; }
+                     CBridgeSession(void) { m_open = false; m_waiting = ""; m_next_try_at = 0; m_next_nag_at = 0; }
 
-   bool OnInit(const string ctl_endpoint, const string md_endpoint)
+   // Opens now if the terminal is ready, else OnTimer keeps trying; never fails for good.
+   void Start(const string ctl_endpoint, const string md_endpoint)
      {
-      if(!TerminalInfoInteger(TERMINAL_DLLS_ALLOWED) || !MQLInfoInteger(MQL_DLLS_ALLOWED))
-        {
-         Print("ExecutorBridge: DLL imports are not allowed: tick \"Allow DLL imports\" in the EA's properties");
-         return false;
-        }
-      long login = AccountInfoInteger(ACCOUNT_LOGIN);
-      if(login == 0)
-        {
-         Print("ExecutorBridge: no account logged in yet; log in and attach the EA again");
-         return false;
-        }
-      m_clock.Sync();
-      m_doc.SetLimits(EB_MAX_REQUEST_BYTES, PROTO_MAX_STR_LEN, PROTO_MAX_ARRAY_LEN, PROTO_MAX_MAP_LEN, 200000);
-      m_w.SetMaxBytes(PROTO_MAX_FRAME_BYTES);
-      m_data.SetMaxBytes(PROTO_MAX_FRAME_BYTES - 1024);  // room for the envelope
-      string error = "";
-      if(!m_link.Open(ctl_endpoint, md_endpoint, login, GetPointer(m_clock), error))
-        {
-         Print("ExecutorBridge: ", error);
-         m_link.Close();
-         return false;
-        }
-      m_open = true;
-      m_handlers.Init(GetPointer(m_clock));
-      m_cache.Init(login);
-      m_events.Init(GetPointer(m_link), m_handlers.Records());
-      m_market.Init(GetPointer(m_link), m_handlers.Records(), GetPointer(m_handlers), GetPointer(m_clock));
-      Print("ExecutorBridge: account ", login, " boot ", m_link.Boot(), " CTL ", ctl_endpoint, " MD ", md_endpoint,
-            " tz_offset_s ", m_clock.TzOffsetS(), ", ", m_cache.Count(), " remembered order_send ids");
-      return true;
+      m_ctl_endpoint = ctl_endpoint;
+      m_md_endpoint = md_endpoint;
+      TryOpen();
      }
 
    void OnDeinit(const string why)
      {
       if(!m_open)
+        {
+         if(m_waiting != "")
+            Print("ExecutorBridge: stopped (", why, ") while waiting for ", m_waiting);
          return;
+        }
       m_events.Log("INFO", "EA stopping: " + why);
-      m_link.Flush();  // best effort: LINGER 0 drops what cannot leave now
-      m_link.Close();
+      m_link.Flush();
+      m_watch.Release(true);
+      m_link.Close(true);  // CTL lingers EB_STOP_LINGER_MS: the "EA stopping" line gets out
       m_open = false;
      }
 
-   // Drain requests, then events, hello, market data, and flush the outbox.
+   // Drain requests and flush the replies, then events, hello, market data; flush again, and
+   // only then the slice's history kick.
    void OnTimer(void)
      {
       if(!m_open)
+        {
+         if(GetTickCount64() >= m_next_try_at)
+            TryOpen();
          return;
+        }
+      m_gate.StartSlice();
       int budget = EB_MAX_FRAMES_PER_DRAIN;
       while(m_link.Receive(m_doc, budget))
          Answer(m_doc.Root());
+      m_link.Flush();
       m_events.Collect(false);
       if(m_clock.SyncDue() && m_clock.Sync())
         {
@@ -231,12 +294,16 @@ public:
       m_market.Poll();
       m_cache.Prune(m_clock.NowMs());
       m_link.Flush();
+      m_gate.KickOne();
+      m_watch.Release(false);
      }
 
    void OnTick(void)
      {
-      if(m_open)
-         m_market.Poll();
+      if(!m_open)
+         return;
+      m_gate.StartSlice();
+      m_market.Poll();
      }
 
    void OnTradeTransaction(const MqlTradeTransaction &trans, const MqlTradeRequest &request, const MqlTradeResult &result)

@@ -19,8 +19,9 @@
 //|                                                                  |
 //| Pointers (void*) are `long` and size_t is `ulong`: MT5 is 64-bit |
 //| only. Strings go as NUL-terminated uchar arrays (StringToChar-   |
-//| Array copies the NUL). Integer socket options go as 4 bytes, so  |
-//| one zmq_setsockopt declaration serves every option.              |
+//| Array copies the NUL). Socket options go as little-endian bytes |
+//| (4 for an int, 8 for ZMQ_MAXMSGSIZE's int64), so one             |
+//| zmq_setsockopt declaration serves every option.                  |
 //|                                                                  |
 //| Deliberately not imported: zmq_msg_* (zmq_recv into a fixed      |
 //| buffer bounds each frame without a memcpy import to read         |
@@ -37,13 +38,28 @@
 #define ZMQ_ROUTING_ID    5    // ZMQ_IDENTITY
 #define ZMQ_RCVMORE       13
 #define ZMQ_LINGER        17
+#define ZMQ_MAXMSGSIZE    22   // int64_t: set with 8 bytes, not 4 (zmq_setsockopt says EINVAL otherwise)
 #define ZMQ_SNDHWM        23
 #define ZMQ_RCVHWM        24
 #define ZMQ_IMMEDIATE     39
 #define ZMQ_DONTWAIT      1
 #define ZMQ_SNDMORE       2
-#define ZMQ_EAGAIN        11   // EAGAIN of the MSVC C runtime libzmq is built against
-#define ZMQ_EHOSTUNREACH  156384765
+
+// zmq_errno() values of the Windows DLL. zmq.h takes an error name from <errno.h> when the C
+// runtime defines it and falls back to ZMQ_HAUSNUMERO + n only when it does not. libzmq's
+// Windows builds use MSVC (v14x), whose errno.h defines EAGAIN 11, EINTR 4 and, since VS2010,
+// the "POSIX supplement" (EHOSTUNREACH 110, ENOTSOCK 128, ...): those win. ETERM, EFSM and
+// EMTHREAD exist in no errno.h, so they are always ZMQ_HAUSNUMERO + 53, + 51, + 54.
+// (EHOSTUNREACH only comes from a ROUTER with ROUTER_MANDATORY; our DEALER and PUB never
+// return it, but a log line naming it must not call it ETERM.)
+#define ZMQ_HAUSNUMERO    156384712
+#define ZMQ_EINTR         4
+#define ZMQ_EAGAIN        11
+#define ZMQ_EHOSTUNREACH  110
+#define ZMQ_ENOTSOCK      128
+#define ZMQ_EFSM          156384763   // ZMQ_HAUSNUMERO + 51
+#define ZMQ_ETERM         156384765   // ZMQ_HAUSNUMERO + 53
+#define ZMQ_EMTHREAD      156384766   // ZMQ_HAUSNUMERO + 54
 
 #import "libzmq.dll"
 long zmq_ctx_new(void);
