@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -273,6 +274,96 @@ def test_configured_limits_are_enforced(driver: Path, tmp_path: Path, limits: tu
     assert status == "ok"
 
 
+# --- the idempotency file (IdempotencyFile.mqh, compiled unchanged into the driver) ---
+
+IDEM_MAGIC, IDEM_VERSION, IDEM_MAX_ID = 0x43494245, 1, 256
+LONG_IDS = ["c-0001", "é" * 128, "€" * 85, "📈" * 64, "日本語の注文-" * 5]  # 6, 256, 255, 256, 95 UTF-8 bytes
+
+
+def idem_file(entries: list[tuple[str, int, bytes]]) -> bytes:
+    """The file as IdempotencyFile.mqh documents it (and FileWriteInteger/FileWriteLong wrote it)."""
+    out = struct.pack("<III", IDEM_MAGIC, IDEM_VERSION, len(entries))
+    for id_, stored_at, data in entries:
+        raw = id_.encode()
+        out += struct.pack("<I", len(raw)) + raw + struct.pack("<qI", stored_at, len(data)) + data
+    return out
+
+
+def idem_encode(driver: Path, tmp_path: Path, entries: list[tuple[str, int, bytes]]) -> tuple[list[int], bytes]:
+    spec = tmp_path / "entries.txt"
+    spec.write_text("".join(f"{i.encode().hex() or '-'} {t} {d.hex() or '-'}\n" for i, t, d in entries))
+    lines = run(driver, "idem_encode", spec, tmp_path / "idem.bin").stdout.splitlines()
+    return [int(line.split()[1]) for line in lines], (tmp_path / "idem.bin").read_bytes()
+
+
+def idem_decode(driver: Path, path: Path) -> list[str]:
+    return run(driver, "idem_decode", path).stdout.splitlines()
+
+
+def order_send_data() -> bytes:
+    return msgpack.packb(python_decode((GOLDEN / "reply_order_send.bin").read_bytes())["data"], use_bin_type=True)
+
+
+def test_idempotency_file_keeps_long_non_ascii_ids(driver: Path, tmp_path: Path) -> None:
+    assert [len(i.encode()) for i in LONG_IDS] == [6, 256, 255, 256, 95]
+    entries = [(id_, 1718000000123 + k, order_send_data()) for k, id_ in enumerate(LONG_IDS)]
+    storable, written = idem_encode(driver, tmp_path, entries)
+    assert storable == [1] * len(entries)
+    assert written == idem_file(entries), "the writer's bytes differ from the documented format"
+    assert idem_decode(driver, tmp_path / "idem.bin") == [f"ok {len(entries)}"] + [
+        f"entry {i.encode().hex()} {t} {d.hex()}" for i, t, d in entries]
+
+
+def test_an_id_too_long_in_utf8_bytes_is_not_stored_and_the_file_still_reads(driver: Path, tmp_path: Path) -> None:
+    """The old writer measured ids in UTF-16 characters (100 for "€" * 100) and the reader in UTF-8
+    bytes (300): one such id made the whole file read as damaged. Now both count bytes."""
+    first, last = ("c-0001", 1, b"\x80"), ("c-0004", 4, b"")
+    entries = [first, ("€" * 100, 2, b"\x80"), ("é" * 128 + "x", 3, b"\x80"), last]
+    storable, written = idem_encode(driver, tmp_path, entries)
+    assert storable == [1, 0, 0, 1]
+    assert written == idem_file([first, last])
+    assert idem_decode(driver, tmp_path / "idem.bin")[0] == "ok 2"
+
+
+ONE = idem_file([("a", 1, b"")])
+DAMAGED = {
+    "an id the old writer stored": (idem_file([("€" * 100, 1, b"")]), "entry 1: id of 300 bytes"),
+    "an empty id": (idem_file([("", 1, b"")]), "entry 1: id of 0 bytes"),
+    "a NUL in an id": (idem_file([("a\x00b", 1, b"")]), "entry 1: id holds a NUL"),
+    "another magic": (b"EBIX" + ONE[4:], "not an idempotency file of version 1"),
+    "a count beyond the entries": (ONE[:8] + struct.pack("<I", 2) + ONE[12:], "entry 2: truncated"),
+    "a count beyond the limit": (struct.pack("<III", IDEM_MAGIC, IDEM_VERSION, 10_001), "claims 10001 entries"),
+    "data beyond the limit": (ONE[:-4] + struct.pack("<I", 65_537), "entry 1: data of 65537 bytes"),
+    "trailing bytes": (ONE + b"\x00", "1 bytes after the last entry"),
+}
+
+
+@pytest.mark.parametrize("name", DAMAGED)
+def test_a_damaged_idempotency_file_is_refused_whole(driver: Path, tmp_path: Path, name: str) -> None:
+    damaged, words = DAMAGED[name]
+    path = tmp_path / "damaged.bin"
+    path.write_bytes(damaged)
+    assert idem_decode(driver, path) == [f"err {words}"]
+
+
+def test_every_truncation_of_an_idempotency_file_is_refused(driver: Path, tmp_path: Path) -> None:
+    path = tmp_path / "idem.bin"
+    path.write_bytes(idem_file([(id_, k, order_send_data()[:40]) for k, id_ in enumerate(LONG_IDS[:3])]))
+    assert run(driver, "idem_prefixes", path).stdout.startswith("OK")
+
+
+# --- the extensions' golden replies read as the executor reads them ---
+
+def test_not_ready_and_sessions_past_midnight_read_by_the_bridge_rules() -> None:
+    not_ready = protocol.unpack((GOLDEN / "reply_error_not_ready.bin").read_bytes())
+    assert protocol.is_not_ready(not_ready) and not_ready["error"][0] == protocol.NOT_READY
+    assert not protocol.is_not_ready(protocol.unpack((GOLDEN / "reply_error_timeout.bin").read_bytes()))
+    assert f"#define PROTO_NOT_READY {protocol.NOT_READY}" in PROTOCOL_MQH.read_text()
+    windows = protocol.unpack((GOLDEN / "reply_symbol_sessions_past_midnight.bin").read_bytes())["data"]["GER40"]
+    assert [protocol.session_span(f, t) for _, f, t in windows] == [(79_200, 93_600), (3_600, 172_800),
+                                                                    (79_200, 86_400)]
+
+
 # --- the generated protocol header ---
 
 def test_protocol_header_is_generated_from_the_python_modules() -> None:
@@ -306,3 +397,42 @@ def test_ea_reads_every_trade_request_key() -> None:
     handlers = (INCLUDE / "Handlers.mqh").read_text()
     for key in mt5.TRADE_REQUEST_KEYS:
         assert f'"{key}"' in handlers, f"Handlers.mqh ignores order_send request key {key!r}"
+
+
+def _defines(path: Path) -> dict[str, int]:
+    return {name: int(value) for name, value in re.findall(r"^#define (\w+)\s+(-?\d+)\b", path.read_text(), re.M)}
+
+
+def test_zmq_constants_are_libzmqs() -> None:
+    """Option and flag numbers are zmq.h's (pyzmq carries the same); error numbers are those of
+    the Windows DLL: MSVC's errno.h where it has the name, ZMQ_HAUSNUMERO + n where it has not."""
+    zmq = pytest.importorskip("zmq")
+    consts = _defines(INCLUDE / "ZmqImport.mqh")
+    for name in ("PUB", "DEALER", "ROUTING_ID", "RCVMORE", "LINGER", "MAXMSGSIZE", "SNDHWM", "RCVHWM", "IMMEDIATE",
+                 "DONTWAIT", "SNDMORE", "ETERM", "EFSM", "EMTHREAD"):
+        assert consts[f"ZMQ_{name}"] == getattr(zmq, name), name
+    assert consts["ZMQ_ETERM"] == consts["ZMQ_HAUSNUMERO"] + 53 == 156_384_765
+    assert (consts["ZMQ_EAGAIN"], consts["ZMQ_EINTR"], consts["ZMQ_EHOSTUNREACH"], consts["ZMQ_ENOTSOCK"]) \
+        == (11, 4, 110, 128)  # MSVC's errno.h (its "POSIX supplement" since VS2010)
+    link = (INCLUDE / "Link.mqh").read_text()
+    assert "SetLong(m_ctl, ZMQ_MAXMSGSIZE, EB_MAX_REQUEST_BYTES)" in link, "ZMQ_MAXMSGSIZE is an int64 option"
+    assert "zmq_errno()" in link.split("void SocketError", 1)[1].split("}", 1)[0]
+
+
+def test_every_history_copy_goes_through_the_copy_gate() -> None:
+    """CopyTicks/CopyRates/CopyTime can wait in an EA: only CopyGate.mqh calls them, timed and gated."""
+    calls = re.compile(r"(?<![\w.])(CopyTicks|CopyTicksRange|CopyRates|CopyTime|CopyClose|iTime|iBars)\s*\(")
+    for path in [*INCLUDE.glob("*.mqh"), ROOT / "mql5" / "Experts" / "ExecutorBridge.mq5"]:
+        code = "\n".join(line.split("//", 1)[0] for line in path.read_text().splitlines())
+        found = calls.findall(code)
+        assert path.name == "CopyGate.mqh" or not found, f"{path.name} calls {found} outside CopyGate.mqh"
+    handlers = (INCLUDE / "Handlers.mqh").read_text()
+    assert handlers.count("m_gate.Ready(") == 2 and "PROTO_NOT_READY" in handlers
+
+
+def test_the_ea_is_never_unloaded_for_a_terminal_that_is_not_ready() -> None:
+    expert = (ROOT / "mql5" / "Experts" / "ExecutorBridge.mq5").read_text()
+    on_init = expert.split("int OnInit(void)", 1)[1].split("\n  }\n", 1)[0]
+    assert on_init.count("INIT_FAILED") == 1 and "EventSetMillisecondTimer" in on_init.split("INIT_FAILED")[0]
+    session = (INCLUDE / "Session.mqh").read_text()
+    assert "TryOpen();" in session.split("void OnTimer(void)", 1)[1]

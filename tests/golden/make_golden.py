@@ -174,11 +174,26 @@ MESSAGES: dict[str, tuple[str, str, str | None, dict[str, Any]]] = {
         "revision": 0, "actual_value": None, "prev_value": 150.0, "revised_prev_value": None,
         "forecast_value": 180.5, "impact_type": 0, "event_name": "Nonfarm Payrolls", "importance": 3,
         "country_code": "US", "currency": "USD"}])),
+    # A session past midnight travels as MQL5 gives it: `to` up to 172 800 (protocol.session_span).
+    "reply_symbol_sessions_past_midnight": ("ctl", "ea->executor", None, envelope(
+        "symbol_sessions", 14, "req-21", ok=True, data={"GER40": [[1, 79_200, 93_600], [5, 3_600, 172_800],
+                                                                  [6, 79_200, 0]]})),
     "reply_empty_list": ("ctl", "ea->executor", None, envelope("orders_get", 11, "req-15", ok=True, data=[])),
     "reply_error": ("ctl", "ea->executor", None, envelope(
         "order_send", 12, "req-13", ok=False, error=[-2, 'Invalid "volume_typo" argument'])),
     "reply_error_timeout": ("ctl", "ea->executor", None, envelope(
         "symbol_info", 13, "req-6", ok=False, error=[-10005, "IPC timeout"])),
+    # Extension: "not ready, retry" (protocol.NOT_READY) instead of a timer that waits.
+    "reply_error_not_ready": ("ctl", "ea->executor", None, envelope(
+        "copy_ticks_from", 15, "req-9", ok=False,
+        error=[-20001, "EURUSD is still synchronising with the trade server; retry"])),
+    "reply_error_bad_history_args": ("ctl", "ea->executor", None, envelope(
+        "copy_rates_from_pos", 16, "req-22", ok=False,
+        error=[-2, "start_pos must be 0..2147483647 and count not negative"])),
+    "copy_rates_from_pos_out_of_int": ("ctl", "executor->ea", None, request(
+        "copy_rates_from_pos", 22, symbol="EURUSD", timeframe="M1", start_pos=2**31, count=10)),
+    "copy_ticks_from_negative_date": ("ctl", "executor->ea", None, request(
+        "copy_ticks_from", 23, symbol="EURUSD", date_from=-1, count=10, flags=-1)),
     # --- events ---
     "trade_transaction": ("ctl", "ea->executor", None, envelope(
         "trade_transaction", 14, "ev-2", trans=TRANS, request=None, result=None)),

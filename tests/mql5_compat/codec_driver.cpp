@@ -9,6 +9,12 @@
 //                                   one line each: "ok <hex of re-encoding>" or "err <why>"
 //   codec_driver build OUT          a message built through the writer's API
 //   codec_driver protocol           a few generated constants of Protocol.mqh
+//   codec_driver idem_decode IN     IdempotencyFile.mqh reads the file IN: "ok COUNT" then one
+//                                   "entry <hex id> <stored_at_ms> <hex data>" each, or "err why"
+//   codec_driver idem_prefixes IN   every strict prefix of the file IN and IN+1 byte must be refused
+//   codec_driver idem_encode SPEC OUT
+//                                   SPEC lines "<hex id> <stored_at_ms> <hex data>" (oldest first)
+//                                   -> the file bytes into OUT; prints "storable 0|1" per entry
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -20,6 +26,7 @@
 #include "mql5_compat.h"
 #include "../../mql5/Include/ExecutorBridge/Msgpack.mqh"
 #include "../../mql5/Include/ExecutorBridge/Protocol.mqh"
+#include "../../mql5/Include/ExecutorBridge/IdempotencyFile.mqh"
 
 static_assert(MP_DEFAULT_MAX_FRAME == PROTO_MAX_FRAME_BYTES, "Msgpack.mqh frame limit != protocol.py");
 static_assert(MP_DEFAULT_MAX_STR == PROTO_MAX_STR_LEN, "Msgpack.mqh string limit != protocol.py");
@@ -84,6 +91,78 @@ static void dump(const CMpReader &doc, int n, std::ostream &out) {
       return;
   }
   out << "invalid\n";
+}
+
+static std::string hex_of(const MqlArray<uchar> &bytes, int len) {
+  return hex(std::string(bytes.items.begin(), bytes.items.begin() + len));
+}
+
+static std::string unhex(const std::string &text) {
+  std::string out;
+  for (size_t i = 0; i + 1 < text.size(); i += 2) out.push_back(static_cast<char>(std::stoi(text.substr(i, 2), nullptr, 16)));
+  return out;
+}
+
+static int idem_decode(const char *path) {
+  MqlArray<uchar> bytes = read_file(path);
+  MqlArray<EbCached> entries;
+  string error;
+  int count = EbIdemDecode(bytes, ArraySize(bytes), entries, error);
+  if (count < 0) {
+    std::printf("err %s\n", error.c_str());
+    return 0;
+  }
+  std::printf("ok %d\n", count);
+  for (int i = 0; i < count; i++)
+    std::printf("entry %s %ld %s\n", hex(entries[i].id).c_str(), entries[i].stored_at_ms,
+                hex_of(entries[i].data, ArraySize(entries[i].data)).c_str());
+  return 0;
+}
+
+static int idem_prefixes(const char *path) {
+  MqlArray<uchar> bytes = read_file(path);
+  MqlArray<EbCached> entries;
+  string error;
+  int n = ArraySize(bytes);
+  if (EbIdemDecode(bytes, n, entries, error) < 0) {
+    std::printf("the whole file is refused: %s\n", error.c_str());
+    return 1;
+  }
+  for (int len = 0; len < n; len++) {
+    if (EbIdemDecode(bytes, len, entries, error) >= 0) {
+      std::printf("accepted a prefix of %d of %d bytes\n", len, n);
+      return 1;
+    }
+  }
+  ArrayResize(bytes, n + 1);
+  bytes[n] = 0;
+  if (EbIdemDecode(bytes, n + 1, entries, error) >= 0) {
+    std::printf("accepted a trailing byte\n");
+    return 1;
+  }
+  std::printf("OK prefixes of %d bytes refused\n", n);
+  return 0;
+}
+
+static int idem_encode(const char *spec, const char *path) {
+  std::ifstream in(spec);
+  MqlArray<EbCached> entries;
+  std::string id_hex, data_hex;
+  long stored_at;
+  while (in >> id_hex >> stored_at >> data_hex) {
+    int n = ArraySize(entries);
+    ArrayResize(entries, n + 1);
+    entries[n].id = unhex(id_hex == "-" ? "" : id_hex);
+    entries[n].stored_at_ms = stored_at;
+    std::string data = unhex(data_hex == "-" ? "" : data_hex);
+    ArrayResize(entries[n].data, static_cast<int>(data.size()));
+    for (size_t k = 0; k < data.size(); k++) entries[n].data[static_cast<int>(k)] = static_cast<uchar>(data[k]);
+    std::printf("storable %d\n", EbIdemStorable(entries[n].id, ArraySize(entries[n].data)) ? 1 : 0);
+  }
+  MqlArray<uchar> out;
+  int size = EbIdemEncode(entries, ArraySize(entries), out);
+  write_file(path, out, size);
+  return 0;
 }
 
 static int roundtrip(CMpReader &doc, const MqlArray<uchar> &frame, int len, MqlArray<uchar> &out, std::string &why) {
@@ -240,6 +319,9 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (mode == "build" && argc == 3) return build(argv[2]);
+  if (mode == "idem_decode" && argc == 3) return idem_decode(argv[2]);
+  if (mode == "idem_prefixes" && argc == 3) return idem_prefixes(argv[2]);
+  if (mode == "idem_encode" && argc == 4) return idem_encode(argv[2], argv[3]);
   if (mode == "protocol" && argc == 2) {
     std::printf("%d\n%s\n%s\n%d\n%s\n%d\n", PROTO_MAX_FRAME_BYTES, PROTO_HELLO, MT5_RETCODE_TEXT(10009).c_str(),
                 MT5_TRADE_RETCODE_HEDGE_PROHIBITED, PROTO_ENVELOPE_KEYS[PROTO_ENVELOPE_KEYS_COUNT - 1].c_str(),
