@@ -1,6 +1,6 @@
 //+------------------------------------------------------------------+
 //| ExecutorBridge.mq5: connects this terminal to the MT5 strategy   |
-//| executor over ZeroMQ + msgpack (../shared/design/MT5_BRIDGE.md). |
+//| executor over ZeroMQ + msgpack (docs/ea-protocol.md).            |
 //|                                                                  |
 //| Only the event handlers live here; everything else is in         |
 //| Include/ExecutorBridge/ (Session.mqh wires the parts). Attach to |
