@@ -345,6 +345,17 @@ class EaMessage:
 
 
 @message
+class PeerMessageRefused:
+    """A message from the EA of `account` was refused: its shape is wrong (Gateway), or an
+    actor could not use it (MarketData). Its Terminal counts and logs it, and fails the
+    request `id` when the message was the answer to one."""
+    account: int
+    type: str  # bridge.shapes.messages.kind_of: a protocol type or "unknown"
+    reason: str
+    id: str = ""
+
+
+@message
 class SendToEa:
     account: int
     message: Map

@@ -74,9 +74,10 @@ def _simulated() -> tuple[SimTerminal, dict[str, dict[str, Any]], dict[str, dict
     events = {}
     for kind, fields in TradeEvents(sim.server).collect(0.0, snapshots=True):
         events.setdefault(kind, EA.message(kind, id="ev", **to_wire(fields)))
-    events[protocol.HELLO] = EA.message(protocol.HELLO, id="ev", terminal={"build": 4755, "connected": True,
-                                        "trade_allowed": True, "name": "Sim"}, account=to_wire(sim.server.account_info()),
-                                        server_time=T0, tz_offset_s=7200, symbols=sorted(sim.symbols))
+    terminal = {"build": 4755, "connected": True, "trade_allowed": True, "name": "Sim"}
+    events[protocol.HELLO] = EA.message(protocol.HELLO, id="ev", terminal=terminal,
+                                        account=to_wire(sim.server.account_info()), server_time=T0, tz_offset_s=7200,
+                                        symbols=sorted(sim.symbols))
     events[protocol.TERMINAL_STATUS] = EA.message(protocol.TERMINAL_STATUS, connected=True, trade_allowed=False)
     events[protocol.LOG] = EA.message(protocol.LOG, level="info", text="hello from the EA")
     market = {

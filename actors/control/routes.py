@@ -168,6 +168,11 @@ def _trading_state(board: StatusBoard, login: int) -> dict[str, Any]:
             "trading_state_reason": risk.get("trading_state_reason"), "locked_until": risk.get("locked_until")}
 
 
+def _link_health(board: StatusBoard, login: int) -> dict[str, Any]:
+    """An extension of the STATUS account rows: EA messages refused for breaking the protocol."""
+    return {"rejected_peer_messages": board.get(f"terminal:{login}", {}).get("rejected_peer_messages", 0)}
+
+
 def status(board: StatusBoard) -> dict[str, Any]:
     sup = board.get("supervisor", {})
     accts = accounts(board)
@@ -176,8 +181,8 @@ def status(board: StatusBoard) -> dict[str, Any]:
         "uptime_s": round(time.monotonic() - sup.get("started_monotonic", time.monotonic()), 1),
         "kill_switch": sup.get("kill_switch", {"active": False, "reason": None, "locked_until": None}),
         "accounts": [{**{k: a[k] for k in ("login", "type", "currency", "balance", "equity", "margin",
-                                           "margin_free", "connected")}, **_trading_state(board, a["login"])}
-                     for a in accts],
+                                           "margin_free", "connected")}, **_trading_state(board, a["login"]),
+                      **_link_health(board, a["login"])} for a in accts],
         "positions": [p for a in accts for p in a["positions"]],
         "orders": [o for a in accts for o in a["orders"]],
         "strategies": board.get("strategies", []),

@@ -11,7 +11,7 @@ Who writes what (each key has exactly one writer), and who reads it:
 
 | key                         | written by (module)            | snapshot                          | read by |
 |-----------------------------|--------------------------------|-----------------------------------|---------|
-| `terminal:<login>`          | terminal/terminal.py           | link state, account info, tz offset | market data, risk guard, account, strategy |
+| `terminal:<login>`          | terminal/terminal.py           | link state, account info, tz offset, refused EA messages | market data, risk guard, account, strategy, control routes |
 | `clock:<login>`             | terminal/terminal.py           | the server clock's last reading   | risk guard |
 | `symbols:<login>`           | terminal/terminal.py           | symbol properties by name         | market data, risk guard |
 | `quote:<login>:<symbol>`    | terminal/market_data.py        | (time_msc, bid, ask) of the newest tick | account, exits, risk guard |

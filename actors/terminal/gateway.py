@@ -4,10 +4,16 @@ It binds the CTL ROUTER and the MD SUB of MT5_BRIDGE.md, decodes what arrives, a
 it by account login (the EA's routing id `mt5-<login>`) to that account's Terminal actor,
 or ticks to MarketData. An EA of an unknown login is announced to the Supervisor, which
 starts the actors for that account; its messages wait here until they exist.
+
+It is the executor's boundary: every message is checked against the protocol's shapes
+(bridge.shapes) before any actor sees it. A refused one goes no further; its account's
+Terminal is told (it counts, logs and fails the request it answered), or, while that
+Terminal does not exist yet, the refusal is logged here.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +25,8 @@ from actors.runtime.directory import Directory
 from actors.runtime.supervision import Supervised
 from actors.runtime.socket_pump import SocketPump
 from bridge import protocol
+from bridge.shapes.messages import CTL, MD, check_message, kind_of
+from bridge.shapes.refusals import Refusals
 
 MAX_PARKED = 100
 
@@ -36,7 +44,8 @@ class Gateway(Supervised):
         self.md_endpoint = md_endpoint
         self.parked: dict[int, list[dict[str, Any]]] = {}
         self.pump: SocketPump | None = None
-        self.rejected_frames = 0
+        self.rejected_frames = 0  # refused here: no account to tell, or not decodable
+        self.refusals = Refusals()
 
     def on_start(self) -> None:
         self.pump = SocketPump("gateway", self._make_sockets, lambda s, f: self.actor_ref.tell(_Inbound(s, f)))
@@ -68,10 +77,15 @@ class Gateway(Supervised):
 
     def on_receive(self, message: Any) -> Any:
         match message:
-            case _Inbound(socket="ctl", frames=frames):
-                self._on_ctl(frames)
-            case _Inbound(socket="md", frames=frames):
-                self._on_md(frames)
+            case _Inbound(socket=socket, frames=frames):
+                try:
+                    if socket == "ctl":
+                        self._on_ctl(frames)
+                    else:
+                        self._on_md(frames)
+                except Exception as exc:  # noqa: BLE001 - the last line: one frame never stops the Gateway
+                    logger.opt(exception=True).debug("gateway failed on a {} frame", socket)
+                    self._reject(f"{socket.upper()} frame that broke the Gateway: {type(exc).__name__}: {exc}")
             case m.SendToEa(account=account, message=body):
                 self.pump.send("ctl", [protocol.routing_id(account), protocol.pack(body)])
             case m.TerminalDiscovered(account=account):
@@ -89,7 +103,12 @@ class Gateway(Supervised):
         try:
             body = protocol.unpack(frames[1])
         except protocol.ProtocolError as exc:
-            self._reject(f"CTL frame from account {login}: {exc}")
+            self._refuse(login, "undecodable", str(exc))
+            return
+        why = check_message(body, CTL)
+        if why is not None:
+            request_id = body.get("id") if protocol.is_reply(body) and isinstance(body.get("id"), str) else ""
+            self._refuse(login, kind_of(body), why, request_id)
             return
         if self.directory.get(f"terminal:{login}") is not None:
             self.directory.tell(f"terminal:{login}", m.EaMessage(account=login, message=body))
@@ -111,19 +130,32 @@ class Gateway(Supervised):
             self._reject(f"MD frame on {frames[0][:40]!r}: {exc}")
             return
         login = body.get("term")
-        if not isinstance(login, int):
+        if type(login) is not int:
             self._reject("MD message without an integer 'term' (account login)")
             return
-        if body["type"] == protocol.TICK:
-            try:
-                batch = m.TickBatch(account=login, symbol=str(body["symbol"]), seq=int(body.get("seq", 0)),
-                                    time_msc=tuple(body["time_msc"]), bid=tuple(body["bid"]), ask=tuple(body["ask"]))
-            except (KeyError, TypeError, ValueError) as exc:
-                self._reject(f"malformed tick batch from account {login}: {exc!r}")
-                return
-            self.directory.tell("market_data", batch)
+        why = check_message(body, MD)
+        if why is not None:
+            self._refuse(login, kind_of(body), why)
+        elif body["type"] == protocol.TICK:
+            self.directory.tell("market_data", m.TickBatch(
+                account=login, symbol=body["symbol"], seq=body["seq"], time_msc=tuple(body["time_msc"]),
+                bid=tuple(body["bid"]), ask=tuple(body["ask"])))
         elif body["type"] == protocol.HB and self.directory.get(f"terminal:{login}") is not None:
             self.directory.tell(f"terminal:{login}", m.EaMessage(account=login, message=body))
+        # A valid bar goes no further: MarketData builds its own from the ticks.
+
+    def _refuse(self, login: int, kind: str, reason: str, request_id: str = "") -> None:
+        """A message of account `login` that breaks the protocol: its Terminal counts it, logs
+        it and fails the request it answered; with no Terminal yet, it is logged here."""
+        if self.directory.get(f"terminal:{login}") is not None:
+            self.directory.tell(f"terminal:{login}", m.PeerMessageRefused(account=login, type=kind, reason=reason,
+                                                                          id=request_id))
+            return
+        self.rejected_frames += 1
+        unsaid = self.refusals.refuse(login, kind, time.monotonic())
+        if unsaid is not None:
+            logger.warning("refused {} from the EA of account {}: {}{}", kind, login, reason,
+                           f" ({unsaid} more like it since the last line)" if unsaid else "")
 
     def _reject(self, what: str) -> None:
         self.rejected_frames += 1

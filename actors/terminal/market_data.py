@@ -5,6 +5,10 @@ subscriber of a series makes MarketData fetch that history from the terminal
 (`copy_rates_from_pos`), so no strategy starts blind. From then on every closed bar is
 told to the series' subscribers. The latest quote of each symbol is posted on the status
 board, where the Account prices its orders.
+
+Ticks and history come from the EA, checked at the Gateway (bridge.shapes). Should one still
+break a handler, the error is caught and told to the account's Terminal, which counts and
+logs it: one bad batch of an EA never restarts MarketData (nor, three times over, the tree).
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from bridge.candles import CandleBuilder
 from actors.runtime.directory import Directory
 from actors.runtime.supervision import Supervised
 from actors.runtime.status_board import StatusBoard
+from bridge.shapes.refusals import Refusals
 from bridge.tick_gaps import Tick, TickSequencer
 from actors.runtime.ticker import Ticker
 
 SeriesKey = tuple[int, str, str]  # account, symbol, timeframe
+FROM_THE_EA = {m.TickBatch: "tick", m.RatesFetched: "copy_rates_from_pos", m.TicksFetched: "copy_ticks_from"}
 HISTORY_RETRY_S = 3.0
 WARM_TIMEOUT_S = 5.0
 MIN_CAPACITY = 500
@@ -52,6 +58,7 @@ class MarketData(Supervised):
         self.sequencers: dict[tuple[int, str], TickSequencer] = {}
         self.ticker: Ticker | None = None
         self.ticks_seen = 0
+        self._tracebacks = Refusals()  # when a failure's traceback is worth the debug log again
 
     def on_start(self) -> None:
         self.ticker = Ticker(self.actor_ref, 1.0).start()
@@ -62,17 +69,13 @@ class MarketData(Supervised):
 
     def on_receive(self, message: Any) -> Any:
         match message:
-            case m.TickBatch():
-                self._on_ticks(message)
+            case m.TickBatch() | m.RatesFetched() | m.TicksFetched():
+                self._guarded(message)
             case m.SubscribeBars():
                 self._subscribe(message)
             case m.UnsubscribeBars(subscriber=name):
                 for series in self.series.values():
                     series.subscribers.pop(name, None)
-            case m.RatesFetched():
-                self._on_history(message)
-            case m.TicksFetched():
-                self._on_ticks_fetched(message)
             case m.Tick():
                 self._retry_history()
                 self._expire_backfills()
@@ -80,6 +83,23 @@ class MarketData(Supervised):
             case _:
                 return super().on_receive(message)
         return None
+
+    def _guarded(self, message: m.TickBatch | m.RatesFetched | m.TicksFetched) -> None:
+        kind = FROM_THE_EA[type(message)]
+        try:
+            match message:
+                case m.TickBatch():
+                    self._on_ticks(message)
+                case m.RatesFetched():
+                    self._on_history(message)
+                case m.TicksFetched():
+                    self._on_ticks_fetched(message)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence, see the module docstring
+            if self._tracebacks.refuse(message.account, kind, time.monotonic()) is not None:
+                logger.opt(exception=True).debug("market data could not use a {} of account {}", kind, message.account)
+            self.directory.tell(f"terminal:{message.account}", m.PeerMessageRefused(
+                account=message.account, type=kind,
+                reason=f"MarketData could not use it ({type(exc).__name__}: {exc})"))
 
     def _subscribe(self, sub: m.SubscribeBars) -> None:
         key = (sub.account, sub.symbol, sub.timeframe)
@@ -138,14 +158,16 @@ class MarketData(Supervised):
         if not batch.time_msc:
             return
         self.ticks_seen += len(batch.time_msc)
-        self.board.post(f"quote:{batch.account}:{batch.symbol}", (batch.time_msc[-1], batch.bid[-1], batch.ask[-1]))
-        # The Account manages exits on the latest quote; older ticks of the batch add nothing.
-        self.directory.tell(f"account:{batch.account}", m.TickBatch(
-            account=batch.account, symbol=batch.symbol, seq=batch.seq, time_msc=batch.time_msc[-1:],
-            bid=batch.bid[-1:], ask=batch.ask[-1:]))
+        quotable = _quotable(batch.time_msc, batch.bid, batch.ask)
+        if quotable:
+            time_msc, bid, ask = quotable[-1]
+            self.board.post(f"quote:{batch.account}:{batch.symbol}", (time_msc, bid, ask))
+            # The Account manages exits on the latest quote; older ticks of the batch add nothing.
+            self.directory.tell(f"account:{batch.account}", m.TickBatch(
+                account=batch.account, symbol=batch.symbol, seq=batch.seq, time_msc=(time_msc,), bid=(bid,),
+                ask=(ask,)))
         sequencer = self.sequencers.setdefault((batch.account, batch.symbol), TickSequencer())
-        ticks, backfill_from = sequencer.on_batch(batch.seq, list(zip(batch.time_msc, batch.bid, batch.ask)),
-                                                  time.monotonic())
+        ticks, backfill_from = sequencer.on_batch(batch.seq, quotable, time.monotonic())
         if backfill_from is not None:
             logger.warning("{} on {}: tick feed gap before seq {}", batch.symbol, batch.account, batch.seq)
             self._fetch_ticks(batch.account, batch.symbol, backfill_from)
@@ -157,7 +179,7 @@ class MarketData(Supervised):
 
     def _on_ticks_fetched(self, msg: m.TicksFetched) -> None:
         columns = msg.ticks or {}
-        ticks = list(zip(columns.get("time_msc", ()), columns.get("bid", ()), columns.get("ask", ()))) if msg.ok else []
+        ticks = _quotable(columns.get("time_msc", ()), columns.get("bid", ()), columns.get("ask", ())) if msg.ok else []
         if not msg.ok:
             logger.error("{} on {}: ticks from {} unavailable ({}); bars may miss ticks", msg.symbol, msg.account,
                          msg.date_from, msg.error)
@@ -218,3 +240,8 @@ class MarketData(Supervised):
                               spread=float(bar.spread))
         for name in series.subscribers:
             self.directory.tell(name, message)
+
+
+def _quotable(times: Any, bids: Any, asks: Any) -> list[Tick]:
+    """The ticks with both sides: MT5 sends 0 for a side it has no price for, which is no quote."""
+    return [(t, bid, ask) for t, bid, ask in zip(times, bids, asks) if bid > 0 and ask > 0]

@@ -4,6 +4,13 @@ It turns the account's intentions (`SubmitOrder`, `FetchRates`, `FetchDeals`) in
 requests with ids, keeps the link alive (pings, silence detection), reconciles the account
 view on every new EA instance, and turns what the EA reports into messages for the Account
 and MarketData. Orders pass the kill gate here, the last point before they leave.
+
+What reaches it was checked by the Gateway (bridge.shapes); it checks in addition that a
+reply answers the type of request it was sent for. A refused message is counted (the
+`rejected_peer_messages` of its status), logged at most once per type every few seconds,
+and the request it answered fails at once with the reason. Should a checked message still
+break a handler, that is caught, counted and logged the same way: one EA message never
+restarts the actor.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from actors.terminal.server_clock import ServerClock
 from actors.runtime.status_board import StatusBoard
 from actors.runtime.ticker import Ticker
 from bridge import mt5, protocol
+from bridge.shapes.messages import kind_of
+from bridge.shapes.refusals import Refusals
 
 # A Fetch answered NOT_READY ("not ready, retry": the EA's history is still synchronising) is
 # asked again after these delays, then answered with the EA's last reason.
@@ -45,6 +54,9 @@ class Terminal(Supervised):
         self.clock = ServerClock()  # the terminal's server time, for the time-based risk checks
         self._not_ready_tries: dict[str, int] = {}  # request id -> NOT_READY answers before it
         self._not_ready_later: list[tuple[float, int, PendingRequest]] = []  # (when, tries, request)
+        self.refusals = Refusals()  # EA messages refused or unusable, by type
+        self._tracebacks = Refusals()  # when a handler's traceback is worth the debug log again
+        self._answering: PendingRequest | None = None  # the request whose reply is being handled
 
     def on_start(self) -> None:
         self.ticker = Ticker(self.actor_ref, 0.25).start()
@@ -57,7 +69,9 @@ class Terminal(Supervised):
     def on_receive(self, message: Any) -> Any:
         match message:
             case m.EaMessage(message=body):
-                self._on_ea(body, time.monotonic())
+                self._guarded(body, time.monotonic())
+            case m.PeerMessageRefused(type=kind, reason=reason, id=request_id):
+                self._refused(kind, reason, time.monotonic(), request_id)
             case m.SubmitOrder():
                 self._submit(message, time.monotonic())
             case m.RefreshPositions():
@@ -81,6 +95,46 @@ class Terminal(Supervised):
         return None
 
     # --- inbound ---
+    def _guarded(self, body: dict[str, Any], now: float) -> None:
+        """The last line of defence: a checked message that still breaks a handler is refused
+        like a malformed one (and the request it answered fails); the actor keeps running."""
+        try:
+            self._on_ea(body, now)
+        except Exception as exc:  # noqa: BLE001 - one EA message must not restart the actor
+            kind = kind_of(body)
+            if self._tracebacks.refuse(self.login, kind, now) is not None:
+                logger.opt(exception=True).debug("terminal {}: handling a {} message failed", self.login, kind)
+            pending, self._answering = self._answering, None
+            self._refused(kind, f"could not be handled: {type(exc).__name__}: {exc}", now)
+            if pending is not None:
+                self._fail(pending, f"its answer could not be handled ({type(exc).__name__}: {exc})")
+
+    def _refused(self, kind: str, reason: str, now: float, request_id: str = "") -> None:
+        """Count and (rate-limited) log one refused EA message; fail the request it answered.
+        A refused message does not count as hearing from the EA: an EA that says nothing usable
+        lets the link drop, and order entry pauses."""
+        unsaid = self.refusals.refuse(self.login, kind, now)
+        if unsaid is not None:
+            logger.warning("terminal {}: refused {} from the EA: {}{}", self.login, kind, reason,
+                           f" ({unsaid} more refused since the last line)" if unsaid else "")
+        self._post_refusals()
+        pending = self.link.pending.pop(request_id, None) if request_id else None
+        if pending is not None:
+            self._fail(pending, f"its answer was refused ({reason})")
+
+    def _fail(self, pending: PendingRequest, why: str) -> None:
+        """`pending` ends without a usable answer: whoever waits for it learns why, now."""
+        self._not_ready_tries.pop(pending.id, None)
+        match pending.purpose:
+            case m.SubmitOrder() as order:  # it may have filled: reconciliation decides, never a resend
+                self.directory.tell(self.account_name, m.OrderResult(
+                    account=self.login, client_order_id=order.client_order_id, ok=False,
+                    error=f"UNKNOWN: {pending.type} {pending.id}: {why}; reconciliation decides"))
+            case m.FetchRates() | m.FetchTicks() | m.FetchDeals() | m.FetchSessions() | m.FetchCalendar():
+                self.directory.tell(pending.purpose.reply_to, self._fetched(pending.purpose, False, None, why))
+            case ("introduce", _):
+                self._introducing = False  # the next message from the EA asks again
+
     def _on_ea(self, body: dict[str, Any], now: float) -> None:
         self.link.heard(now)
         self._read_clock(body, now)
@@ -91,8 +145,13 @@ class Terminal(Supervised):
             self._send(protocol.TERMINAL_INFO, purpose=("introduce", str(body.get("boot", ""))))
         if protocol.is_reply(body):
             pending = self.link.take_reply(body)
-            if pending is not None:
+            if pending is not None and body["type"] != pending.type:
+                self._refused(kind_of(body), f"a {body['type']!r} reply to {pending.type} request {pending.id}", now)
+                self._fail(pending, f"it was answered with a {body['type']!r} reply")
+            elif pending is not None:
+                self._answering = pending
                 self._on_reply(pending, body, now)
+                self._answering = None
             return
         match body.get("type"):
             case protocol.HELLO:
@@ -163,7 +222,8 @@ class Terminal(Supervised):
             case ("introduce", boot):
                 self._introducing = False
                 if ok and isinstance(data, dict) and not self.link.up:
-                    self._on_hello({**data, "boot": boot}, now)
+                    # Only what terminal_info means to say: its other keys are not a hello's.
+                    self._on_hello({"tz_offset_s": data.get("tz_offset_s", 0), "boot": boot}, now)
             case "symbols" if ok:
                 symbols = {s["name"]: s for s in data if isinstance(s, dict) and "name" in s}
                 self.board.post(f"symbols:{self.login}", symbols)
@@ -266,8 +326,17 @@ class Terminal(Supervised):
 
     def _post_status(self, *, connected: bool, hello: dict[str, Any] | None = None) -> None:
         previous = self.board.get(f"terminal:{self.login}", {})
-        snapshot = {**previous, "login": self.login, "connected": connected, "boot": self.link.boot}
+        snapshot = {**previous, "login": self.login, "connected": connected, "boot": self.link.boot,
+                    **self._refusal_counts()}
         if hello is not None:
             snapshot.update(tz_offset_s=int(hello.get("tz_offset_s", 0)), symbols=list(hello.get("symbols", [])),
                             terminal=hello.get("terminal", {}))
         self.board.post(f"terminal:{self.login}", snapshot)
+
+    def _post_refusals(self) -> None:
+        self.board.post(f"terminal:{self.login}", {**self.board.get(f"terminal:{self.login}", {}),
+                                                   **self._refusal_counts()})
+
+    def _refusal_counts(self) -> dict[str, Any]:
+        return {"rejected_peer_messages": self.refusals.total(self.login),
+                "rejected_by_type": self.refusals.by_kind(self.login)}

@@ -62,8 +62,9 @@ class Num:
     def __init__(self, lo: float, hi: float, *, integral: bool = False, above: bool = False,
                  zero: bool = False, what: str = "") -> None:
         self.lo, self.hi, self.integral, self.above, self.zero = lo, hi, integral, above, zero
-        low = f"above {lo:g}" if above else f"at least {lo:g}"
-        self.what = what or f"{low} and at most {hi:g}{' (or 0)' * zero}"
+        show = (lambda n: str(int(n))) if integral else (lambda n: f"{n:g}")
+        low = f"above {show(lo)}" if above else f"at least {show(lo)}"
+        self.what = what or f"{low} and at most {show(hi)}{' (or 0)' * zero}"
         self.types = frozenset({int}) if integral else frozenset({int, float})
 
     def __call__(self, value: Any) -> None:
