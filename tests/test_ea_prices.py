@@ -34,8 +34,10 @@ class FakeEa:
         self.server = server
 
     def hello(self, symbols=("EURUSD", "USDJPY"), tz: int = 10_800) -> dict:
-        return self.env.message(protocol.HELLO, id="ev-1", terminal={"build": 4755}, account={"login": self.login},
-                                server_time=T0, tz_offset_s=tz, symbols=list(symbols))
+        return self.env.message(protocol.HELLO, id="ev-1",
+                                terminal={"build": 4755, "connected": True, "trade_allowed": True},
+                                account=self.server.account_info(), server_time=T0, tz_offset_s=tz,
+                                symbols=list(symbols))
 
     def reply(self, request: dict, data) -> dict:
         return self.env.reply(request, data)
@@ -81,6 +83,8 @@ def standard(ea: FakeEa):
                 return ea.reply(request, rates(5))
             case protocol.SYMBOL_SESSIONS:
                 return ea.reply(request, {n: [[d, 0, 86_400] for d in range(7)] for n in request["symbols"]})
+            case protocol.PING:
+                return ea.reply(request, {"ts": T0, "server_time": T0})
             case _:
                 return ea.reply(request, {})
     return respond
@@ -196,6 +200,34 @@ def test_an_ea_without_symbol_sessions_keeps_the_fixtures_sessions():
         answer(session, ea, 0.0, old_ea)
     assert session.ready
     assert session.symbols["EURUSD"].spec.sessions_trade == DEFAULT_SYMBOLS["EURUSD"].sessions_trade
+
+
+def test_what_breaks_the_protocol_is_refused_counted_and_fails_its_request_at_once():
+    ea = FakeEa()
+    session = PriceSession(history_minutes=4)
+    session.on_ctl(LOGIN, ea.hello(symbols=("EURUSD",)), 0.0)
+    _, symbols_get = session.take_outbound()
+    session.on_ctl(LOGIN, ea.reply(symbols_get, [{"name": "EURUSD", "point": "0.00001"}]), 0.0)
+    [info] = session.take_outbound()  # at once, not after a timeout: asked one by one
+    assert (info["type"], info["symbol"]) == (protocol.SYMBOL_INFO, "EURUSD")
+    session.on_ctl(LOGIN, ea.reply(info, ea.server.symbol_info("EURUSD")), 0.0)
+    [history] = session.take_outbound()
+    columns = rates(5)
+    session.on_ctl(LOGIN, ea.reply(history, [dict(zip(columns, row)) for row in zip(*columns.values())]), 0.0)
+    assert not session.take_outbound() and session.history == {}  # history is asked again a moment later
+    session.on_timer(1.5)
+    [again] = [m for m in session.take_outbound() if m["type"] == protocol.COPY_RATES_FROM_POS]
+    session.on_ctl(LOGIN, {**ea.reply(again, rates(5)), "type": protocol.SYMBOL_INFO}, 1.5)  # not its answer
+    session.on_timer(3.0)
+    for _ in range(3):
+        answer(session, ea, 3.0, standard(ea))
+    assert session.ready and len(session.history["EURUSD"]["time"]) == 5
+    session.on_md(ea.ticks("EURUSD", 1, [(T0 + 10, math.nan, 1.0803)]), 3.1)
+    session.on_md({**ea.ticks("EURUSD", 2, [(T0 + 20, 1.0802, 1.0803)]), "ask": [1.08, 1.09]}, 3.2)  # ragged
+    session.on_md(ea.ticks("EURUSD", 3, [(T0 + 30, 1.0802, 1.0803)]), 3.3)
+    assert session.take_ticks() == [("EURUSD", T0 + 30, 1.0802, 1.0803)]
+    assert session.refusals.by_kind(LOGIN) == {"copy_rates_from_pos": 1, "symbol_info": 1, "symbols_get": 1,
+                                               "tick": 2}
 
 
 def test_it_pings_every_second_and_can_send_nothing_that_trades():

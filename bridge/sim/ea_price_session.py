@@ -11,7 +11,10 @@ after an outage, holds the symbol's ticks and backfills the missing ones with
 `copy_ticks_from` (actors.tick_gaps). Three missed heartbeats on MD = prices stale.
 
 It can only ask what `READ_ONLY_REQUESTS` lists: it has no order path, by construction;
-`_request` refuses any other type, and the socket shell checks every frame again.
+`_request` refuses any other type, and the socket shell checks every frame again. What the
+EA sends is held to the protocol's shapes (bridge.shapes) as the executor holds it: a refused
+message is counted and logged (at most a line per type every few seconds) and goes no
+further, and the request it answered fails at once.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from loguru import logger
 
 from bridge.tick_gaps import BACKFILL_TIMEOUT_S, TickSequencer
 from bridge import mt5, protocol
+from bridge.shapes.messages import CTL, MD, check_message, kind_of
+from bridge.shapes.refusals import Refusals
 from bridge.sim.symbol_import import ImportedSymbol, import_symbol, import_symbols, sessions_from_windows
 from bridge.symbols import SymbolConfigError, SymbolSpec
 
@@ -100,6 +105,7 @@ class PriceSession:
         self._last_md: float | None = None
         self._last_ping = -math.inf
         self._ignored_logins: set[int] = set()
+        self.refusals = Refusals()  # what the EA sent that breaks the protocol, by type
 
     # --- what the shell takes ---
     def take_outbound(self) -> list[dict[str, Any]]:
@@ -122,16 +128,27 @@ class PriceSession:
                 logger.warning("price source: ignoring account {} (prices come from account {} only)",
                                login, self.login)
             return
-        if protocol.is_reply(message):
-            pending = self._pending.pop(str(message.get("id", "")), None)
+        why = check_message(message, CTL)
+        pending = self._pending.pop(message["id"], None) if protocol.is_reply(message) \
+            and isinstance(message.get("id"), str) else None
+        if why is None and pending is not None and message["type"] != pending.type:
+            why = f"a {message['type']!r} reply to {pending.type} request {pending.id}"
+        if why is not None:
+            self._refuse(login, kind_of(message), why, now)
             if pending is not None:
-                self._on_reply(pending, message, now)
-        elif message.get("type") == protocol.HELLO:
+                self._on_failure(pending, now, f"unusable answer: {why}", answered=True)
+        elif pending is not None:
+            self._on_reply(pending, message, now)
+        elif message["type"] == protocol.HELLO:
             self._on_hello(login, message, now)
         # Trade events of the real account are none of the paper terminal's business.
 
     def on_md(self, message: dict[str, Any], now: float) -> None:
         if self.login is None or message.get("term") != self.login:
+            return
+        why = check_message(message, MD)
+        if why is not None:  # not news of the EA's health either: enough of them and prices go stale
+            self._refuse(self.login, kind_of(message), why, now)
             return
         self._last_md = now
         if message.get("type") == protocol.TICK and self.ready:
@@ -155,6 +172,12 @@ class PriceSession:
                                symbol, len(held))
                 self._release(symbol, stream, held)
         self._check_stale(now)
+
+    def _refuse(self, login: int, kind: str, why: str, now: float) -> None:
+        unsaid = self.refusals.refuse(login, kind, now)
+        if unsaid is not None:
+            logger.warning("price source: refused {} from real EA {}: {}{}", kind, login, why,
+                           f" ({unsaid} more refused since the last line)" if unsaid else "")
 
     # --- session ---
     def _on_hello(self, login: int, message: dict[str, Any], now: float) -> None:

@@ -171,6 +171,8 @@ class EaPriceSource:
                 handle(frames)
             except protocol.ProtocolError as exc:
                 logger.warning("price source ignores a frame: {}", exc)
+            except Exception:  # noqa: BLE001 - the last line: one frame never stops the real prices
+                logger.exception("price source could not handle a frame; it goes on with the next")
 
     def _on_ctl(self, frames: list[bytes], now: float) -> None:
         if len(frames) != 2:
