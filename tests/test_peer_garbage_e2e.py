@@ -19,6 +19,7 @@ import pytest
 import zmq
 from loguru import logger
 
+from actors import messages as m
 from actors.app.logs import setup_logging
 from actors.app.service import Service
 from actors.control.client import ControlClient
@@ -266,6 +267,19 @@ def test_garbage_from_the_ea_is_refused_counted_and_trading_goes_on(wired):
     assert said["tick"] == 1 and set(said) == set(by_type) and max(said.values()) <= 2, said
     assert all(line.startswith(f"terminal {LOGIN}: ") for _, line in refusals)
     assert any("copy_rates_from_pos" in line and "data: expected a map of columns" in line for line in lines)
+
+
+def test_what_still_breaks_market_data_is_counted_and_it_lives_on(executor):
+    """The last line of defence: a batch past the Gateway's check that MarketData cannot use
+    (here told to it directly) is counted against its account, and MarketData keeps running."""
+    directory = executor.service.directory
+    login = executor.status()["accounts"][0]["login"]
+    market_data = directory.get("market_data")
+    market_data.tell(m.TickBatch(account=login, symbol="EURUSD", seq=1, time_msc=(1,), bid=(None,), ask=(None,)))
+    wait_for(lambda: executor.status()["accounts"][0]["rejected_peer_messages"] == 1, message="the count")
+    assert executor.service.board.get(f"terminal:{login}")["rejected_by_type"] == {"tick": 1}
+    assert directory.get("market_data") is market_data and market_data.is_alive()
+    executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
 
 
 def test_every_request_type_has_a_wrong_reply_here():

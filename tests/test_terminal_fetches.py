@@ -95,3 +95,38 @@ def test_a_silent_ea_gets_every_fetch_answered_with_timeout(wired):
     assert sorted(type(a).__name__ for a in got) == ["CalendarFetched", "DealsFetched", "RatesFetched",
                                                       "SessionsFetched", "TicksFetched"]
     assert all(a.ok is False and a.error == "timeout" and a.account == LOGIN for a in got)
+
+
+def test_a_refused_answer_fails_its_fetch_at_once_and_is_counted(wired):
+    terminal, sent, answers = wired
+    board = terminal.proxy().board.get()
+    terminal.tell(m.FetchRates(account=LOGIN, symbol="EURUSD", timeframe="H1", count=10, reply_to="probe"))
+    asked = request_sent(sent)
+    # What the Gateway tells when the EA's answer breaks the protocol's shapes.
+    terminal.tell(m.PeerMessageRefused(account=LOGIN, type=asked["type"], id=asked["id"],
+                                       reason="data: expected a map of columns, got list [...]"))
+    answer = answers.get(timeout=1)  # at once, well before the request's timeout
+    assert (answer.ok, answer.rates) == (False, None) and "expected a map of columns" in answer.error
+    assert board.get(f"terminal:{LOGIN}")["rejected_peer_messages"] == 1
+    terminal.tell(m.FetchDeals(account=LOGIN, position=7, reply_to="probe"))
+    asked = request_sent(sent)
+    reply(terminal, {**asked, "type": protocol.PING}, ok=True, data={"server_time": 1})  # not its answer
+    answer = answers.get(timeout=1)
+    assert answer.ok is False and "'ping' reply" in answer.error
+    assert board.get(f"terminal:{LOGIN}")["rejected_by_type"] == {"copy_rates_from_pos": 1, "ping": 1}
+
+
+def test_a_message_that_breaks_a_handler_is_counted_and_the_terminal_lives_on(wired):
+    terminal, sent, answers = wired
+    board = terminal.proxy().board.get()
+    terminal.tell(m.EaMessage(account=LOGIN, message={"v": 1, "type": protocol.HELLO, "id": "ev-1", "seq": 1, "ts": 0,
+                                                      "boot": "b", "term": LOGIN, "tz_offset_s": 0}))
+    requests = iter(lambda: sent.get(timeout=5).message, None)
+    symbols_get = next(msg for msg in requests if msg["type"] == protocol.SYMBOLS_GET)
+    reply(terminal, symbols_get, ok=True, data=5)  # past the Gateway's check only in this test
+    terminal.tell(m.FetchTicks(account=LOGIN, symbol="EURUSD", date_from=5, count=10, reply_to="probe"))
+    asked = next(msg for msg in requests if msg["type"] == protocol.COPY_TICKS_FROM)  # it still works
+    reply(terminal, asked, ok=True, data={"time_msc": [], "bid": [], "ask": []})
+    assert answers.get(timeout=5).ok
+    assert board.get(f"terminal:{LOGIN}")["rejected_by_type"] == {"symbols_get": 1}
+    assert terminal.is_alive()
