@@ -11,23 +11,19 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import pykka
 import pytest
 import zmq
 from loguru import logger
 
 from actors import messages as m
-from actors.app.logs import setup_logging
-from actors.app.service import Service
-from actors.control.client import ControlClient
+from actors.app import service as service_module
 from bridge import protocol
 from bridge.shapes.messages import REPLIES
 from bridge.sim.config import parse_start
 from bridge.sim.terminal import SimTerminal
-from tests.conftest import SIM_START, make_config, wait_for
+from tests.conftest import SIM_START, Executor, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -178,58 +174,48 @@ TICK_FLOOD = 50  # ragged tick batches in a burst: each counted, one log line
 
 
 @pytest.fixture
-def wired(tmp_path: Path) -> Iterator[tuple[Service, ControlClient, FakeEa]]:
-    setup_logging(tmp_path, "INFO", stderr=False)
-    config = make_config(tmp_path / "data")
-    fake = FakeEa(config.ea_ctl_endpoint, config.ea_md_endpoint).start()
+def wired(executor_factory, monkeypatch) -> Iterator[tuple[Executor, FakeEa]]:
+    """An executor whose simulated terminal talks to it through a FakeEa."""
+    fakes: list[FakeEa] = []
 
-    def terminal(_config) -> SimTerminal:
-        return SimTerminal(ctl_endpoint=fake.sim_ctl, md_endpoint=fake.sim_md, login=LOGIN, seed=7, speed=600.0,
-                           start_ms=T0, tz_offset_s=7200, history_minutes=600)
+    def terminal(config) -> SimTerminal:
+        fakes.append(FakeEa(config.ea_ctl_endpoint, config.ea_md_endpoint).start())
+        return SimTerminal(ctl_endpoint=fakes[-1].sim_ctl, md_endpoint=fakes[-1].sim_md, login=LOGIN, seed=7,
+                           speed=600.0, start_ms=T0, tz_offset_s=7200, history_minutes=600)
 
-    service = Service(config, sim_factory=terminal).start()
-    client = ControlClient(config.control_endpoint, timeout_s=30.0)
-    try:
-        yield service, client, fake
-    finally:
-        client.close()
-        service.stop()
+    monkeypatch.setattr(service_module, "_default_sim", terminal)
+    executor = executor_factory()
+    yield executor, fakes[0]
+    for fake in fakes:  # the executor stops after, in executor_factory's teardown
         fake.stop()
-        pykka.ActorRegistry.stop_all()
 
 
-def ok(client: ControlClient, type_: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    reply = client.request(type_, body)
-    assert reply["ok"], reply
-    return reply["data"]
-
-
-def refused(client: ControlClient) -> int:
-    [account] = ok(client, "STATUS_REQUEST")["accounts"]
+def refused(executor: Executor) -> int:
+    [account] = executor.status()["accounts"]
     return account["rejected_peer_messages"]
 
 
 def test_garbage_from_the_ea_is_refused_counted_and_trading_goes_on(wired):
-    service, client, fake = wired
-    board = service.board
+    executor, fake = wired
+    service, board = executor.service, executor.service.board
     wait_for(lambda: board.get(f"account:{LOGIN}", {}).get("ready") and board.get(f"quote:{LOGIN}:EURUSD")
              and board.get(f"risk:{LOGIN}", {}).get("account_type") == "demo", timeout=20,
              message="the account to be ready to trade")
-    assert refused(client) == 0  # what the simulated EA sends has the protocol's shapes
+    assert refused(executor) == 0  # what the simulated EA sends has the protocol's shapes
     lines: list[str] = []
     sink = logger.add(lambda m: lines.append(m.record["message"]), level="WARNING")
     actors = {name: service.directory.get(name) for name in ("gateway", "market_data", f"terminal:{LOGIN}")}
 
     # An order whose reply is garbage: it may have filled, so reconciliation decides (it did).
     fake.corrupt_next(protocol.ORDER_SEND, data([{"retcode": "done"}]))
-    opened = ok(client, "OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
+    opened = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
     assert [p["ticket"] for p in service.sim.server.positions_get()] == [opened["ticket"]]
 
     # History as rows, then with a NaN: the strategy waits for a good answer, MarketData lives on.
     fake.corrupt_next(protocol.COPY_RATES_FROM_POS, as_rows,
                       lambda r: {**r, "data": {**r["data"], "close": [NAN] * len(r["data"]["close"])}})
     fake.corrupt_next(protocol.PING, data({"ts": "soon"}), data(None), data({"server_time": T0 // 1000}))
-    ok(client, "START_STRATEGY", {"strategy_id": "patient", "strategy": {
+    executor.ok("START_STRATEGY", {"strategy_id": "patient", "strategy": {
         "name": "sma", "symbol": "EURUSD", "timeframe": "M1",
         "rules": {"entry_long": "sma(50) < 0", "entry_short": "sma(50) < 0"},  # waits, never trades
         "settings": {"sizing": {"method": "fixed", "lots": 0.1}, "max_positions": 1}}})
@@ -249,15 +235,15 @@ def test_garbage_from_the_ea_is_refused_counted_and_trading_goes_on(wired):
     assert fake.corrupted == {protocol.ORDER_SEND: 1, protocol.COPY_RATES_FROM_POS: 2, protocol.PING: 3}
     expected = (sum(fake.corrupted.values()) + len(WRONG_REPLIES) + 1  # + the error that is text
                 + len(WRONG_EVENTS) + len(WRONG_MARKET) + TICK_FLOOD)
-    wait_for(lambda: refused(client) == expected, timeout=10, message=f"{expected} refusals in STATUS")
+    wait_for(lambda: refused(executor) == expected, timeout=10, message=f"{expected} refusals in STATUS")
 
     # Trading goes on: a valid order fills, nothing was restarted, nothing escalated.
-    again = ok(client, "OPEN_POSITION", {"symbol": "EURUSD", "side": "sell", "volume": 0.2})
+    again = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "sell", "volume": 0.2})
     assert again["ticket"] in [p["ticket"] for p in service.sim.server.positions_get()]
     assert {name: service.directory.get(name) for name in actors} == actors
-    status = ok(client, "STATUS_REQUEST")
+    status = executor.status()
     assert status["state"] == "running" and not status["kill_switch"]["active"] and not service.fatal.is_set()
-    assert status["accounts"][0]["connected"] and refused(client) == expected
+    assert status["accounts"][0]["connected"] and refused(executor) == expected
     by_type = board.get(f"terminal:{LOGIN}")["rejected_by_type"]
     assert by_type["tick"] == TICK_FLOOD + 3 and by_type["unknown"] == 2 and by_type["undecodable"] == 1
     logger.remove(sink)
