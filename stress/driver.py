@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from actors.control.client import ControlTimeout
 from bridge.sim.config import parse_start
 from stress.floor import measure_floor
 from stress.observe import EventsListener, ProcSampler, StampsTail
@@ -298,10 +299,21 @@ class Run:
             self.tail.poll()
             if len(self.tail.orders) != count:
                 count, last_change = len(self.tail.orders), time.monotonic()
-            elif time.monotonic() - last_change >= 2 * QUIET_S:
+            elif time.monotonic() - last_change >= 2 * QUIET_S and self._converged():
                 break
             self._progress(self.phase)
             time.sleep(POLL_S)
+        else:
+            self.data.notes.append(f"still settling after {self.config.settle_s:g} s: orders were still "
+                                   "arriving or STATUS and the terminal disagreed on open positions")
+
+    def _converged(self) -> bool:
+        """STATUS shows as many open positions as the terminal holds."""
+        try:
+            positions = self.executor.ok("STATUS_REQUEST", timeout_s=5.0)["positions"]
+        except (ControlTimeout, HarnessError):  # busy or restarting: not settled yet
+            return False
+        return len(positions) == (self.tail.open_positions() or 0)
 
     # --- the kill switch ---
     def _emergency(self) -> None:

@@ -30,6 +30,7 @@ ROWS = (
     ("last_order_out_p50_ms", "last order out p50 (per bar)", "ms", 1),
     ("last_order_out_max_ms", "last order out max (per bar)", "ms", 1),
     ("latency_n", "orders timed", "", 0),
+    ("terminal_read_to_answer_p50_ms", "terminal: order read -> answered p50", "ms", 2),
     ("Orders", None, "", 0),
     ("orders", "order_send at the terminal", "", 0),
     ("fills", "fills", "", 0),
@@ -94,6 +95,8 @@ def render(data: RunData, figures: dict[str, Any], console: Console | None = Non
         if label is None:
             heading = key
             continue
+        if figures.get(key) in (None, 0) and key.startswith("latency") and key not in config.targets:
+            continue  # nothing was timed (the emergency scenario steps no measured bar)
         if key not in figures and key not in config.targets:
             continue
         if heading is not None:  # a section is shown only when it has a figure
