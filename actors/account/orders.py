@@ -123,21 +123,21 @@ class Orders:
             logger.warning("account {}: result for unknown order {}", self.login, res.client_order_id)
             return
         if res.ok and res.retcode in mt5.SUCCESS_RETCODES:
-            self.on_success(res.client_order_id, flight, res.result or {})
+            self._succeeded(res.client_order_id, flight, res.result or {})
         elif not self.recovery.recover(res, flight):
-            self.on_failure(res, flight)
+            self._failed(res, flight)
         self.post()
 
     def settle_doubts(self) -> None:
         """After a fresh snapshot: end every order in doubt as the terminal shows it."""
         for settled in self.recovery.settle_doubts():
             if settled.result is not None:
-                self.on_success(settled.coid, settled.flight, settled.result)
+                self._succeeded(settled.coid, settled.flight, settled.result)
             else:
-                self.on_failure(m.OrderResult(account=self.login, client_order_id=settled.coid, ok=False,
-                                              error=NEVER_PLACED), settled.flight)
+                self._failed(m.OrderResult(account=self.login, client_order_id=settled.coid, ok=False,
+                                           error=NEVER_PLACED), settled.flight)
 
-    def on_success(self, coid: str, flight: InFlight, result: dict[str, Any]) -> None:
+    def _succeeded(self, coid: str, flight: InFlight, result: dict[str, Any]) -> None:
         self.directory.tell("journal", m.RecordOrderOutcome(
             client_order_id=coid, status="FILLED", retcode=result["retcode"], order_ticket=result.get("order", 0),
             deal_ticket=result.get("deal", 0), price=result.get("price", 0.0), volume=result.get("volume", 0.0)))
@@ -187,7 +187,7 @@ class Orders:
         self.directory.publish(m.PositionModified(account=self.login, ticket=flight.ticket, sl=sl, tp=tp))
         reply_ok(self.directory, flight.corr, {"ticket": flight.ticket, "sl": sl, "tp": tp})
 
-    def on_failure(self, res: m.OrderResult, flight: InFlight) -> None:
+    def _failed(self, res: m.OrderResult, flight: InFlight) -> None:
         text = mt5.retcode_text(res.retcode) if res.ok else res.error
         status = "UNKNOWN" if res.error.startswith("UNKNOWN") else "REJECTED"
         self.directory.tell("journal", m.RecordOrderOutcome(client_order_id=res.client_order_id, status=status,
