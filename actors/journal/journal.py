@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from loguru import logger
 from actors import messages as m
 from actors.account.order_ids import client_order_id, new_journal_tag
 from actors.journal import rows
+from actors.journal.backup import BACKUPS, integrity_problem, newest_backup
 from actors.journal.batch import Batch
 from actors.journal.models import (
     IntentRow, KillSwitchRow, MetaRow, PositionRow, RiskLimitsRow, StrategyRow, TradeRow, open_database,
@@ -59,6 +61,10 @@ TZ_OFFSET = "tz_offset_s:"
 # Messages answered from the database: the group is committed before they are read.
 READS = (m.LoadStrategies, m.LoadKillSwitch, m.LoadRiskLimits, m.LoadTradingState, m.LoadOtpStep, m.LoadIntents,
          m.LoadTradeProfits, m.LoadOpenPositions, m.PerformanceRequest, m.LoadJournalStats)
+
+
+class JournalDamaged(RuntimeError):
+    """The journal file fails SQLite's integrity check; the text says how to restore it."""
 
 
 class JournalWriteError(RuntimeError):
@@ -83,10 +89,23 @@ class Journal(Supervised):
         self.tz_offsets: dict[int, int] = {}
 
     def on_start(self) -> None:
-        self.db = open_database(self.path)
-        if self._unclean_shutdown():
-            result = self.db.execute_sql("PRAGMA integrity_check").fetchone()[0]
-            logger.warning("journal was not closed cleanly; integrity_check: {}", result)
+        try:
+            self.db = open_database(self.path)
+            unclean = self._unclean_shutdown()
+            problem = integrity_problem(self.db.connection()) if unclean else None
+            problem = None if problem is None else f"integrity_check: {problem}"
+        except (pw.DatabaseError, sqlite3.DatabaseError) as exc:  # not even readable
+            unclean, problem = True, str(exc)
+        if problem is not None:
+            if self.db is not None:
+                self.db.close()
+            # Trading on a damaged journal would break write-ahead (L1): refuse to start.
+            newest = newest_backup(self.path.parent / BACKUPS)
+            raise JournalDamaged(f"journal {self.path} is damaged ({problem}); the executor will not trade on it: "
+                                 f"restore a backup with `python run.py restore {newest or 'BACKUP'} "
+                                 f"--data-dir {self.path.parent}`")
+        if unclean:
+            logger.warning("journal was not closed cleanly; integrity_check: ok")
         MetaRow.replace(key="open", value="1").execute()
         row = MetaRow.get_or_none(MetaRow.key == "tag")
         if row is None:
