@@ -93,6 +93,11 @@ class ReplyCache:
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
+    def entries(self, now_s: float) -> list[tuple[str, float, dict[str, Any]]]:
+        """(id, age in s, fields) of every live reply, oldest first: what a restart keeps."""
+        return [(request_id, now_s - at, fields) for request_id, (at, fields) in self._entries.items()
+                if now_s - at <= self.ttl_s]
+
     def prune(self, now_s: float) -> None:
         while self._entries:
             stored_at, _ = next(iter(self._entries.values()))

@@ -2,7 +2,8 @@
 
 This module owns the one mapping from what a user gives (a broker file, a symbols file,
 account options, a start time, a calendar file, paper trading on a real EA's prices, the
-faults to inject) to a `SimTerminal` or a `PaperTerminal`. Options given win over the broker
+faults to inject, the state file its paper account is kept in) to a `SimTerminal` or a
+`PaperTerminal`. Options given win over the broker
 file, which wins over `AccountSettings`' defaults (bridge/sim/config.py). Plain values in,
 never argparse nor the executor's config: `bridge` stands on its own, so `run.py sim` and
 `actors.app.service` each map their own option names onto these keywords.
@@ -18,11 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from bridge.sim.calendar import load_calendar
 from bridge.sim.config import broker_setup, parse_start
 from bridge.sim.ea_prices import DEFAULT_PRICES_CTL, DEFAULT_PRICES_MD
 from bridge.sim.paper_terminal import PaperTerminal
+from bridge.sim.state_file import StateFile, StateFileError
 from bridge.sim.terminal import DEFAULT_LOGIN, SimTerminal
+from bridge.symbols import DEFAULT_SYMBOLS
 
 DEFAULT_HISTORY_MINUTES = 1000
 
@@ -62,12 +67,15 @@ def terminal_arguments(*, login: int | None = None, seed: int = 0, speed: float 
                        start: str | int | None = None, always_open: bool = False,
                        calendar_file: str | Path | None = None, prices_from_ea: bool = False,
                        prices_ctl: str | None = None, prices_md: str | None = None,
-                       faults: InjectedFaults | None = None) -> tuple[type, dict[str, Any]]:
+                       faults: InjectedFaults | None = None, state_file: str | Path | None = None,
+                       reset_state: bool = False, reset_hint: str = "--sim-reset") -> tuple[type, dict[str, Any]]:
     """(SimTerminal or PaperTerminal, its keyword arguments but the endpoints), every file read.
 
     Options left None take the broker file's value, else the default; sessions are kept
-    unless `always_open`. SimOptionsError, naming the file or option, for a file that cannot
-    be read or holds what cannot be simulated, a bad start time, or options that clash."""
+    unless `always_open`. With `state_file` the account saved there is continued (unless
+    `reset_state`: a fresh one, see `build_terminal`) and kept there. SimOptionsError, naming
+    the file or option, for a file that cannot be read or holds what cannot be simulated
+    (a damaged state file points at `reset_hint`), a bad start time, or options that clash."""
     try:
         symbols, server_options = broker_setup(broker_file, symbols_file, account=account, balance=balance,
                                                leverage=leverage, tz_offset_s=tz_offset_s,
@@ -78,8 +86,24 @@ def terminal_arguments(*, login: int | None = None, seed: int = 0, speed: float 
         raise SimOptionsError(str(exc)) from None
     if not speed > 0 or (faults is not None and faults.delay_s < 0):
         raise SimOptionsError("--speed must be positive and --fault-delay-s not negative")
-    common = dict(login=DEFAULT_LOGIN if login is None else login, seed=seed, history_minutes=history_minutes,
+    login = DEFAULT_LOGIN if login is None else login
+    common = dict(login=login, seed=seed, history_minutes=history_minutes,
                   server_options=server_options, calendar=calendar)
+    if state_file is not None:
+        store = StateFile(Path(state_file), reset_hint=reset_hint)
+        try:
+            saved = None if reset_state else store.load()
+        except StateFileError as exc:
+            raise SimOptionsError(str(exc)) from None
+        # A paper terminal's symbols are the real EA's, known only once it is there.
+        simulated = set(DEFAULT_SYMBOLS if symbols is None else symbols)
+        unknown = sorted(saved.book.symbols() - simulated) if saved is not None and not prices_from_ea else []
+        if saved is not None and (saved.book.login != login or unknown):
+            why = f"account {saved.book.login}, not {login}" if saved.book.login != login else \
+                f"trades {unknown[0]}, a symbol not simulated here (--broker/--symbols changed?)"
+            raise SimOptionsError(f"simulated terminal state {state_file} holds {why}: give the same options "
+                                  f"as before, or start a fresh paper account on purpose with {reset_hint}")
+        common.update(state_file=store, saved=saved)
     if not prices_from_ea:
         return SimTerminal, dict(common, speed=speed, symbols=symbols, start_ms=start_ms)
     if speed != 1.0 or start:
@@ -92,8 +116,13 @@ def terminal_arguments(*, login: int | None = None, seed: int = 0, speed: float 
 
 def build_terminal(*, ctl_endpoint: str, md_endpoint: str, **options: Any) -> SimTerminal | PaperTerminal:
     """The simulated terminal the `options` of `terminal_arguments` describe, faults set,
-    connecting to the executor at `ctl_endpoint` / `md_endpoint` once started."""
+    connecting to the executor at `ctl_endpoint` / `md_endpoint` once started. With
+    `reset_state` the saved state file is first moved aside (kept, never deleted)."""
     cls, arguments = terminal_arguments(**options)
+    if options.get("reset_state") and "state_file" in arguments:
+        aside = arguments["state_file"].set_aside()
+        logger.warning("simulated terminal {}: a fresh paper account on purpose{}", arguments["login"],
+                       f"; the previous state is kept at {aside}" if aside else "")
     terminal = cls(ctl_endpoint=ctl_endpoint, md_endpoint=md_endpoint, **arguments)
     if cls is SimTerminal and options.get("faults") is not None:
         options["faults"].inject(terminal)

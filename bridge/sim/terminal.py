@@ -6,12 +6,15 @@ events, hello until acknowledged, dead-man switch, idempotent `order_send`) and 
 tick batches, closed bars, heartbeats). Its loop runs in one thread that owns every socket;
 the market, the trade server and the answers are delegated to the `sim_*` modules. Like MT5
 it keeps the symbols' sessions unless told not to: no ticks, no bars and 10018 while closed.
+Given a `state_file` it continues the paper account saved there (bridge/sim/state_file.py):
+money, positions, orders, history, tickets, its clock and last quotes, and keeps it there.
 Fault hooks: `drop_replies`, `delayed` (sim_faults.DelayedReplies), `drop_tick_batches`.
 Stress hook: `recorder` (bridge.sim.stepped.Stamps) time-stamps published ticks and orders.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import time
@@ -30,6 +33,7 @@ from bridge.trade_server.faults import DelayedReplies
 from bridge.sim.market import SimMarket, tick_columns
 from bridge.sim.calendar import SimCalendar
 from bridge.sim.requests import BadRequest, RequestContext, dispatch, terminal_info, to_wire
+from bridge.sim.state_file import SavedState, StateFile, StateKeeper
 from bridge.trade_server.sessions import next_open_ms, session_open
 from bridge.symbols import DEFAULT_SYMBOLS
 from bridge.trade_server.server import DEFAULT_TZ_OFFSET_S, RequestError, TradeServer
@@ -60,13 +64,24 @@ class SimTerminal:
                  hello_repeat_s: float = protocol.HELLO_REPEAT_S,
                  dead_man_s: float = protocol.DEAD_MAN_S, feed: Any = None,
                  poll_ms: int = POLL_MS, md_publish_s: float = MD_PUBLISH_S,
-                 calendar: SimCalendar | None = None) -> None:
+                 calendar: SimCalendar | None = None, saved: SavedState | None = None,
+                 state_file: StateFile | None = None) -> None:
+        """`saved`: the account to continue (from `state_file.load()`); `state_file`: where its
+        state is kept from now on (None: nowhere, the account ends with the process)."""
         self.hello_repeat_s, self.dead_man_s = hello_repeat_s, dead_man_s
         self.ctl_endpoint, self.md_endpoint, self.login = ctl_endpoint, md_endpoint, login
         if clock is not None and start_ms is not None:
             raise ValueError("give the simulated terminal a start_ms or a clock, not both")
-        self.clock = clock if clock is not None else SimClock(speed, start_ms)
         self.symbols = dict(symbols if symbols is not None else DEFAULT_SYMBOLS)
+        if saved is not None and clock is None:
+            # A broker's clock never runs back: resume at the saved server time, or later
+            # when the configured start (or now) is later.
+            start_ms = max(saved.book.server_time_ms, time.time_ns() // 1_000_000 if start_ms is None else start_ms)
+        if saved is not None and feed is None:
+            # The walk (and the history before it) continues from each symbol's last quote.
+            self.symbols.update({name: dataclasses.replace(self.symbols[name], sim_start_price=(q.bid + q.ask) / 2)
+                                 for name, q in saved.book.quotes.items() if name in self.symbols})
+        self.clock = clock if clock is not None else SimClock(speed, start_ms)
         start_ms = self.clock.now_ms()
         # Arguments given win over server_options (a broker file). Sessions are kept by default,
         # as MT5 does, unless another feed drives prices: a replay's file is the whole market.
@@ -77,6 +92,8 @@ class SimTerminal:
         options.setdefault("enforce_sessions", feed is None)
         self.tz_offset_s, self.enforce_sessions = options["tz_offset_s"], options["enforce_sessions"]
         self.server = TradeServer(login=login, symbols=self.symbols, seed=seed, **options)
+        if saved is not None:
+            self.server.restore(saved.book)
         # Any object with `advance(to_ms) -> [(symbol, time_msc, bid, ask)]` and
         # `history_m1(symbol, minutes)` can drive prices (the replay feeds history this way);
         # the default is the seeded random walk, quiet outside sessions when they are enforced.
@@ -91,6 +108,11 @@ class SimTerminal:
                                        calendar=calendar if calendar is not None else SimCalendar())
         self.events = TradeEvents(self.server)
         self.replies = ReplyCache()
+        if saved is not None:  # an order_send repeated across our restart is answered, not run again
+            for request_id, age_s, fields in saved.replies:
+                self.replies.put(request_id, fields, time.monotonic() - age_s)
+        self.state_keeper = None if state_file is None else StateKeeper(
+            state_file, self.server, lambda: self.replies.entries(time.monotonic()))
         self.drop_replies = 0  # fault hook: swallow this many replies (the request still runs)
         self.delayed = DelayedReplies()  # fault hook: hold the next `count` replies `delay_s` seconds
         self.drop_tick_batches = 0  # fault hook: lose this many tick publishes on the wire (seq still moves)
@@ -208,6 +230,8 @@ class SimTerminal:
             while not self._stop.is_set():
                 self._step(poller, ctl, md, monitor)
         finally:
+            if self.state_keeper is not None:
+                self.state_keeper.save(time.monotonic())
             # destroy() closes every socket of the context, also those of a start that failed halfway.
             context.destroy(linger=0)
 
@@ -228,6 +252,8 @@ class SimTerminal:
         self._on_timers(md, now)
         for frame in self.delayed.due(now):
             self._enqueue(frame)
+        if self.state_keeper is not None:  # before the outbox: no fill is told before it is on disk
+            self.state_keeper.step(now)
         self._flush_outbox(ctl)
 
     def _on_timers(self, md: zmq.Socket, now: float) -> None:

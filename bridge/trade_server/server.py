@@ -12,13 +12,15 @@ Where the rest lives, each a module of this package: validation in `checks`/`che
 (request parsing in `context`), fills on hedging and netting accounts in `fills`, pending
 orders in `pending`, account money (hedged margin, swaps, stop-out) in `account`, per-trade
 money in `money`, queries in `queries` (mixed into the server), sessions and server days in
-`sessions`, injected faults in `faults`, the records in `records`. The helpers take the
+`sessions`, injected faults in `faults`, the records in `records`, the book as data (a
+continued account) in `snapshot`. The helpers take the
 server as an argument typed `state.ServerState`, the protocol of what they may touch, so
 this is the only module that imports them all and none imports it.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 from typing import Any
@@ -32,6 +34,7 @@ from bridge.trade_server.money import Money, Quote
 from bridge.trade_server.pending import expire, finish, modify, place, trigger
 from bridge.trade_server.queries import ServerQueries
 from bridge.trade_server.records import Position, position_transaction, transaction
+from bridge.trade_server.snapshot import Book
 from bridge.symbols import SymbolSpec
 
 __all__ = ["RequestError", "TradeServer"]
@@ -159,6 +162,41 @@ class TradeServer(ServerQueries):
         profit = self.money.profit(position.type, position.symbol, position.volume,
                                    position.price_open, position.price_current)
         position.profit = profit if profit is not None else 0.0
+
+    # --- persistence: the book a continued account starts from (see snapshot.py) ---
+
+    def book(self) -> Book:
+        """What a broker keeps of this account between sessions (copies of the records:
+        the caller may serialise it while the server trades on)."""
+        return Book(login=self.login, balance=self.balance, credit=self.credit,
+                    positions=[copy.copy(p) for p in self.positions.values()],
+                    orders=[copy.copy(o) for o in self.orders.values()],
+                    history_orders=list(self.history_orders), history_deals=list(self.history_deals),
+                    quotes=dict(self.quotes), server_time_ms=self.server_time_ms, next_order=self._next_order,
+                    next_deal=self._next_deal, next_request=self._next_request_id, version=self.version,
+                    account_version=self.account_version, rng_state=self._rng.getstate())
+
+    def restore(self, book: Book) -> None:
+        """Continue the account `book` describes, before any quote or request. ValueError if it
+        is another account's or names a symbol this server does not simulate."""
+        if book.login != self.login:
+            raise ValueError(f"the saved account is {book.login}, this terminal is {self.login}")
+        unknown = sorted(book.symbols() - set(self.symbols))
+        if unknown:
+            raise ValueError(f"the saved account trades {unknown[0]}, a symbol this terminal does not simulate")
+        self.balance, self.credit = book.balance, book.credit
+        self.positions = {p.ticket: copy.copy(p) for p in book.positions}
+        self.orders = {o.ticket: copy.copy(o) for o in book.orders}
+        self.history_orders, self.history_deals = list(book.history_orders), list(book.history_deals)
+        self.quotes.clear()  # in place: Money reads this very dict
+        self.quotes.update(book.quotes)
+        self.server_time_ms = book.server_time_ms
+        self._next_order, self._next_deal = book.next_order, book.next_deal
+        self._next_request_id = book.next_request
+        self.version, self.account_version = book.version, book.account_version
+        self._rng.setstate(book.rng_state)
+        for position in self.positions.values():
+            self.mark(position)
 
     # --- time and quotes ---
 
