@@ -1,10 +1,13 @@
 """Candles: bar alignment on the broker's clock, a fixed-size bar history, tick-to-bar building.
 
 This module owns what a "bar" is in the executor and in the simulator alike: bars are built
-from the **bid** as in MetaTrader 5, open on the broker server's clock (server time = UTC +
-`tz_offset_s`, so a D1 bar starts at server midnight), count ticks as `tick_volume` and keep
-the smallest spread seen, in points. Times are ms UTC. Periods without ticks (weekends,
-holidays) produce no bars. Pure numpy: no actors, no sockets.
+from the **bid** as in MetaTrader 5, open on the broker server's clock (a D1 bar starts at
+server midnight, a week on Sunday's), count ticks as `tick_volume` and keep the smallest
+spread seen, in points. Times are ms UTC. Periods without ticks (weekends, holidays) produce
+no bars. The server's clock is a `bridge.server_tz.ServerTz` (or a fixed offset in seconds):
+each time is aligned with the offset valid then, so D1 edges stay at server midnight across
+a DST switch (see `ServerTz.period_start` for the day the clock skips or repeats an hour).
+Pure numpy: no actors, no sockets.
 """
 
 from __future__ import annotations
@@ -15,8 +18,13 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 
 from bridge.mt5 import TIMEFRAME_SECONDS
+from bridge.server_tz import ServerTz, as_server_tz
 
 TIMEFRAMES = ("M1", "M5", "M15", "M30", "H1", "H4", "D1")
+WEEK_MS = 7 * 86_400_000
+WEEK_ORIGIN_MS = 3 * 86_400_000  # 1970-01-04, a Sunday: MT5's weeks begin on Sunday 00:00 server time
+
+Tz = ServerTz | int  # a server's zone, or a fixed offset from UTC in seconds
 
 RATE_COLUMNS = ("time", "open", "high", "low", "close", "tick_volume", "spread", "real_volume")
 
@@ -29,20 +37,24 @@ def timeframe_ms(timeframe: str) -> int:
         raise ValueError(f"unknown timeframe {timeframe!r}: use one of {', '.join(TIMEFRAMES)}") from None
 
 
-def bar_open_time(time_ms: int, timeframe: str, tz_offset_s: int = 0) -> int:
+def bar_open_time(time_ms: int, timeframe: str, tz: Tz = 0) -> int:
     """Open time (ms UTC) of the `timeframe` bar holding `time_ms`, aligned on server time."""
     period = timeframe_ms(timeframe)
-    offset = tz_offset_s * 1000
+    if isinstance(tz, ServerTz):
+        return tz.period_start(time_ms, period)
+    offset = tz * 1000
     server_ms = time_ms + offset
     return server_ms - server_ms % period - offset
 
 
-def bar_open_times(times_ms: np.ndarray, timeframe: str, tz_offset_s: int = 0) -> np.ndarray:
+def bar_open_times(times_ms: np.ndarray, timeframe: str, tz: Tz = 0) -> np.ndarray:
     """Vectorised `bar_open_time` (Python's floor modulo semantics, also for negatives)."""
-    period = timeframe_ms(timeframe)
-    offset = tz_offset_s * 1000
-    server_ms = np.asarray(times_ms, dtype=np.int64) + offset
-    return server_ms - np.mod(server_ms, period) - offset
+    return as_server_tz(tz).period_starts(times_ms, timeframe_ms(timeframe))
+
+
+def week_open_time(time_ms: int, tz: Tz = 0) -> int:
+    """Open time (ms UTC) of the week holding `time_ms`: Sunday 00:00 on the server's clock."""
+    return as_server_tz(tz).period_start(time_ms, WEEK_MS, WEEK_ORIGIN_MS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,11 +171,12 @@ class CandleBuilder:
     `point` converts the ask-bid spread into points; 0 records a spread of 0.
     """
 
-    def __init__(self, timeframe: str, tz_offset_s: int = 0, capacity: int = 2000,
+    def __init__(self, timeframe: str, tz: Tz = 0, capacity: int = 2000,
                  point: float = 0.0) -> None:
         timeframe_ms(timeframe)  # refuse an unknown timeframe now, not on the first tick
         self.timeframe = timeframe
-        self.tz_offset_s = tz_offset_s
+        # The server's zone; whoever learns more of it (an offset switch) sets a new one here.
+        self.tz = as_server_tz(tz)
         self.point = point
         self.series = BarSeries(capacity)
         self._forming: _FormingBar | None = None
@@ -182,7 +195,7 @@ class CandleBuilder:
             return None
         self._last_tick_ms = time_msc
         spread = self.spread_points(bid, ask)
-        opened = bar_open_time(time_msc, self.timeframe, self.tz_offset_s)
+        opened = bar_open_time(time_msc, self.timeframe, self.tz)
         if self._forming is not None and opened == self._forming.time:
             self._forming.update(bid, spread, volume)
             return None
@@ -195,7 +208,7 @@ class CandleBuilder:
         if self._last_tick_ms is not None and time_msc < self._last_tick_ms:
             return False
         last_closed = self.series.last_time
-        if last_closed is not None and bar_open_time(time_msc, self.timeframe, self.tz_offset_s) <= last_closed:
+        if last_closed is not None and bar_open_time(time_msc, self.timeframe, self.tz) <= last_closed:
             return False
         return True
 
@@ -245,7 +258,7 @@ def _rows(rates: Mapping[str, Any]) -> list[Bar]:
     ]
 
 
-def aggregate(rates_m1: Mapping[str, Any], timeframe: str, tz_offset_s: int = 0) -> dict[str, np.ndarray]:
+def aggregate(rates_m1: Mapping[str, Any], timeframe: str, tz: Tz = 0) -> dict[str, np.ndarray]:
     """Roll M1 rate columns (oldest first) up into `timeframe` rate columns.
 
     Matches what `CandleBuilder` would have built from the same ticks: first open, highest
@@ -255,7 +268,7 @@ def aggregate(rates_m1: Mapping[str, Any], timeframe: str, tz_offset_s: int = 0)
     times = np.asarray(rates_m1["time"], dtype=np.int64)
     if times.size == 0:
         return {name: np.zeros(0, dtype=np.int64 if name == "time" else np.float64) for name in RATE_COLUMNS}
-    opened = bar_open_times(times, timeframe, tz_offset_s)
+    opened = bar_open_times(times, timeframe, tz)
     starts = np.flatnonzero(np.r_[True, opened[1:] != opened[:-1]])
     ends = np.r_[starts[1:], times.size] - 1
 

@@ -139,13 +139,13 @@ def random_ticks(seed: int, start_ms: int, hours: float) -> list[tuple[int, floa
 @pytest.mark.parametrize("timeframe", ["M5", "H1", "D1"])
 def test_aggregating_m1_matches_building_directly(timeframe):
     ticks = random_ticks(7, utc_ms(2024, 3, 6, 20, 7), hours=8)
-    m1 = CandleBuilder("M1", tz_offset_s=7200, capacity=5000, point=0.00001)
-    direct = CandleBuilder(timeframe, tz_offset_s=7200, capacity=5000, point=0.00001)
+    m1 = CandleBuilder("M1", tz=7200, capacity=5000, point=0.00001)
+    direct = CandleBuilder(timeframe, tz=7200, capacity=5000, point=0.00001)
     for time_ms, bid, ask in ticks:
         m1.on_tick(time_ms, bid, ask)
         direct.on_tick(time_ms, bid, ask)
 
-    rolled = aggregate(m1.series.columns(), timeframe, tz_offset_s=7200)
+    rolled = aggregate(m1.series.columns(), timeframe, tz=7200)
     built = direct.series.columns()
 
     assert len(built["time"]) >= 1
