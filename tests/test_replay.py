@@ -59,7 +59,10 @@ def test_plain_csv_times(tmp_path, stamp):
     ("time,open,high,low\n1,1,1,1\n", "missing ['close']"),
     ("time,open,high,low,close,volume\n1767571200,1.1,1.0,1.2,1.15,7\n", "not a valid OHLC"),
     ("time,open,high,low,close,volume\n1767571200,1.1,1.2,1.0,abc,7\n", "p.csv:2: bad row"),
-    ("time,open,high,low,close,volume\n1767571200,1.1,1.2,1.0,1.1,7\n1767571200,1.1,1.2,1.0,1.1,7\n", "two bars"),
+    ("time,open,high,low,close,volume\n1767571200,1.1,1.2,1.0,1.1,7\n1767571200,1.1,1.2,1.0,1.1,7\n",
+     "p.csv:3: a second bar at 2026-01-05 00:00:00 UTC (the first on line 2)"),
+    ("time,open,high,low,close,volume\n1767571200,1.1,1.2,1.0,1.1,7\n\n1767574800,1.1,1.2,1.0,1.1,7\n"
+     "1767571260,1.1,1.2,1.0,1.1,7\n", "p.csv:5: time goes back (2026-01-05 00:01:00 UTC after 2026-01-05 01:00:00 UTC"),
     ("<DATE>\t<TIME>\t<OPEN>\n2026.01.05\t00:00:00\t1.1\n", "MT5 export needs columns"),
     (MT5_EXPORT.replace("2026.01.05\t01", "05/01/2026\t01"), "p.csv:3: not an MT5 bar line"),
 ])
@@ -110,7 +113,7 @@ def test_a_replay_is_the_same_on_every_run_and_fills_at_bar_opens(history):
     first = replay(history, H1_STRATEGY)
     second, text = replay_file(str(ROOT / "examples" / "sma_cross_h1.json"), csv_path=history)  # `run.py replay`
     assert first["trades"] and first["trades"] == second["trades"]
-    assert text.startswith("400 bars replayed; ") and "\n\nSTRATEGIES\n" in text
+    assert text.startswith("400 bars replayed; ") and "\n\nSTRATEGIES" in text
     assert first["strategies"] == second["strategies"] and first["bars"] == 400
     bars = load_bars(history)
     opens = dict(zip(bars["time"].tolist(), bars["open"].tolist()))

@@ -30,25 +30,32 @@ def load_bars(path: str | Path, *, tz_offset_s: int = 0) -> dict[str, np.ndarray
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise HistoryFileError(f"cannot read {path}: {exc}") from None
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
         raise HistoryFileError(f"{path} is empty")
-    if lines[0].lstrip().startswith(MT5_HEADER):
+    if lines[0][1].lstrip().startswith(MT5_HEADER):
         rows = _mt5_rows(path, lines, tz_offset_s)
     else:
         rows = _plain_rows(path, lines)
     if not rows:
         raise HistoryFileError(f"{path} has a header but no bars")
-    rows.sort(key=lambda r: r[0])
-    times = [r[0] for r in rows]
-    duplicate = next((t for a, t in zip(times, times[1:]) if a == t), None)
-    if duplicate is not None:
-        raise HistoryFileError(f"{path}: two bars at {_iso(duplicate)}")
-    columns = list(zip(*rows))
+    _check_order(path, rows)
+    columns = list(zip(*rows))[1:]  # without the line numbers
     bars = {name: np.asarray(values, dtype=np.int64 if name == "time" else np.float64)
             for name, values in zip(COLUMNS, columns)}
     _check_prices(path, bars)
     return bars
+
+
+def _check_order(path: Path, rows: list[tuple[Any, ...]]) -> None:
+    """Bars oldest first, as MT5 exports them: a time that goes back or repeats is a damaged
+    or concatenated file, and replaying it in another order would be another market."""
+    for (line_a, time_a, *_), (line_b, time_b, *_) in zip(rows, rows[1:]):
+        if time_b < time_a:
+            raise HistoryFileError(f"{path}:{line_b}: time goes back ({_iso(time_b)} after {_iso(time_a)} "
+                                   f"on line {line_a}); bars must be oldest first")
+        if time_b == time_a:
+            raise HistoryFileError(f"{path}:{line_b}: a second bar at {_iso(time_b)} (the first on line {line_a})")
 
 
 def bar_period_ms(times: np.ndarray) -> int:
@@ -59,19 +66,20 @@ def bar_period_ms(times: np.ndarray) -> int:
     return int(gaps[np.argmax(counts)])
 
 
-def _mt5_rows(path: Path, lines: list[str], tz_offset_s: int) -> list[tuple[Any, ...]]:
-    header = lines[0].split("\t")
+# Rows are (line number, time ms, open, high, low, close, tick volume, spread).
+def _mt5_rows(path: Path, lines: list[tuple[int, str]], tz_offset_s: int) -> list[tuple[Any, ...]]:
+    header = lines[0][1].split("\t")
     names = [h.strip().strip("<>").upper() for h in header]
     required = {"DATE", "OPEN", "HIGH", "LOW", "CLOSE", "TICKVOL"}
     if not required <= set(names):
         raise HistoryFileError(f"{path}: MT5 export needs columns {sorted(required)}, found {names}")
     rows = []
-    for number, line in enumerate(lines[1:], start=2):
+    for number, line in lines[1:]:
         cells = dict(zip(names, (c.strip() for c in line.split("\t"))))
         try:
             stamp = dt.datetime.strptime(f"{cells['DATE']} {cells.get('TIME') or '00:00:00'}", "%Y.%m.%d %H:%M:%S")
             server_ms = int(stamp.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
-            rows.append((server_ms - tz_offset_s * 1000, float(cells["OPEN"]), float(cells["HIGH"]),
+            rows.append((number, server_ms - tz_offset_s * 1000, float(cells["OPEN"]), float(cells["HIGH"]),
                          float(cells["LOW"]), float(cells["CLOSE"]), float(cells["TICKVOL"]),
                          float(cells.get("SPREAD") or 0)))
         except (KeyError, ValueError) as exc:
@@ -79,20 +87,20 @@ def _mt5_rows(path: Path, lines: list[str], tz_offset_s: int) -> list[tuple[Any,
     return rows
 
 
-def _plain_rows(path: Path, lines: list[str]) -> list[tuple[Any, ...]]:
-    reader = csv.reader(lines)
-    header = [h.strip().lower() for h in next(reader)]
+def _plain_rows(path: Path, lines: list[tuple[int, str]]) -> list[tuple[Any, ...]]:
+    header = [h.strip().lower() for h in next(csv.reader([lines[0][1]]))]
     required = ["time", "open", "high", "low", "close"]
     missing = [c for c in required if c not in header]
     if missing:
         raise HistoryFileError(f"{path}: plain CSV needs a header with {required + ['volume']}, missing {missing}")
     index = {name: header.index(name) for name in header}
     rows = []
-    for number, cells in enumerate(reader, start=2):
+    for number, line in lines[1:]:
+        cells = next(csv.reader([line]))
         try:
             volume = float(cells[index["volume"]]) if "volume" in index else 0.0
-            rows.append((_parse_time(cells[index["time"]].strip()), *(float(cells[index[c]]) for c in required[1:]),
-                         volume, 0.0))
+            rows.append((number, _parse_time(cells[index["time"]].strip()),
+                         *(float(cells[index[c]]) for c in required[1:]), volume, 0.0))
         except (IndexError, ValueError) as exc:
             raise HistoryFileError(f"{path}:{number}: bad row ({exc}): {','.join(cells)[:80]!r}") from None
     return rows
