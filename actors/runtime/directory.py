@@ -4,6 +4,7 @@ Actors address each other by name ("journal", "account:1001", "strategy:sma-1"),
 reference kept from start-up, because the Supervisor replaces an actor's reference when it
 restarts it. A `tell` to a name that is not running is logged and reported as False: the
 sender decides whether that matters (orders are protected by the journal, not by delivery).
+Every published event is also logged at INFO, in words (`actors.runtime.event_text`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from typing import Any
 
 import pykka
 from loguru import logger
+
+from actors.runtime.event_text import describe
+
+# Messages the next one of the same kind replaces (the newest quote): one that finds no actor
+# is no loss, and at start-up, before an account's actors run, warning about each is noise.
+SUPERSEDED = frozenset({"TickBatch"})
 
 
 class Directory:
@@ -50,7 +57,9 @@ class Directory:
     def tell(self, name: str, message: Any) -> bool:
         ref = self.get(name)
         if ref is None:
-            logger.warning("dropped {} for {}: no such actor running", type(message).__name__, name)
+            kind = type(message).__name__
+            logger.log("DEBUG" if kind in SUPERSEDED else "WARNING", "dropped {} for {}: no such actor running",
+                       kind, name)
             return False
         try:
             ref.tell(message)
@@ -61,6 +70,8 @@ class Directory:
 
     def publish(self, event: Any) -> None:
         """An event goes to the journal (the record) and to the control server (the PUB socket)."""
+        name = type(event).__name__
+        logger.info("{}: {}", name, describe(name, {f: getattr(event, f) for f in getattr(event, "__dataclass_fields__", ())}))
         self.tell("journal", event)
         self.tell("control", event)
 
