@@ -71,7 +71,8 @@ class Directory:
     def publish(self, event: Any) -> None:
         """An event goes to the journal (the record) and to the control server (the PUB socket)."""
         name = type(event).__name__
-        logger.info("{}: {}", name, describe(name, {f: getattr(event, f) for f in getattr(event, "__dataclass_fields__", ())}))
+        fields = {f: getattr(event, f) for f in getattr(event, "__dataclass_fields__", ())}
+        logger.info("{}: {}", name, describe(name, fields))
         self.tell("journal", event)
         self.tell("control", event)
 
