@@ -17,6 +17,7 @@ from actors import messages as m
 from actors.errors import CONFLICT, NOT_FOUND, TRADING_LOCKED, UNAVAILABLE, ControlError
 from actors.runtime.kill_switch import KillGate
 from actors.runtime.status_board import StatusBoard
+from actors.terminal.server_clock import server_now
 
 TRADE_TIMEOUT_S = 20.0
 EMERGENCY_TIMEOUT_S = 90.0
@@ -173,6 +174,20 @@ def _link_health(board: StatusBoard, login: int) -> dict[str, Any]:
     return {"rejected_peer_messages": board.get(f"terminal:{login}", {}).get("rejected_peer_messages", 0)}
 
 
+def _operator_view(board: StatusBoard, login: int) -> dict[str, Any]:
+    """An extension of the STATUS account rows for `ctl top`, `ctl limits` and `run.py doctor`:
+    the limits in effect, and the terminal's server clock minus this machine's (ms)."""
+    server_ms = server_now(board.get(f"clock:{login}"), time.monotonic())
+    return {"limits": board.get(f"risk:{login}", {}).get("limits"),
+            "clock_skew_ms": None if server_ms is None else server_ms - time.time_ns() // 1_000_000}
+
+
+def _last_signal(board: StatusBoard, strategy_id: str) -> dict[str, Any]:
+    """An extension of the STATUS strategy rows: the last bar evaluated and the last signal acted on."""
+    snap = board.get(f"strategy:{strategy_id}", {})
+    return {"last_bar": snap.get("last_bar"), "last_signal": snap.get("last_signal")}
+
+
 def status(board: StatusBoard) -> dict[str, Any]:
     sup = board.get("supervisor", {})
     accts = accounts(board)
@@ -182,8 +197,8 @@ def status(board: StatusBoard) -> dict[str, Any]:
         "kill_switch": sup.get("kill_switch", {"active": False, "reason": None, "locked_until": None}),
         "accounts": [{**{k: a[k] for k in ("login", "type", "currency", "balance", "equity", "margin",
                                            "margin_free", "connected")}, **_trading_state(board, a["login"]),
-                      **_link_health(board, a["login"])} for a in accts],
+                      **_link_health(board, a["login"]), **_operator_view(board, a["login"])} for a in accts],
         "positions": [p for a in accts for p in a["positions"]],
         "orders": [o for a in accts for o in a["orders"]],
-        "strategies": board.get("strategies", []),
+        "strategies": [{**row, **_last_signal(board, row["strategy_id"])} for row in board.get("strategies", [])],
     }

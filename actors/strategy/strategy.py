@@ -8,6 +8,7 @@ position sized and protected by the strategy's settings. Paused: exits only.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from loguru import logger
@@ -45,6 +46,7 @@ class Strategy(Supervised):
         self.cache = cache
         self.series_key = (account, definition["symbol"], definition["timeframe"])
         self.ready = False
+        self.last_signal: dict[str, Any] | None = None  # {signal, time of its bar}: STATUS shows it
 
     def on_start(self) -> None:
         # The Account manages exits (it goes on doing so while this strategy is paused or gone).
@@ -101,8 +103,10 @@ class Strategy(Supervised):
                 if p["strategy_id"] == self.strategy_id]
         held = {side: sum(1 for p in mine if p["side"] == side) for side in ("buy", "sell")}
         if signals.exit_long and held["buy"]:
+            self._signal("exit_long", bar, "closing its buy positions")
             self._close("buy", "exit_long")
         if signals.exit_short and held["sell"]:
+            self._signal("exit_short", bar, "closing its sell positions")
             self._close("sell", "exit_short")
         if self.paused:
             return
@@ -112,6 +116,7 @@ class Strategy(Supervised):
         side = "buy" if signals.entry_long else "sell" if signals.entry_short else None
         if side is None or held[side]:
             return  # one position per direction: an entry while holding one is not a new signal
+        self._signal("entry_long" if side == "buy" else "entry_short", bar, f"asking to open a {side}")
         stop = self.settings.get("stop_loss", {})
         target = self.settings.get("take_profit", {})
         sizing = self.settings.get("sizing", {"method": "fixed", "lots": 0.01})
@@ -126,9 +131,19 @@ class Strategy(Supervised):
         value = float(indicators.atr(bars.high, bars.low, bars.close, period)[-1]) if len(bars.close) else float("nan")
         return value if value == value else None  # NaN while warming up: the sizing says so
 
+    def _signal(self, signal: str, bar: m.BarClosed, doing: str) -> None:
+        self.last_signal = {"signal": signal, "time": bar.time}
+        logger.info("{}: {} on the {} {} bar of {}: {}", self.name, signal, self.definition["symbol"],
+                    self.definition["timeframe"], _utc(bar.time), doing)
+
     def _post(self) -> None:
-        self.board.post(self.name, {"ready": self.ready, "last_bar": self.bars.last_time, "paused": self.paused})
+        self.board.post(self.name, {"ready": self.ready, "last_bar": self.bars.last_time, "paused": self.paused,
+                                    "last_signal": self.last_signal})
 
     def _close(self, side: str, why: str) -> None:
         self.directory.tell(f"account:{self.account}", m.CloseStrategyPositions(
             strategy_id=self.strategy_id, account=self.account, side=side, reason=why, corr=""))
+
+
+def _utc(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))

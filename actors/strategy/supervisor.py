@@ -100,7 +100,7 @@ class StrategySupervisor(Supervised):
         if old is not None and old.state in LIVE_STATES:
             return self._error(cmd.corr, errors.CONFLICT, f"strategy {cmd.strategy_id} is already {old.state}; "
                                "STOP_STRATEGY it first or use UPDATE_STRATEGY")
-        if not self._compiles(cmd.corr, cmd.definition):
+        if not self._compiles(cmd.corr, cmd.definition) or not self._offered(cmd.corr, cmd.account, cmd.definition):
             return
         spec = StrategySpec(cmd.strategy_id, cmd.account, cmd.definition, RUNNING)
         self.specs[spec.strategy_id] = spec
@@ -145,7 +145,8 @@ class StrategySupervisor(Supervised):
 
     def _update(self, cmd: m.UpdateStrategy) -> None:
         spec = self._find(cmd.corr, cmd.strategy_id)
-        if spec is None or not self._compiles(cmd.corr, cmd.definition):
+        if spec is None or not self._compiles(cmd.corr, cmd.definition) \
+                or not self._offered(cmd.corr, spec.account, cmd.definition):
             return
         spec.definition = cmd.definition
         if spec.state in LIVE_STATES:
@@ -199,6 +200,19 @@ class StrategySupervisor(Supervised):
                                                         "position": exc.position})
             return False
         return True
+
+    def _offered(self, corr: str, account: int, definition: dict[str, Any]) -> bool:
+        """Whether the account's terminal offers the strategy's symbol. A symbol it does not
+        would wait for its history forever; until the terminal has listed its symbols,
+        nothing can be judged and the strategy is accepted."""
+        symbols = self.board.get(f"symbols:{account}")
+        if not symbols or definition["symbol"] in symbols:
+            return True
+        known = sorted(symbols)
+        self._error(corr, errors.NOT_FOUND, f"symbol {definition['symbol']} is not offered by account {account}; "
+                    f"known: {', '.join(known[:30])}{' ...' if len(known) > 30 else ''}",
+                    {"field": "strategy.symbol", "symbols": known[:100]})
+        return False
 
     def _find(self, corr: str, strategy_id: str) -> StrategySpec | None:
         spec = self.specs.get(strategy_id)
