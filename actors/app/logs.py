@@ -31,7 +31,10 @@ def stderr_format(level: str):
             return STDERR_FORMAT + "\n"
         if verbose:
             return STDERR_FORMAT + "\n{exception}\n"
-        return STDERR_FORMAT + " <red>[{exception.type.__name__}: {exception.value}]</red>\n"
+        exception = record["exception"]
+        # In the format string {exception} is the whole traceback: the one line goes through extra.
+        record["extra"]["exception_line"] = f"{exception.type.__name__}: {exception.value}"
+        return STDERR_FORMAT + " <red>[{extra[exception_line]}]</red>\n"
     return format_
 
 
