@@ -17,11 +17,14 @@ from typing import Any
 
 from bridge import mt5
 from stress.driver import RunData
+from stress.observe import SAMPLE_EVERY_S
 from stress.verify import check, read_journal
 
 DONE = (mt5.TRADE_RETCODE_DONE, mt5.TRADE_RETCODE_DONE_PARTIAL)
 MB = 1024 * 1024
 MAILBOX_KEYS = ("mailboxes", "mailbox_depths", "mailbox", "queues")
+RSS_EDGE_S = 60.0
+OVERLAP_SHARE = 0.8  # a bar's orders still coming this late into the next bar: attribution is unsure
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -47,7 +50,8 @@ def latency(data: RunData) -> dict[str, Any]:
     per_step: dict[int, list[int]] = {}
     for o in orders:
         per_step.setdefault(o["step"], []).append(o["t"])
-    last_out = [(max(ts) - data.tail.step_pub[step]) / 1e6 for step, ts in per_step.items() if step in data.tail.step_pub]
+    last_out = [(max(ts) - data.tail.step_pub[step]) / 1e6 for step, ts in per_step.items()
+                if step in data.tail.step_pub]
     figures = {"latency_n": len(lat), "latency_p50_ms": percentile(lat, 50), "latency_p90_ms": percentile(lat, 90),
                "latency_p99_ms": percentile(lat, 99), "latency_max_ms": max(lat) if lat else None,
                "last_order_out_p50_ms": percentile(last_out, 50),
@@ -114,8 +118,9 @@ def resources(data: RunData) -> dict[str, Any]:
         if a.pid == b.pid:
             cpu_s += b.cpu_s - a.cpu_s
             wall_s += b.t - a.t
-    head = [s.rss for s in window[:10]]
-    tail = [s.rss for s in window[-10:]]
+    edge = max(1, min(len(window) // 10, int(RSS_EDGE_S / SAMPLE_EVERY_S)))  # the first and last minute at most
+    head = [s.rss for s in window[:edge]]
+    tail = [s.rss for s in window[-edge:]]
     return {"rss_peak_mb": max(s.rss for s in samples) / MB, "rss_start_mb": median(head) / MB,
             "rss_end_mb": median(tail) / MB, "rss_growth_mb": (median(tail) - median(head)) / MB,
             "cpu_mean_pct": 100 * cpu_s / wall_s if wall_s else None, "threads_max": max(s.threads for s in samples)}
@@ -148,6 +153,12 @@ def compute(data: RunData) -> dict[str, Any]:
         figures.update(flat_s=data.emergency.get("flat_s"), emergency_reply_s=data.emergency.get("reply_s"),
                        open_before_stop=data.emergency.get("open_before"),
                        remaining_after_stop=data.emergency.get("remaining_at_terminal"))
+    interval_ms = 1000 * data.config.ticks_per_bar / data.config.tick_rate
+    if (figures.get("last_order_out_max_ms") or 0) > OVERLAP_SHARE * interval_ms:
+        data.notes.append(f"bars overlapped: a bar's last order came {figures['last_order_out_max_ms']:.0f} ms after "
+                          f"its tick, with bars {interval_ms:.0f} ms apart; an order is timed from the latest bar "
+                          "of its symbol, so latency is understated and missed actions overstated; use a lower "
+                          "--tick-rate")
     figures["floor"] = data.floor
     figures["fault_counts"] = data.fault_counts
     figures["executor_starts"] = data.executor_starts

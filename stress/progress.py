@@ -64,7 +64,8 @@ class Progress:
         recent = [o["lat"] / 1e6 for o in orders[-RECENT:] if first and o["lat"] is not None and o["step"] is not None
                   and o["step"] >= first and not o["cached"]]
         if recent:
-            figures["tick->order (recent)"] = f"p50 {percentile(recent, 50):.1f} ms, p99 {percentile(recent, 99):.1f} ms"
+            p50, p99 = percentile(recent, 50), percentile(recent, 99)
+            figures["tick->order (recent)"] = f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
         samples = snapshot.get("samples") or []
         if samples:
             figures["executor RSS"] = f"{samples[-1].rss / 1024 / 1024:.0f} MB"

@@ -108,8 +108,9 @@ def render(data: RunData, figures: dict[str, Any], console: Console | None = Non
         target = config.targets.get(key)
         verdict = judged.get(key, "")
         style = {"PASS": "green", "MISS": "red"}.get(verdict, "")
+        shown = f"[{style}]{verdict}[/{style}]" if style else verdict
         table.add_row(label, _value(figures.get(key), unit, decimals), f"{ratio:,.0f}x" if ratio else "",
-                      f"{target[0]} {target[1]:g}" if target else "", f"[{style}]{verdict}[/{style}]" if style else verdict)
+                      f"{target[0]} {target[1]:g}" if target else "", shown)
     console.print(table)
     if floor.get("per_order_p50_ms") is not None:
         console.print(f"relay floor (python SUB->DEALER, {floor['orders_per_round']} orders per round of "
@@ -166,7 +167,8 @@ def write_plot(path: Path, data: RunData, figures: dict[str, Any]) -> None:
         top.set_yscale("log")
     for key, style in (("latency_p50_ms", "--"), ("latency_p99_ms", ":")):
         if figures.get(key) is not None:
-            top.axhline(figures[key], linestyle=style, color="black", linewidth=1, label=f"{key[8:11]} {figures[key]:.1f} ms")
+            top.axhline(figures[key], linestyle=style, color="black", linewidth=1,
+                        label=f"{key[8:11]} {figures[key]:.1f} ms")
     floor = (figures.get("floor") or {}).get("per_order_p50_ms")
     if floor:
         top.axhline(floor, color="green", linewidth=1, label=f"relay floor p50 {floor:.2f} ms")

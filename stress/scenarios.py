@@ -93,7 +93,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "bar50": dict(strategies=50, symbols=10, tick_rate=0.5, bars=30,
                   targets={"latency_p50_ms": ("<=", 5.0), "latency_p99_ms": ("<=", 15.0), "lost": ("==", 0),
                            "duplicates": ("==", 0), "orphans": ("==", 0), "missed_actions": ("==", 0)}),
-    "bar500": dict(strategies=500, symbols=10, tick_rate=0.2, bars=10,
+    "bar500": dict(strategies=500, symbols=10, tick_rate=0.1, bars=8,
                    targets={"last_order_out_max_ms": ("<=", 150.0), "rss_peak_mb": ("<=", 300.0), "lost": ("==", 0),
                             "duplicates": ("==", 0)}),
     "steady": dict(strategies=50, symbols=10, tick_rate=20.0, ticks_per_bar=100, duration_s=60.0,
