@@ -1,11 +1,12 @@
-"""The executor's command line: `service`, `sim`, `replay`, `ctl` and `otp-setup`.
+"""The executor's command line: `service`, `sim`, `replay`, `ctl`, `otp-setup`, `backup` and `restore`.
 
 Thin on purpose: parse, call, map failures to exit codes (0 ok, 1 runtime failure,
 2 bad usage) with one line that says what to do. The options are defined here, in one
 place, because they are what a user reads (`--help`); what they mean lives in the packages:
 the service's configuration and its precedence in `actors.app.config`, the simulated
 terminal (`sim` and its faults) in `bridge.sim.options`, replay in `actors.app.replay`,
-the `ctl` commands in `actors.control.ctl`, the TOTP secret in `actors.runtime.confirmation`.
+the `ctl` commands in `actors.control.ctl`, the TOTP secret in `actors.runtime.confirmation`,
+journal backups in `actors.journal.backup`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     svc.add_argument("--prices-ctl", help="with --paper-prices: the real EA's request endpoint (default tcp://127.0.0.1:5567)")
     svc.add_argument("--prices-md", help="with --paper-prices: the real EA's market-data endpoint (default tcp://127.0.0.1:5568)")
     svc.add_argument("--log-level", default=None, help="stderr log level (default INFO)")
+    svc.add_argument("--sim-reset", action="store_true", help="start the simulated terminal's paper account afresh "
+                     "(it is kept in the data dir and continued otherwise; the old state is kept aside)")
 
     sim = sub.add_parser("sim", help="run the simulated MT5 terminal as its own process")
     sim.add_argument("--ctl", default="tcp://127.0.0.1:5557", help="the executor's EA request endpoint")
@@ -62,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--start", metavar="WHEN", help="simulated market start, ISO 8601 UTC or epoch ms (default now)")
     sim.add_argument("--always-open", action="store_true", help="quote and trade round the clock, ignoring sessions")
     sim.add_argument("--calendar", type=Path, help="economic calendar JSON it answers (news blackouts)")
+    sim.add_argument("--state", type=Path, metavar="FILE", help="keep the paper account in FILE and continue "
+                     "it at the next start (money, positions, orders, history, tickets, clock)")
+    sim.add_argument("--reset", action="store_true", help="with --state: start a fresh account (the old file kept aside)")
     sim.add_argument("--stepped", type=Path, metavar="PLAN", help="stress harness mode (stress/): server time moves "
                      "a step at a time on the harness's command; ticks and orders are time-stamped")
     paper = sim.add_argument_group("paper trading on real prices")
@@ -98,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     otp.add_argument("--account-name", default="executor", help="the label your authenticator app shows")
     otp.add_argument("--force", action="store_true", help="replace an existing secret (its codes stop working)")
 
+    backup = sub.add_parser("backup", help="back the journal up now (also while the service runs)")
+    backup.add_argument("--data-dir", type=Path, default=Path("data"), help="the service's data dir (default ./data)")
+    backup.add_argument("--to", type=Path, help="the folder to put the backup in (default <data dir>/backups)")
+    restore = sub.add_parser("restore", help="put a journal backup in place (the service must be stopped)")
+    restore.add_argument("backup", type=Path, metavar="FILE", help="a backup folder, or the journal.sqlite3 in it")
+    restore.add_argument("--data-dir", type=Path, default=Path("data"), help="the service's data dir (default ./data)")
+
     ctl.add_parser(sub)
     return parser
 
@@ -107,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     commands = {"service": run_service, "sim": run_sim, "ctl": run_ctl, "replay": run_replay,
-                "otp-setup": run_otp_setup}
+                "otp-setup": run_otp_setup, "backup": run_backup, "restore": run_restore}
     try:
         code = commands[args.command](args)
         sys.stdout.flush()  # inside the try: a reader gone away is seen here, not at exit
@@ -126,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_service(args: argparse.Namespace) -> int:
     from actors.app.config import service_config
+    from actors.app.data_dir_lock import DataDirBusy
     from actors.app.logs import setup_logging
     from actors.app.service import Service, ServiceError
 
@@ -134,11 +148,16 @@ def run_service(args: argparse.Namespace) -> int:
     except (OSError, TypeError, ValueError) as exc:  # ConfigError, or a value of the wrong type
         print(f"run.py service: {exc}", file=sys.stderr)
         return 2
+    service = Service(config, sim_reset=args.sim_reset)
+    try:
+        service.lock.acquire()  # before the log file: a second service must not write in it
+    except DataDirBusy as exc:
+        print(f"run.py service: {exc}", file=sys.stderr)
+        return 2
     setup_logging(config.data_dir, config.log_level)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    service = Service(config)
     try:
         service.start()
     except ServiceError as exc:
@@ -165,7 +184,8 @@ def run_sim(args: argparse.Namespace) -> int:
             broker_file=args.broker, symbols_file=args.symbols, account=args.account, balance=args.balance,
             leverage=args.leverage, tz_offset_s=args.tz_offset_s, start=args.start, always_open=args.always_open,
             calendar_file=args.calendar, prices_from_ea=args.prices_from_ea, prices_ctl=args.prices_ctl,
-            prices_md=args.prices_md, faults=faults)
+            prices_md=args.prices_md, faults=faults, state_file=args.state, reset_state=args.reset,
+            reset_hint="--reset")
     except SimOptionsError as exc:
         print(f"run.py sim: {exc}", file=sys.stderr)
         return 2
@@ -209,6 +229,38 @@ def run_otp_setup(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"run.py otp-setup: cannot write the secret: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def run_backup(args: argparse.Namespace) -> int:
+    from actors.journal.backup import BACKUPS, BackupError, back_up
+
+    try:
+        print(back_up(args.data_dir, args.to or args.data_dir / BACKUPS, "manual"))
+    except BackupError as exc:
+        print(f"run.py backup: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    from actors.app.data_dir_lock import DataDirBusy, DataDirLock
+    from actors.journal.backup import BackupError, restore
+
+    try:
+        with DataDirLock(args.data_dir):  # held throughout: no service starts on a half-restored journal
+            done = restore(args.backup, args.data_dir)
+    except DataDirBusy as exc:
+        print(f"run.py restore: refused, the service is running: {exc}", file=sys.stderr)
+        return 2
+    except BackupError as exc:
+        print(f"run.py restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {done.journal} from {done.backup}")
+    if done.replaced is not None:
+        print(f"the journal it replaced is kept at {done.replaced}")
+    print("the next start reconciles against the terminal: positions, orders and deals since the backup "
+          "are read from it")
     return 0
 
 

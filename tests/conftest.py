@@ -85,7 +85,8 @@ class Executor:
         self.service.stop()
 
     def restart(self) -> Executor:
-        """Stop and start again on the same data dir and endpoints (a new simulator too)."""
+        """Stop and start again on the same data dir and endpoints (a new simulator, which
+        continues the paper account the last one kept in the data dir)."""
         self.stop()
         self.service = Service(self.config).start()
         self.client = ControlClient(self.config.control_endpoint, timeout_s=30.0)

@@ -90,6 +90,10 @@ class ServiceConfig:
     # Default risk limits per account type, over the built-in ones ({"demo": {...}, "live": {...}}).
     # Live defaults may only be tightened here; loosening needs UPDATE_RISK_LIMITS with a TOTP code.
     risk_limits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Journal backups into <data dir>/backups (actors/journal/backup.py): every this many
+    # seconds (0: only the one right after the kill switch engages), the newest `backup_keep` kept.
+    backup_every_s: float = 3600.0
+    backup_keep: int = 48
 
 
 # `run.py service` options -> the keys they set. An option not given (None) leaves the
@@ -120,10 +124,24 @@ def service_config(options: argparse.Namespace) -> ServiceConfig:
     config = _build(values, {**given, "no_sim": options.no_sim or None})
     if config.sim is not None:
         try:
-            terminal_arguments(**config.sim.terminal_options())
+            terminal_arguments(**sim_options(config, reset=bool(getattr(options, "sim_reset", False))))
         except SimOptionsError as exc:
             raise ConfigError(str(exc)) from None
     return config
+
+
+def sim_options(config: ServiceConfig, *, reset: bool = False) -> dict[str, Any]:
+    """`bridge.sim.options.build_terminal`'s keywords (but the endpoints) for the embedded
+    terminal: its paper account is kept in the data dir, like a broker keeps it, so a restart
+    continues it; `reset` starts a fresh one on purpose (`--sim-reset`)."""
+    assert config.sim is not None
+    return dict(config.sim.terminal_options(), reset_state=reset,
+                state_file=config.data_dir / f"sim-state-{config.sim.login}.msgpack")
+
+
+def file_values(config: ServiceConfig) -> dict[str, Any]:
+    """`config` as a `--config` file's JSON values (what backups keep beside the journal)."""
+    return json.loads(json.dumps(dataclasses.asdict(config), default=str))
 
 
 def load_config(path: Path | None, **overrides: Any) -> ServiceConfig:
@@ -159,6 +177,8 @@ def _build(values: dict[str, Any], overrides: dict[str, Any]) -> ServiceConfig:
         values["data_dir"] = Path(values["data_dir"])
     if "kill_lock_s" in values and not float(values["kill_lock_s"]) > 0:
         raise ConfigError("kill_lock_s must be a positive number of seconds")
+    if not float(values.get("backup_every_s", 0)) >= 0 or not int(values.get("backup_keep", 1)) >= 1:
+        raise ConfigError("backup_every_s must be 0 (no scheduled backups) or more, backup_keep at least 1")
     sim_settings = None if (no_sim or sim is None) else SimSettings(**sim)
     if sim_settings is not None and not sim_settings.speed > 0:
         raise ConfigError(f"sim speed must be positive, got {sim_settings.speed}")

@@ -1,17 +1,27 @@
 """The executor as one object: start the supervision tree (and the embedded simulator), wait,
 stop in reverse order. `run.py service` and the tests use exactly this.
+
+It holds its data dir for its whole life (`data_dir_lock`: one service per journal) and
+leaves its configuration there as it runs (`running-config.json`, which backups carry). The
+embedded simulated terminal keeps its paper account in the data dir too, so a restart
+continues it (`config.sim_options`); `sim_reset` starts a fresh one on purpose.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pykka
 from loguru import logger
 
 from actors import messages as m
-from actors.app.config import ServiceConfig
+from actors.app.config import ServiceConfig, file_values, sim_options
+from actors.app.data_dir_lock import DataDirLock
+from actors.journal.backup import RUNNING_CONFIG
 from actors.runtime.confirmation import OtpVerifier, read_secret
 from actors.runtime.directory import Directory
 from actors.runtime.kill_switch import KillGate
@@ -30,10 +40,14 @@ class ServiceError(RuntimeError):
 
 
 class Service:
-    def __init__(self, config: ServiceConfig, sim_factory: Callable[[ServiceConfig], SimTerminal] | None = None) -> None:
-        """`sim_factory` builds a custom simulated terminal (the replay's); default: from config.sim."""
+    def __init__(self, config: ServiceConfig, sim_factory: Callable[[ServiceConfig], SimTerminal] | None = None,
+                 *, sim_reset: bool = False) -> None:
+        """`sim_factory` builds a custom simulated terminal (the replay's); default: from config.sim,
+        continuing its saved paper account unless `sim_reset`."""
         self.config = config
         self._sim_factory = sim_factory
+        self._sim_reset = sim_reset
+        self.lock = DataDirLock(config.data_dir)
         self.directory = Directory()
         self.board = StatusBoard()
         self.gate = KillGate()
@@ -44,7 +58,17 @@ class Service:
         self.sim: SimTerminal | None = None
 
     def start(self) -> Service:
+        """DataDirBusy if another service holds the data dir; ServiceError if it cannot start."""
+        self.lock.acquire()  # first: nothing of the data dir is touched by a second service
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> Service:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(self.config.data_dir / RUNNING_CONFIG, file_values(self.config))
         self.otp.secret = read_secret(self.config.data_dir)
         self.supervisor = Supervisor.start(config=self.config, directory=self.directory, board=self.board,
                                            gate=self.gate, fatal=self.fatal, otp=self.otp)
@@ -54,12 +78,11 @@ class Service:
             raise ServiceError(self.directory.start_error("supervisor") or "the supervisor did not start") from None
         if self._sim_factory is not None or self.config.sim is not None:
             try:  # a bad broker, symbols or calendar file fails here, with the file's own message
-                self.sim = (self._sim_factory or _default_sim)(self.config)
+                self.sim = (self._sim_factory or self._default_sim)(self.config)
                 self.sim.start()
                 if notice := getattr(self.sim, "closed_notice", lambda: None)():
                     logger.warning(notice)
             except Exception as exc:
-                self.stop()
                 raise ServiceError(f"simulated terminal failed to start: {exc}") from exc
         logger.info("executor running: control {}, events {}{}", self.config.control_endpoint,
                     self.config.events_endpoint,
@@ -85,7 +108,9 @@ class Service:
             except pykka.ActorDeadError:
                 pass
             self.supervisor = None
-        logger.info("executor stopped")
+        if self.lock.held:
+            self.lock.release()
+            logger.info("executor stopped")
 
     def __enter__(self) -> Service:
         return self.start()
@@ -94,6 +119,13 @@ class Service:
         self.stop()
 
 
-def _default_sim(config: ServiceConfig) -> SimTerminal | PaperTerminal:
-    return build_terminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
-                          **config.sim.terminal_options())
+    def _default_sim(self, config: ServiceConfig) -> SimTerminal | PaperTerminal:
+        return build_terminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
+                              **sim_options(config, reset=self._sim_reset))
+
+
+def _write_json(path: Path, values: dict) -> None:
+    """Replace `path` whole (a reader, a backup, never sees half a file)."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+    os.replace(temporary, path)

@@ -2,12 +2,13 @@
 kill switch, and stops everything in reverse order.
 
 Core actors start in dependency order (Journal, Gateway, MarketData, ControlServer, the
-strategy supervisor), each confirmed alive with a `Ping` before the next. Each account's
-actors (RiskGuard, Account, Terminal) start when its EA first says hello and take their
-place before MarketData. A crashed actor is restarted together with every actor started
-after it (rest_for_one, at most 3 restarts in 60 s); past that the supervisor escalates:
-it engages the kill switch and marks the service fatal, so the process exits non-zero and
-the OS service manager restarts it into a clean reconciliation.
+strategy supervisor, the journal's BackupSchedule), each confirmed alive with a `Ping`
+before the next. Each account's actors (RiskGuard, Account, Terminal) start when its EA
+first says hello and take their place before MarketData. A crashed actor is restarted
+together with every actor started after it (rest_for_one, at most 3 restarts in 60 s); past
+that the supervisor escalates: it engages the kill switch and marks the service fatal, so
+the process exits non-zero and the OS service manager restarts it into a clean
+reconciliation.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from actors.runtime.confirmation import OtpVerifier
 from actors.control.server import ControlServer
 from actors.runtime.directory import Directory
 from actors.terminal.gateway import Gateway
+from actors.journal.backup import BACKUPS
+from actors.journal.backup_schedule import BackupSchedule
 from actors.journal.journal import Journal
 from actors.runtime.kill_switch import KillGate, KillSwitchState
 from actors.terminal.market_data import MarketData
@@ -106,6 +109,9 @@ class Supervisor(pykka.ThreadingActor):
             control_endpoint=c.control_endpoint, events_endpoint=c.events_endpoint, directory=d, board=b,
             gate=self.gate, otp=self.otp)))
         self._start_child(Child("strategies", lambda: StrategySupervisor.start(directory=d, board=b)))
+        self._start_child(Child("backups", lambda: BackupSchedule.start(
+            data_dir=c.data_dir, into=c.data_dir / BACKUPS, every_s=c.backup_every_s, keep=c.backup_keep,
+            directory=d)))
 
     def on_stop(self) -> None:
         self.state = "stopping"
@@ -226,8 +232,9 @@ class Supervisor(pykka.ThreadingActor):
             return
         self.kill = self.kill.engage(reason, _now_ms(), self.config.kill_lock_s)
         logger.critical("KILL SWITCH engaged: {}; trading locked until {}", reason, _iso(self.kill.locked_until))
-        self.directory.publish(m.KillSwitchEngaged(reason=reason, locked_until=self.kill.locked_until,
-                                                   engaged_at=self.kill.engaged_at))
+        event = m.KillSwitchEngaged(reason=reason, locked_until=self.kill.locked_until, engaged_at=self.kill.engaged_at)
+        self.directory.publish(event)
+        self.directory.tell("backups", event)  # the journal as it stood when trading stopped
         self._post()
 
     def _emergency_stop(self, cmd: m.EmergencyStop) -> None:
