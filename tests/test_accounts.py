@@ -15,8 +15,9 @@ def test_the_account_type_comes_from_the_terminal_and_picks_the_live_limits(exec
     assert account["type"] == "live"
     limits = executor.service.board.get(f"risk:{account['login']}")["limits"]
     assert (limits["max_lot_size"], limits["max_positions"], limits["max_daily_loss_pct"]) == (0.1, 3, 2.0)
-    opened = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.5}, otp=totp(secret))
-    assert opened["volume"] == 0.1  # clamped to the live account's max_lot_size
+    opened = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy",
+                                           "sizing": {"method": "fixed", "lots": 0.5}}, otp=totp(secret))
+    assert opened["volume"] == 0.1  # a sizing's result is clamped to the live account's max_lot_size
 
 
 def test_two_terminals_are_two_accounts_addressed_by_login(executor_factory):

@@ -415,9 +415,15 @@ def test_update_risk_limits_errors(executor):
 
 def test_max_lot_size_bounds_every_order(executor):
     executor.ok("UPDATE_RISK_LIMITS", {"limits": {"max_lot_size": 0.05}})
-    # CONTROL_API: OPEN_POSITION goes through the strategies' sizing, whose result "is clamped
-    # to the symbol's volume min/max/step and to the account's max_lot_size".
-    reply = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.5})
+    # An explicit volume above the limit is the operator's mistake: refused with the reason,
+    # never cut down to a size nobody asked for (and nothing reaches the terminal).
+    err = error_of(executor.request("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1}),
+                   "RISK_REJECTED")
+    assert err["details"]["reasons"][0].startswith("volume 0.1 exceeds max_lot_size 0.05"), err
+    assert not sim_positions(executor)
+    # CONTROL_API: a sizing method's result "is clamped to the symbol's volume min/max/step and
+    # to the account's max_lot_size".
+    reply = executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "sizing": {"method": "fixed", "lots": 0.5}})
     assert reply["volume"] == 0.05, reply
     assert [p["volume"] for p in sim_positions(executor)] == [0.05]
     # Below the symbol's minimum lot: refused with a reason, never rounded up.

@@ -71,7 +71,8 @@ def test_a_daily_loss_breach_halts_flattens_and_locks_the_account(executor):
     wait_for(lambda: executor.sim.server.positions_get() == [], message="the account to be flat")
     wait_for(lambda: executor.status()["strategies"][0]["state"] == "stopped", message="its strategy to stop")
     refused = executor.request("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
-    assert refused["error"]["code"] == "RISK_REJECTED"
+    assert refused["error"]["code"] == "TRADING_LOCKED"  # halted under the breach's lock
+    assert refused["error"]["details"]["locked_until"] == account["locked_until"]
     assert any(r.startswith("account is HALTED (daily loss") for r in refused["error"]["details"]["reasons"])
     again = executor.request("SET_TRADING_STATE", {"state": "ACTIVE"})
     assert again["error"]["code"] == "TRADING_LOCKED"

@@ -3,6 +3,8 @@ way back to ACTIVE after a breach's lock, and a breach that halts one account of
 
 from __future__ import annotations
 
+import time
+
 from actors.runtime.confirmation import write_secret
 from actors.runtime.totp import totp
 from tests.conftest import start_second_terminal, wait_for
@@ -70,6 +72,11 @@ def test_a_breach_halts_its_own_account_and_the_other_trades_on(executor_factory
         wait_for(lambda: executor.sim.server.positions_get() == [], timeout=15, message="the first account to be flat")
         states = {a["login"]: a["trading_state"] for a in executor.status()["accounts"]}
         assert states == {first: "HALTED", first + 1: "ACTIVE"}
+        # Halted under the breach's lock: a new order is TRADING_LOCKED until the lock's end, not a risk refusal.
+        locked = executor.request("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1})
+        assert locked["error"]["code"] == "TRADING_LOCKED", locked
+        until = next(a["locked_until"] for a in executor.status()["accounts"] if a["login"] == first)
+        assert locked["error"]["details"]["locked_until"] == until > time.time() * 1000
         assert len(second.server.positions_get()) == 1
         executor.ok("OPEN_POSITION", {"account": first + 1, "symbol": "GBPUSD", "side": "buy", "volume": 0.1})
         assert executor.status()["kill_switch"]["active"] is False

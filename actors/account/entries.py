@@ -58,6 +58,11 @@ class Entries:
         sizing = cmd.sizing or {"method": "fixed", "lots": cmd.volume if cmd.volume is not None else 0.01}
         intent = m.OrderIntent(strategy_id=MANUAL, account=self.login, symbol=cmd.symbol, side=cmd.side,
                                sizing=sizing, sl_pips=cmd.sl_pips, tp_pips=cmd.tp_pips, comment=cmd.comment)
+        limit = self.board.get(f"risk:{self.login}", {}).get("limits", {}).get("max_lot_size")
+        if cmd.volume is not None and limit is not None and cmd.volume > limit + 1e-9:
+            # The operator's own volume: cut down to the limit, it would trade a size nobody asked for.
+            return self.refuse(intent, cmd.corr, [f"volume {cmd.volume:g} exceeds max_lot_size {limit:g}; ask for "
+                                                  f"at most {limit:g} lots or raise the limit"], errors.RISK_REJECTED)
         self.open(intent, corr=cmd.corr, sl=cmd.sl, tp=cmd.tp)
 
     def open(self, intent: m.OrderIntent, *, corr: str, sl: float | None = None, tp: float | None = None) -> None:
@@ -114,7 +119,8 @@ class Entries:
         self.directory.publish(m.RiskRejected(account=self.login, strategy_id=intent.strategy_id,
                                               symbol=intent.symbol, side=intent.side, reasons=tuple(reasons)))
         details: dict[str, Any] = {"reasons": reasons}
-        if code == errors.TRADING_LOCKED:
+        if code == errors.TRADING_LOCKED:  # the kill switch's lock, else this account's breach lock
             kill = self.board.get("supervisor", {}).get("kill_switch", {})
-            details["locked_until"] = kill.get("locked_until")
+            details["locked_until"] = kill.get("locked_until") if kill.get("active") else \
+                self.board.get(f"risk:{self.login}", {}).get("locked_until")
         reply_error(self.directory, corr, code, "; ".join(reasons), details)

@@ -1,8 +1,9 @@
 """The RiskGuard actor: one per account; approves or refuses every order with reasons.
 
 Each decision carries its error code, chosen here by the rule that refused: TRADING_LOCKED
-when the kill switch did, RISK_REJECTED otherwise. The Account asks it synchronously before
-each order; RiskGuard never calls the Account back, so the ask cannot deadlock.
+when the kill switch did or the account is halted under a breach lock, RISK_REJECTED
+otherwise. The Account asks it synchronously before each order; RiskGuard never calls the
+Account back, so the ask cannot deadlock.
 
 This module is the actor shell. It owns the account's limits (GuardLimits: defaults by the
 account type the terminal reports, the operator's updates, validated and journaled), its
@@ -108,8 +109,10 @@ class RiskGuard(Supervised):
         result = rc.evaluate(order, book, limits)
         if result.approved and not msg.closing:
             self.book.record_sent(now, msg.strategy_id)  # counted for the order-rate limits
-        # The code is decided here, by the rule that refused, so no reader needs the reasons' text.
-        locked = rc.check_kill_switch(order, book, limits) is not None
+        # The code is decided here, by the rule that refused, so no reader needs the reasons' text:
+        # the kill switch, or this account's breach lock (HALTED until locked_until), is a lock.
+        locked = rc.check_kill_switch(order, book, limits) is not None or (
+            not msg.closing and state.locked(_now_ms()))
         return m.RiskDecision(approved=result.approved, reasons=result.reasons, warnings=result.warnings,
                               volume=result.volume, code=errors.TRADING_LOCKED if locked else errors.RISK_REJECTED)
 
