@@ -728,6 +728,7 @@ class ExitActionTaken:
     volume: float = 0.0
     sl: float = 0.0
     tp: float = 0.0
+    remaining: float = 0.0  # partial_close: the lots the position keeps (same ticket)
 
 
 @message

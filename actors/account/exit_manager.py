@@ -76,7 +76,8 @@ class ExitManager:
             match action:
                 case PartialClose(volume=volume):
                     self.orders.close(position, volume, "", exit_action=action)
-                    event.update(action="partial_close", volume=volume)
+                    event.update(action="partial_close", volume=volume,
+                                 remaining=round(float(position["volume"]) - volume, 8))
                 case ClosePosition():
                     self.orders.close(position, position["volume"], "", exit_action=action)
                     event.update(action="close", volume=position["volume"])
