@@ -94,6 +94,23 @@ NOT_READY = -20001
 MAX_TICKS_PER_REPLY = 50_000
 MAX_RATES_PER_REPLY = 50_000
 
+# Extension: the server's zone over time. MT5 servers change their offset from UTC (most keep
+# New York close time: UTC+2 in the US winter, UTC+3 in the summer), and each time is
+# converted with the offset valid then (bridge/server_tz.py), never with today's. Besides
+# `tz_offset_s` (the offset now), `hello` and the `terminal_info` reply carry `tz_history`:
+# [[utc_from_ms, offset_s], ...], oldest first, at most TZ_HISTORY_MAX entries: an offset
+# holds from its instant until the next entry's, and before the first entry the first offset
+# holds. A real EA learns its table while it runs (TimeTradeServer() - TimeGMT(), sampled; its
+# first entry is its start), so it converts times before its start with the offset it first
+# saw -- an hour off for history older than the last switch it did not live through -- and the
+# executor, converting back with the same table, still finds every bar edge at server
+# midnight. Every `hb` carries `tz_offset_s` and `tz_since` (ms UTC: when that offset took
+# effect, as far as the sender knows); when the offset changes, the EA sends an `hb` at once,
+# before the ticks that follow, and a fresh `hello`.
+TZ_HISTORY = "tz_history"
+TZ_SINCE = "tz_since"
+TZ_HISTORY_MAX = 64
+
 # --- events, EA -> executor on CTL (never dropped) ---
 TRADE_TRANSACTION = "trade_transaction"
 POSITIONS = "positions"

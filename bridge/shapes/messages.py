@@ -43,7 +43,20 @@ ACCOUNT_INFO = record(
      "name": TEXT, "server": TEXT, "company": TEXT})
 
 TERMINAL = {"build": ENUM, "connected": flag, "trade_allowed": flag}
-TERMINAL_INFO = record(TERMINAL, {"name": TEXT, "company": TEXT, "tz_offset_s": TZ_OFFSET})
+
+
+def _tz_table(value: Any) -> None:
+    """`tz_history` (bridge/protocol.py): [[utc_from_ms, offset_s], ...] at increasing instants."""
+    list_of(tuple_of(INT, TZ_OFFSET, names="utc_from_ms, offset_s"), protocol.TZ_HISTORY_MAX)(value)
+    if not value:
+        raise Bad("expected at least one [utc_from_ms, offset_s] entry")
+    for index in range(1, len(value)):
+        if value[index][0] <= value[index - 1][0]:
+            raise Bad(f"[{index}]: entries must start at increasing instants")
+
+
+TZ = {"tz_offset_s": TZ_OFFSET, protocol.TZ_HISTORY: _tz_table}
+TERMINAL_INFO = record(TERMINAL, {"name": TEXT, "company": TEXT, **TZ})
 
 SYMBOL_INFO = record(
     {"name": SYMBOL, "digits": Num(0, 10, integral=True), "point": PRICE, "trade_contract_size": POSITIVE,
@@ -136,10 +149,11 @@ error_pair = tuple_of(INT, TEXT, names="code, text")
 
 
 # --- what each message type carries besides its envelope ---
-HB = record({"server_time": TIME_MS})
+HB = record({"server_time": TIME_MS}, {"tz_offset_s": TZ_OFFSET, protocol.TZ_SINCE: INT})
 CTL_MESSAGES: dict[str, Rule] = {
     protocol.HELLO: record({"terminal": record(TERMINAL, {"name": TEXT}), "account": ACCOUNT_INFO,
-                            "server_time": TIME_MS, "tz_offset_s": TZ_OFFSET, "symbols": list_of(SYMBOL)}),
+                            "server_time": TIME_MS, "tz_offset_s": TZ_OFFSET, "symbols": list_of(SYMBOL)},
+                           {protocol.TZ_HISTORY: _tz_table}),
     protocol.TRADE_TRANSACTION: record({"trans": TRANSACTION}, {
         "request": nullable(TRADE_REQUEST), "result": nullable(record({}, {**RESULT_FIELDS, **RESULT_EXTRA}))}),
     protocol.POSITIONS: record({"positions": list_of(POSITION)}, {"version": INT}),

@@ -277,13 +277,22 @@ public:
          m_cursor = -1;
         }
       if(m_link.HeartbeatDue())
-        {
-         m_link.BeginMd(m_w, PROTO_HB, PROTO_HB);
-         m_w.KeyInt("server_time", m_clock.ServerNowMs());
-         m_w.End();
-         m_link.Publish(PROTO_HB, m_w);
-        }
+         Heartbeat();
      }
+
+   // hb: the server's time, its offset now and since when (bridge/protocol.py TZ_SINCE).
+   void Heartbeat(void)
+     {
+      m_link.BeginMd(m_w, PROTO_HB, PROTO_HB);
+      m_w.KeyInt("server_time", m_clock.ServerNowMs());
+      m_w.KeyInt("tz_offset_s", m_clock.TzOffsetS());
+      m_w.KeyInt(PROTO_TZ_SINCE, m_clock.TzSinceMs());
+      m_w.End();
+      m_link.Publish(PROTO_HB, m_w);
+     }
+
+   // At once, before any tick: the offset changed (Session.mqh WatchOffset, once open).
+   void HeartbeatNow(void) { Heartbeat(); }
   };
 
 #endif // EXECUTOR_BRIDGE_MARKET_DATA_MQH

@@ -55,6 +55,9 @@ const string PROTO_REQUESTS[] = {"account_info", "calendar", "copy_rates_from_po
 #define PROTO_NOT_READY -20001
 #define PROTO_MAX_TICKS_PER_REPLY 50000
 #define PROTO_MAX_RATES_PER_REPLY 50000
+#define PROTO_TZ_HISTORY "tz_history"
+#define PROTO_TZ_SINCE "tz_since"
+#define PROTO_TZ_HISTORY_MAX 64
 #define PROTO_TRADE_TRANSACTION "trade_transaction"
 #define PROTO_POSITIONS "positions"
 #define PROTO_ORDERS "orders"

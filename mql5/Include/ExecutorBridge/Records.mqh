@@ -98,7 +98,24 @@ public:
          w.KeyBool("notifications_enabled", TerminalInfoInteger(TERMINAL_NOTIFICATIONS_ENABLED) != 0);
          w.KeyBool("mqid", TerminalInfoInteger(TERMINAL_MQID) != 0);
          w.KeyDouble("retransmission", TerminalInfoDouble(TERMINAL_RETRANSMISSION));
-         w.KeyInt("tz_offset_s", m_clock.TzOffsetS());
+         TzFields(w);
+        }
+      w.End();
+     }
+
+   // `tz_offset_s` (the offset now) and `tz_history` (the offsets this EA has seen, oldest
+   // first): what hello and terminal_info say of the server's zone (bridge/protocol.py).
+   void TzFields(CMpWriter &w)
+     {
+      w.KeyInt("tz_offset_s", m_clock.TzOffsetS());
+      w.Key(PROTO_TZ_HISTORY);
+      w.BeginArray();
+      for(int i = 0; i < m_clock.TzCount(); i++)
+        {
+         w.BeginArray();
+         w.Int(m_clock.TzFrom(i));
+         w.Int(m_clock.TzOffset(i));
+         w.End();
         }
       w.End();
      }
@@ -203,7 +220,7 @@ public:
       w.BeginMap();
       w.Key("time");
       w.BeginArray();
-      for(int i = 0; i < count; i++) w.Int(m_clock.UtcMsFromServer(rates[i].time));
+      for(int i = 0; i < count; i++) w.Int(m_clock.BarUtcMs(rates[i].time));
       w.End();
       w.Key("open");
       w.BeginArray();
@@ -239,7 +256,7 @@ public:
    // The fields of one bar on the `bar.<SYMBOL>.<TF>` topic (after symbol, timeframe, closed).
    void BarFields(CMpWriter &w, const MqlRates &bar)
      {
-      w.KeyInt("time", m_clock.UtcMsFromServer(bar.time));
+      w.KeyInt("time", m_clock.BarUtcMs(bar.time));
       w.KeyDouble("open", bar.open);
       w.KeyDouble("high", bar.high);
       w.KeyDouble("low", bar.low);

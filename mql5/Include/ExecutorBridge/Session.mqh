@@ -67,7 +67,7 @@ private:
       m_w.Key("account");
       records.AccountRecord(m_w);
       m_w.KeyInt("server_time", m_clock.ServerNowMs());
-      m_w.KeyInt("tz_offset_s", m_clock.TzOffsetS());
+      records.TzFields(m_w);
       m_w.Key("symbols");
       m_w.BeginArray();
       for(int i = 0; i < m_market.StreamedCount(); i++)
@@ -75,6 +75,18 @@ private:
       m_w.End();
       m_w.End();
       m_link.SendNow(m_w);  // not queued: a stale hello is worthless, and it repeats anyway
+     }
+
+   // The server's offset is sampled before any tick leaves: on a switch (DST) the hb saying
+   // so goes first (the executor aligns the ticks that follow by it), then a fresh hello.
+   void WatchOffset(void)
+     {
+      if(!m_clock.Sample())
+         return;
+      m_events.Log("INFO", "trade server UTC offset is now " + IntegerToString(m_clock.TzOffsetS()) + " s since "
+                   + IntegerToString(m_clock.TzSinceMs()) + " ms UTC");
+      m_market.HeartbeatNow();
+      m_link.ForgetHello();  // the hello carries the table: send a fresh one
      }
 
    void ReplyError(const string type, const string id, const int code, const string text)
@@ -284,11 +296,9 @@ public:
          Answer(m_doc.Root());
       m_link.Flush();
       m_events.Collect(false);
-      if(m_clock.SyncDue() && m_clock.Sync())
-        {
-         m_events.Log("INFO", "trade server UTC offset is now " + IntegerToString(m_clock.TzOffsetS()) + " s");
-         m_link.ForgetHello();  // the hello carries tz_offset_s: send a fresh one
-        }
+      if(m_clock.SyncDue())
+         m_clock.Sync();
+      WatchOffset();
       if(m_link.HelloDue())
          SendHello();
       m_market.Poll();
@@ -303,6 +313,7 @@ public:
       if(!m_open)
          return;
       m_gate.StartSlice();
+      WatchOffset();
       m_market.Poll();
      }
 
