@@ -50,9 +50,9 @@ class RelayEA:
         self.server = TradeServer(login=login, symbols=symbols, seed=self.plan.seed, **options)
         self.clock = StepClock(self.plan.start_ms, self.plan.step_ms)
         self.feed = StepFeed(self.plan, symbols)
-        self.tz_offset_s = options["tz_offset_s"]
+        self.server_tz = options["server_tz"]
         history = {name: self.feed.history_m1(name, HISTORY_MINUTES) for name in symbols}
-        self.market = SimMarket(symbols, tz_offset_s=self.tz_offset_s, start_ms=self.plan.start_ms, history=history,
+        self.market = SimMarket(symbols, tz=self.server_tz, start_ms=self.plan.start_ms, history=history,
                                 history_minutes=HISTORY_MINUTES)
         self.requests = RequestContext(self.server, self.market, self.clock.now_ms)
         self.events = TradeEvents(self.server)
@@ -122,7 +122,8 @@ class RelayEA:
         self.next_hello = now + protocol.HELLO_REPEAT_S
         info = terminal_info(self.server)
         self._send(ctl, self.env.message(
-            protocol.HELLO, id=self._event_id(), server_time=self.clock.now_ms(), tz_offset_s=self.tz_offset_s,
+            protocol.HELLO, id=self._event_id(), server_time=self.clock.now_ms(),
+            tz_offset_s=self.server_tz.offset_at(self.clock.now_ms()),
             terminal={k: info[k] for k in ("build", "connected", "trade_allowed", "name")},
             account=to_wire(self.server.account_info()), symbols=sorted(self.market.symbols)))
 

@@ -110,7 +110,7 @@ def test_the_paper_terminal_trades_after_midnight_inside_the_session(day, hhmm, 
     spec = dataclasses.replace(DEFAULT_SYMBOLS["EURUSD"], sessions_trade=sessions_from_windows([LATE]))
     when = server_ms(day, hhmm)
     assert session_open(spec, when, 0) is (retcode == mt5.TRADE_RETCODE_DONE)
-    server = TradeServer(login=1, symbols={"EURUSD": spec}, enforce_sessions=True, tz_offset_s=0)
+    server = TradeServer(login=1, symbols={"EURUSD": spec}, enforce_sessions=True, server_tz=0)
     server.on_quote("EURUSD", when, 1.1, 1.1001)
     request = {"action": mt5.TRADE_ACTION_DEAL, "symbol": "EURUSD", "volume": 0.1, "type": mt5.ORDER_TYPE_BUY,
                "price": 1.1001, "deviation": 10, "type_filling": mt5.ORDER_FILLING_FOK}

@@ -110,7 +110,7 @@ def test_trading_time_skips_the_weekend_and_gold_s_break():
 
 
 def test_a_feed_started_on_saturday_shows_friday_s_last_quote_and_friday_s_history():
-    feed = RandomWalkFeed(DEFAULT_SYMBOLS, 3, SATURDAY_NOON, tz_offset_s=TZ)
+    feed = RandomWalkFeed(DEFAULT_SYMBOLS, 3, SATURDAY_NOON, tz=TZ)
     ticks = feed.advance(SATURDAY_NOON + 6 * HOUR)
     assert {t[0] for t in ticks} == set(DEFAULT_SYMBOLS) and {t[1] for t in ticks} == {FRIDAY_CLOSE - 1}
     history = feed.history_m1("EURUSD", 60)
@@ -123,7 +123,7 @@ def test_a_feed_started_on_saturday_shows_friday_s_last_quote_and_friday_s_histo
 
 def test_the_quiet_feed_is_seeded():
     def run(seed: int) -> list:
-        feed = RandomWalkFeed(DEFAULT_SYMBOLS, seed, FRIDAY_CLOSE - HOUR, tz_offset_s=TZ)
+        feed = RandomWalkFeed(DEFAULT_SYMBOLS, seed, FRIDAY_CLOSE - HOUR, tz=TZ)
         return [t for step in range(1, 60) for t in feed.advance(FRIDAY_CLOSE - HOUR + step * HOUR)]
     assert run(3) == run(3) != run(4)
 
@@ -204,12 +204,13 @@ def test_the_broker_file_configures_the_terminal_and_explicit_settings_win(tmp_p
                               **SimSettings(broker_file=path, leverage=50, start="2026-11-24T08:00:00Z").terminal_options())
     server = terminal.server
     assert (server.balance, server.leverage, server.trade_mode) == (2500.0, 50, mt5.ACCOUNT_TRADE_MODE_REAL)
-    assert terminal.tz_offset_s == server.tz_offset_s == 10800 and server.netting
+    assert terminal.tz_offset_s == server.server_tz.offset_at(terminal.clock.now_ms()) == 10800 and server.netting
     assert terminal.enforce_sessions and terminal.clock.now_ms() >= utc(2026, 11, 24, 8)
     assert terminal.symbols["EURUSD"].trade_stops_level == 15 and "XYZUSD" in terminal.symbols
     demo = sim_arguments(SimSettings(broker_file=path, account="demo", tz_offset_s=7200, always_open=True))
     assert demo["server_options"]["trade_mode"] == mt5.ACCOUNT_TRADE_MODE_DEMO
-    assert demo["server_options"]["tz_offset_s"] == 7200 and demo["server_options"]["enforce_sessions"] is False
+    assert demo["server_options"]["server_tz"].entries == ((0, 7200),)
+    assert demo["server_options"]["enforce_sessions"] is False
     default = sim_arguments(SimSettings())
     assert default["symbols"] is None and default["server_options"]["enforce_sessions"] is True
     assert default["start_ms"] is None  # now

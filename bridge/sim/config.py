@@ -5,7 +5,9 @@ leverage, hedging or netting, demo or real, margin call and stop-out levels, com
 FIFO and hedging rules, limits, server time zone, whether sessions are enforced) and
 `load_account`, which reads the `"account"` object of a JSON broker file
 `{"account": {...}, "symbols": {...}}` (the symbols part is `bridge.symbols.load_symbols`).
-`AccountSettings.server_options()` gives the keyword arguments of `TradeServer`.
+`AccountSettings.server_options()` gives the keyword arguments of `TradeServer`. The server's
+zone is `server_tz` (anything `bridge.server_tz.parse_server_tz` reads: 7200, "UTC+2",
+"Europe/Athens", "NY+7"); a fixed `tz_offset_s` is still accepted, but not both.
 `broker_setup` reads a whole broker file (account and symbols) under the options a user gave
 explicitly, which win over the file; `parse_start` reads when the simulated market starts.
 """
@@ -21,6 +23,7 @@ from typing import Any
 
 from bridge import mt5
 from bridge.json_file import read_json
+from bridge.server_tz import ServerTzError, parse_server_tz
 from bridge.symbols import load_symbols
 
 MARGIN_MODES = {"hedging": mt5.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
@@ -47,7 +50,8 @@ class AccountSettings:
     hedge_allowed: bool = True
     limit_orders: int = 200
     limit_positions: int = 0
-    tz_offset_s: int = 7200
+    tz_offset_s: int = 7200  # a fixed zone; server_tz, when set, says more
+    server_tz: str | int | None = None  # "NY+7", "Europe/Athens", "UTC+2", 7200 (bridge.server_tz)
     enforce_sessions: bool = True  # as MT5: 10018 outside a symbol's sessions, no ticks either
 
     def server_options(self) -> dict[str, Any]:
@@ -55,11 +59,14 @@ class AccountSettings:
         options = dataclasses.asdict(self)
         options["margin_mode"] = MARGIN_MODES[self.margin_mode]
         options["trade_mode"] = TRADE_MODES[self.trade_mode]
+        del options["tz_offset_s"]
+        options["server_tz"] = parse_server_tz(self.tz_offset_s if self.server_tz is None else self.server_tz)
         return options
 
 
 FIELDS = {field.name: field for field in dataclasses.fields(AccountSettings)}
 CHOICES = {"margin_mode": MARGIN_MODES, "trade_mode": TRADE_MODES}
+ZONE_KEYS = ("tz_offset_s", "server_tz")
 
 
 def load_account(path: str | Path) -> AccountSettings:
@@ -69,7 +76,13 @@ def load_account(path: str | Path) -> AccountSettings:
     section = document.get("account", {}) if isinstance(document, dict) else None
     if not isinstance(section, dict):
         raise AccountConfigError(f'{path}: "account" must be an object of account settings')
+    _one_zone(section, f"{path}: account")
     return account_settings(section, where=f"{path}: account")
+
+
+def _one_zone(fields: dict[str, Any], where: str) -> None:
+    if all(fields.get(key) is not None for key in ZONE_KEYS):
+        raise AccountConfigError(f"{where}: give the server's zone once: server_tz or tz_offset_s, not both")
 
 
 def account_settings(fields: dict[str, Any], where: str = "account") -> AccountSettings:
@@ -81,6 +94,15 @@ def account_settings(fields: dict[str, Any], where: str = "account") -> AccountS
             if value not in CHOICES[key]:
                 raise AccountConfigError(f"{where}: {key} must be one of {', '.join(CHOICES[key])}, got {value!r}")
             continue
+        if key in ZONE_KEYS:
+            if value is not None and (key == "server_tz" or isinstance(value, int)):
+                try:
+                    parse_server_tz(value)
+                except ServerTzError as exc:
+                    raise AccountConfigError(f"{where}: {key}: {exc}") from None
+                continue
+            if key == "server_tz":
+                continue
         if field.type == "bool":
             ok = isinstance(value, bool)
         elif field.type == "str":
@@ -111,6 +133,9 @@ def broker_setup(broker_file: str | Path | None = None, symbols_file: str | Path
     """
     settings = load_account(broker_file) if broker_file else AccountSettings()
     given = {key: value for key, value in explicit.items() if value is not None}
+    _one_zone(given, "account options")
+    if any(key in given for key in ZONE_KEYS):  # a zone given explicitly replaces the file's, whichever key
+        settings = dataclasses.replace(settings, tz_offset_s=FIELDS["tz_offset_s"].default, server_tz=None)
     if account is not None:
         if account not in ACCOUNT_TYPES:
             raise AccountConfigError(f"account must be one of {', '.join(ACCOUNT_TYPES)}, got {account!r}")

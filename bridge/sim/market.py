@@ -14,6 +14,7 @@ import numpy as np
 
 from bridge.candles import TIMEFRAMES, Bar, CandleBuilder, aggregate, bar_open_time
 from bridge import mt5
+from bridge.server_tz import ServerTz, as_server_tz
 
 TIMEFRAME_BY_NUMBER = {
     mt5.TIMEFRAME_M1: "M1", mt5.TIMEFRAME_M5: "M5", mt5.TIMEFRAME_M15: "M15",
@@ -21,6 +22,7 @@ TIMEFRAME_BY_NUMBER = {
     mt5.TIMEFRAME_D1: "D1",
 }
 MIN_BAR_CAPACITY = 2000
+WEEK_MS = 7 * 86_400_000
 DEFAULT_TICK_CAPACITY = 20_000
 
 
@@ -95,11 +97,14 @@ def rate_rows(bars: list[Bar]) -> dict[str, list]:
 class SimMarket:
     """Ticks and bars of all `symbols` (name → SymbolSpec), seeded with `history` M1 rates."""
 
-    def __init__(self, symbols: Mapping[str, Any], *, tz_offset_s: int, start_ms: int,
+    def __init__(self, symbols: Mapping[str, Any], *, tz: ServerTz | int, start_ms: int,
                  history: Mapping[str, Mapping[str, Any]], history_minutes: int = 0,
                  tick_capacity: int = DEFAULT_TICK_CAPACITY) -> None:
         self.symbols = dict(symbols)
-        self.tz_offset_s = tz_offset_s
+        self.tz = as_server_tz(tz)  # bars open on the server's clock, with the offset valid then
+        # The oldest time its history holds (less a week: the bar that opened before it, a weekend).
+        first = [int(rates["time"][0]) for rates in history.values() if len(rates["time"])]
+        self.history_from_ms = min(first, default=start_ms) - WEEK_MS
         self._ticks = {name: TickRing(tick_capacity) for name in self.symbols}
         self._builders = {
             name: {tf: self._seeded_builder(spec, tf, history.get(name), history_minutes, start_ms)
@@ -110,14 +115,20 @@ class SimMarket:
     def _seeded_builder(self, spec: Any, timeframe: str, m1: Mapping[str, Any] | None,
                         history_minutes: int, start_ms: int) -> CandleBuilder:
         bars_in_history = history_minutes * 60 // mt5.TIMEFRAME_SECONDS[timeframe] + 2
-        builder = CandleBuilder(timeframe, self.tz_offset_s,
+        builder = CandleBuilder(timeframe, self.tz,
                                 capacity=max(MIN_BAR_CAPACITY, bars_in_history), point=spec.point)
         if m1 is not None and len(m1["time"]):
-            rates = m1 if timeframe == "M1" else aggregate(m1, timeframe, self.tz_offset_s)
+            rates = m1 if timeframe == "M1" else aggregate(m1, timeframe, self.tz)
             # A higher-timeframe bar that started before the start is still forming at start.
-            forming = int(rates["time"][-1]) == bar_open_time(start_ms, timeframe, self.tz_offset_s)
+            forming = int(rates["time"][-1]) == bar_open_time(start_ms, timeframe, self.tz)
             builder.seed(rates, last_is_forming=forming)
         return builder
+
+    def tz_now(self, now_ms: int) -> dict[str, Any]:
+        """What hello and terminal_info say of the server's zone: the offset now and the table
+        of offsets since the oldest history it answers (bridge/protocol.py, TZ_HISTORY)."""
+        return {"tz_offset_s": self.tz.offset_at(now_ms),
+                "tz_history": self.tz.window(min(self.history_from_ms, now_ms), now_ms).to_wire()}
 
     def on_tick(self, symbol: str, time_msc: int, bid: float, ask: float) -> tuple[int, list[tuple[str, Bar]]]:
         """Record a tick; returns its MT5 flags and the (timeframe, bar) pairs it closed."""

@@ -64,6 +64,7 @@ def terminal_arguments(*, login: int | None = None, seed: int = 0, speed: float 
                        history_minutes: int = DEFAULT_HISTORY_MINUTES, broker_file: str | Path | None = None,
                        symbols_file: str | Path | None = None, account: str | None = None,
                        balance: float | None = None, leverage: int | None = None, tz_offset_s: int | None = None,
+                       server_tz: str | int | None = None,
                        start: str | int | None = None, always_open: bool = False,
                        calendar_file: str | Path | None = None, prices_from_ea: bool = False,
                        prices_ctl: str | None = None, prices_md: str | None = None,
@@ -71,14 +72,15 @@ def terminal_arguments(*, login: int | None = None, seed: int = 0, speed: float 
                        reset_state: bool = False, reset_hint: str = "--sim-reset") -> tuple[type, dict[str, Any]]:
     """(SimTerminal or PaperTerminal, its keyword arguments but the endpoints), every file read.
 
-    Options left None take the broker file's value, else the default; sessions are kept
+    Options left None take the broker file's value, else the default (`server_tz`, the
+    server's zone, as bridge.server_tz reads it: "NY+7", "Europe/Athens", 7200); sessions are kept
     unless `always_open`. With `state_file` the account saved there is continued (unless
     `reset_state`: a fresh one, see `build_terminal`) and kept there. SimOptionsError, naming
     the file or option, for a file that cannot be read or holds what cannot be simulated
     (a damaged state file points at `reset_hint`), a bad start time, or options that clash."""
     try:
         symbols, server_options = broker_setup(broker_file, symbols_file, account=account, balance=balance,
-                                               leverage=leverage, tz_offset_s=tz_offset_s,
+                                               leverage=leverage, tz_offset_s=tz_offset_s, server_tz=server_tz,
                                                enforce_sessions=False if always_open else None)
         start_ms = parse_start(start)
         calendar = load_calendar(calendar_file) if calendar_file else None

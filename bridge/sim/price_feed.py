@@ -6,7 +6,7 @@ simulated time do not depend on how many ticks were drawn; the spread varies a l
 `sim_spread_points`. Tick gaps are exponential. Everything is drawn from generators seeded by
 (seed, symbol name), so one seed always replays the same market for the same calls.
 
-Given the server's `tz_offset_s`, the feed keeps each symbol's trading sessions: no ticks
+Given the server's zone (`tz`, a ServerTz or a fixed offset), the feed keeps each symbol's trading sessions: no ticks
 while a session is closed (the FX weekend, gold's daily break), and the walk stands still
 meanwhile, because its variance follows trading time, not wall time. A feed started while a
 symbol is closed first gives that symbol's last quote before the close (what a terminal
@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from bridge.trade_server.sessions import NEVER, add_open_ms, last_close_ms, open_minutes_before, open_ms_between
+from bridge.trade_server.sessions import NEVER, Tz, add_open_ms, last_close_ms, open_minutes_before, open_ms_between
 
 MS_PER_MINUTE = 60_000
 
@@ -40,14 +40,14 @@ def _rng(seed: int, symbol: str, stream: int = 0) -> np.random.Generator:
 class _SymbolWalk:
     """One symbol's live random walk: its clock, its mid price and its next tick time.
 
-    With `tz_offset_s` (and sessions in the spec) gaps are drawn in trading time, so a gap
+    With `tz` (and sessions in the spec) gaps are drawn in trading time, so a gap
     that runs past the close resumes at the next open; without, the symbol trades always.
     """
 
-    def __init__(self, spec: Any, rng: np.random.Generator, start_ms: int, tz_offset_s: int | None = None) -> None:
+    def __init__(self, spec: Any, rng: np.random.Generator, start_ms: int, tz: Tz | None = None) -> None:
         self.spec = spec
         self.rng = rng
-        self.tz = tz_offset_s if spec.sessions_trade else None
+        self.tz = tz if spec.sessions_trade else None
         self.log_mid = math.log(spec.sim_start_price)
         self.last_ms = start_ms
         self.next_ms = start_ms  # the first tick comes at once: the trade server needs a quote
@@ -117,13 +117,13 @@ def quote(mid: float, spread_pts: int, point: float, digits: int) -> tuple[float
 class RandomWalkFeed:
     """Deterministic quotes for `symbols` (name → SymbolSpec) from `start_ms` on.
 
-    `tz_offset_s` (the server's offset from UTC) makes symbols keep their trading sessions;
-    None quotes every symbol round the clock.
+    `tz` (the server's zone, or its fixed offset from UTC in seconds) makes symbols keep
+    their trading sessions; None quotes every symbol round the clock.
     """
 
     def __init__(self, symbols: Mapping[str, Any], seed: int, start_ms: int, *,
                  mean_gap_ms: float = 700.0, max_ticks_per_symbol: int = 50,
-                 tz_offset_s: int | None = None) -> None:
+                 tz: Tz | None = None) -> None:
         if max_ticks_per_symbol < 1:
             raise ValueError(f"max_ticks_per_symbol must be at least 1, got {max_ticks_per_symbol}")
         self.symbols = dict(symbols)
@@ -131,8 +131,8 @@ class RandomWalkFeed:
         self.start_ms = int(start_ms)
         self.mean_gap_ms = mean_gap_ms
         self.max_ticks_per_symbol = max_ticks_per_symbol
-        self.tz_offset_s = tz_offset_s
-        self._walks = {name: _SymbolWalk(spec, _rng(seed, name), self.start_ms, tz_offset_s)
+        self.tz = tz
+        self._walks = {name: _SymbolWalk(spec, _rng(seed, name), self.start_ms, tz)
                        for name, spec in sorted(self.symbols.items())}
 
     def advance(self, to_ms: int) -> list[Tick]:
@@ -154,8 +154,8 @@ class RandomWalkFeed:
         ticks without a jump; bars are built from the bid like live ones.
         """
         spec = self.symbols[symbol]
-        if self.tz_offset_s is not None and spec.sessions_trade:
-            times = open_minutes_before(spec, self.start_ms, minutes, self.tz_offset_s)
+        if self.tz is not None and spec.sessions_trade:
+            times = open_minutes_before(spec, self.start_ms, minutes, self.tz)
             minutes = len(times)
         else:
             times = (self.start_ms // MS_PER_MINUTE - minutes + np.arange(minutes, dtype=np.int64)) * MS_PER_MINUTE

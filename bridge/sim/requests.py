@@ -107,9 +107,9 @@ def terminal_info(server: Any) -> dict[str, Any]:
 
 
 def _terminal_info(ctx: RequestContext, message: dict[str, Any]) -> Any:
-    # The server's offset from UTC rides along (as in hello), so an executor that meets
-    # an EA mid-session can align bars without waiting for a hello.
-    return {**terminal_info(ctx.server), "tz_offset_s": ctx.market.tz_offset_s}
+    # The server's zone rides along (as in hello), so an executor that meets an EA
+    # mid-session can align bars without waiting for a hello.
+    return {**terminal_info(ctx.server), **ctx.market.tz_now(ctx.now_ms())}
 
 
 def _symbols_get(ctx: RequestContext, message: dict[str, Any]) -> Any:

@@ -6,6 +6,9 @@ events, hello until acknowledged, dead-man switch, idempotent `order_send`) and 
 tick batches, closed bars, heartbeats). Its loop runs in one thread that owns every socket;
 the market, the trade server and the answers are delegated to the `sim_*` modules. Like MT5
 it keeps the symbols' sessions unless told not to: no ticks, no bars and 10018 while closed.
+Its server clock is a zone (bridge/server_tz.py: "NY+7" switches with US daylight time), read
+with the offset valid at each moment; hello and terminal_info carry the table of offsets, hb
+the offset now, and a switch is told at once, before the ticks after it (bridge/protocol.py).
 Given a `state_file` it continues the paper account saved there (bridge/sim/state_file.py):
 money, positions, orders, history, tickets, its clock and last quotes, and keeps it there.
 Fault hooks: `drop_replies`, `delayed` (sim_faults.DelayedReplies), `drop_tick_batches`.
@@ -58,7 +61,8 @@ class SimTerminal:
                  md_endpoint: str = protocol.DEFAULT_MD_ENDPOINT, login: int = DEFAULT_LOGIN,
                  seed: int = 0, speed: float = 1.0, clock: Any = None,
                  symbols: Mapping[str, Any] | None = None, balance: float | None = None,
-                 leverage: int | None = None, tz_offset_s: int | None = None, history_minutes: int = 1000,
+                 leverage: int | None = None, tz_offset_s: int | None = None, server_tz: Any = None,
+                 history_minutes: int = 1000,
                  server_options: Mapping[str, Any] | None = None, start_ms: int | None = None,
                  enforce_sessions: bool | None = None,
                  hello_repeat_s: float = protocol.HELLO_REPEAT_S,
@@ -67,7 +71,9 @@ class SimTerminal:
                  calendar: SimCalendar | None = None, saved: SavedState | None = None,
                  state_file: StateFile | None = None) -> None:
         """`saved`: the account to continue (from `state_file.load()`); `state_file`: where its
-        state is kept from now on (None: nowhere, the account ends with the process)."""
+        state is kept from now on (None: nowhere, the account ends with the process).
+        `server_tz`: the server's zone (bridge.server_tz: "NY+7", "Europe/Athens", 7200...);
+        `tz_offset_s`, a fixed one, is the older way to say it."""
         self.hello_repeat_s, self.dead_man_s = hello_repeat_s, dead_man_s
         self.ctl_endpoint, self.md_endpoint, self.login = ctl_endpoint, md_endpoint, login
         if clock is not None and start_ms is not None:
@@ -86,23 +92,26 @@ class SimTerminal:
         # Arguments given win over server_options (a broker file). Sessions are kept by default,
         # as MT5 does, unless another feed drives prices: a replay's file is the whole market.
         options = {**dict(server_options or {}), **{k: v for k, v in (
-            ("balance", balance), ("leverage", leverage), ("tz_offset_s", tz_offset_s),
+            ("balance", balance), ("leverage", leverage), ("server_tz", server_tz if server_tz is not None
+                                                          else tz_offset_s),
             ("enforce_sessions", enforce_sessions)) if v is not None}}
-        options.setdefault("tz_offset_s", DEFAULT_TZ_OFFSET_S)
+        options.setdefault("server_tz", DEFAULT_TZ_OFFSET_S)
         options.setdefault("enforce_sessions", feed is None)
-        self.tz_offset_s, self.enforce_sessions = options["tz_offset_s"], options["enforce_sessions"]
+        self.enforce_sessions = options["enforce_sessions"]
         self.server = TradeServer(login=login, symbols=self.symbols, seed=seed, **options)
+        # Its clock, the offset valid at each moment; its hb and hello say when that changes.
+        self.server_tz = self.server.server_tz
         if saved is not None:
             self.server.restore(saved.book)
         # Any object with `advance(to_ms) -> [(symbol, time_msc, bid, ask)]` and
         # `history_m1(symbol, minutes)` can drive prices (the replay feeds history this way);
         # the default is the seeded random walk, quiet outside sessions when they are enforced.
         self.feed = feed if feed is not None else RandomWalkFeed(
-            self.symbols, seed, start_ms, tz_offset_s=self.tz_offset_s if self.enforce_sessions else None)
+            self.symbols, seed, start_ms, tz=self.server_tz if self.enforce_sessions else None)
         self.poll_ms, self.md_publish_s = poll_ms, md_publish_s
         history = {name: self.feed.history_m1(name, history_minutes) for name in self.symbols} \
             if history_minutes else {}
-        self.market = SimMarket(self.symbols, tz_offset_s=self.tz_offset_s, start_ms=start_ms,
+        self.market = SimMarket(self.symbols, tz=self.server_tz, start_ms=start_ms,
                                 history=history, history_minutes=history_minutes)
         self.requests = RequestContext(self.server, self.market, self.clock.now_ms,
                                        calendar=calendar if calendar is not None else SimCalendar())
@@ -124,6 +133,8 @@ class SimTerminal:
         self._status = self._terminal_status()
         self._pending_ticks: dict[str, tuple[list, list, list, list]] = {}
         self._pending_bars: list[tuple[str, str, Any]] = []
+        self._market_ms = start_ms  # the server time the market has been advanced to
+        self._announced_offset = self.server_tz.offset_at(start_ms)  # the offset hb and hello last said
         self._outbox: deque[bytes] = deque()
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -158,6 +169,11 @@ class SimTerminal:
     def trade_allowed(self, value: bool) -> None:
         self.server.trade_allowed = bool(value)
 
+    @property
+    def tz_offset_s(self) -> int:
+        """The server's offset from UTC now."""
+        return self.server_tz.offset_at(self.clock.now_ms())
+
     def restart(self) -> None:
         """Simulate an EA restart: a new `boot`, a fresh session and a new hello."""
         self._restart_requested = True
@@ -169,12 +185,12 @@ class SimTerminal:
         if not self.enforce_sessions:
             return None
         now = self.clock.now_ms()
-        opens = [next_open_ms(spec, now, self.tz_offset_s) for spec in self.symbols.values()]
+        opens = [next_open_ms(spec, now, self.server_tz) for spec in self.symbols.values()]
         if any(at == now for at in opens):
             return None
         soonest = min((at for at in opens if at is not None), default=None)
         when = "never" if soonest is None else time.strftime(
-            "%a %Y-%m-%d %H:%M server time", time.gmtime((soonest + self.tz_offset_s * 1000) / 1000))
+            "%a %Y-%m-%d %H:%M server time", time.gmtime(self.server_tz.to_server(soonest) / 1000))
         return (f"the simulated market is closed now (every symbol is outside its sessions): no quotes "
                 f"until {when}; use --sim-start to begin on a weekday or --sim-always-open to trade now")
 
@@ -257,12 +273,22 @@ class SimTerminal:
         self._flush_outbox(ctl)
 
     def _on_timers(self, md: zmq.Socket, now: float) -> None:
+        # A DST switch is told at once and before the ticks after it, as the EA does: the
+        # executor aligns those ticks by it. A fresh hello follows with the whole table.
+        offset = self.server_tz.offset_at(self._market_ms)
+        if offset != self._announced_offset:
+            self._announced_offset = offset
+            self._hello_acked, self._next_hello_at = False, 0.0
+            self._next_hb_at = now
+        if now >= self._next_hb_at:
+            server_now = max(self.clock.now_ms(), self._market_ms)
+            self._publish(md, protocol.HB.encode(), protocol.HB, server_time=server_now,
+                          tz_offset_s=self.server_tz.offset_at(server_now),
+                          **{protocol.TZ_SINCE: self.server_tz.since(server_now)})
+            self._next_hb_at = now + protocol.HEARTBEAT_INTERVAL_S
         if now >= self._next_md_at:
             self._publish_market(md)
             self._next_md_at = now + self.md_publish_s
-        if now >= self._next_hb_at:
-            self._publish(md, protocol.HB.encode(), protocol.HB, server_time=self.clock.now_ms())
-            self._next_hb_at = now + protocol.HEARTBEAT_INTERVAL_S
         if now >= self._next_prune_at:
             self.replies.prune(now)
             self._next_prune_at = now + PRUNE_EVERY_S
@@ -300,7 +326,7 @@ class SimTerminal:
             terminal={key: value for key, value in terminal_info(self.server).items()
                       if key in ("build", "connected", "trade_allowed", "name")},
             account=to_wire(self.server.account_info()), server_time=self.clock.now_ms(),
-            tz_offset_s=self.tz_offset_s, symbols=sorted(self.symbols))
+            symbols=sorted(self.symbols), **self.market.tz_now(self.clock.now_ms()))
         try:  # not queued: a stale hello is worthless, and it repeats anyway
             ctl.send(protocol.pack(hello), zmq.NOBLOCK)
         except zmq.Again:
@@ -437,8 +463,9 @@ class SimTerminal:
     # --- market data ---
 
     def _advance_market(self) -> None:
-        for symbol, time_msc, bid, ask in self.feed.advance(self.clock.now_ms()):
-            if self.enforce_sessions and not session_open(self.symbols[symbol], time_msc, self.tz_offset_s):
+        self._market_ms = self.clock.now_ms()
+        for symbol, time_msc, bid, ask in self.feed.advance(self._market_ms):
+            if self.enforce_sessions and not session_open(self.symbols[symbol], time_msc, self.server_tz):
                 continue  # a closed market has no ticks, whatever the feed says
             # The trade server sees every tick first, so SL/TP trigger at the right price.
             self.server.on_quote(symbol, time_msc, bid, ask)

@@ -125,7 +125,7 @@ def projection(ctx: TradeContext) -> dict[str, float]:
 def charge_swaps(server: ServerState, after_ms: int, upto_ms: int) -> int:
     """Swaps of every rollover in (after_ms, upto_ms]; returns how many rollovers charged."""
     charged = 0
-    for _, closed_day in rollovers_between(after_ms, upto_ms, server.tz_offset_s):
+    for _, closed_day in rollovers_between(after_ms, upto_ms, server.server_tz):
         if closed_day in NO_SWAP_DAYS:
             continue
         charged += 1

@@ -111,7 +111,7 @@ def check_session(ctx: TradeContext) -> int | None:
     server = ctx.server
     if ctx.spec is None or not server.enforce_sessions:
         return None
-    return None if session_open(ctx.spec, ctx.now, server.tz_offset_s) else mt5.TRADE_RETCODE_MARKET_CLOSED
+    return None if session_open(ctx.spec, ctx.now, server.server_tz) else mt5.TRADE_RETCODE_MARKET_CLOSED
 
 
 def check_quote(ctx: TradeContext) -> int | None:
@@ -179,7 +179,7 @@ def check_expiration(ctx: TradeContext) -> int | None:
     if type_time == mt5.ORDER_TIME_SPECIFIED and expiration_s * 1000 <= ctx.now:
         return mt5.TRADE_RETCODE_INVALID_EXPIRATION
     if type_time == mt5.ORDER_TIME_SPECIFIED_DAY and (
-            not expiration_s or day_end_ms(expiration_s * 1000, ctx.server.tz_offset_s) <= ctx.now):
+            not expiration_s or day_end_ms(expiration_s * 1000, ctx.server.server_tz) <= ctx.now):
         return mt5.TRADE_RETCODE_INVALID_EXPIRATION
     return None
 

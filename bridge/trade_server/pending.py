@@ -29,12 +29,12 @@ LIMIT_OF_STOP_LIMIT = {mt5.ORDER_TYPE_BUY_STOP_LIMIT: mt5.ORDER_TYPE_BUY_LIMIT,
 def _expiry(server: ServerState, type_time: int, expiration_s: int, now: int) -> tuple[int, int]:
     """(time_expiration in seconds as MT5 reports it, the instant in ms the order expires)."""
     if type_time == mt5.ORDER_TIME_DAY:
-        end = day_end_ms(now, server.tz_offset_s)
+        end = day_end_ms(now, server.server_tz)
         return end // 1000, end
     if type_time == mt5.ORDER_TIME_SPECIFIED:
         return expiration_s, expiration_s * 1000
     if type_time == mt5.ORDER_TIME_SPECIFIED_DAY:
-        end = day_end_ms(expiration_s * 1000, server.tz_offset_s)
+        end = day_end_ms(expiration_s * 1000, server.server_tz)
         return end // 1000, end
     return 0, 0
 

@@ -35,6 +35,7 @@ from bridge.trade_server.pending import expire, finish, modify, place, trigger
 from bridge.trade_server.queries import ServerQueries
 from bridge.trade_server.records import Position, position_transaction, transaction
 from bridge.trade_server.snapshot import Book
+from bridge.server_tz import ServerTz, parse_server_tz
 from bridge.symbols import SymbolSpec
 
 __all__ = ["RequestError", "TradeServer"]
@@ -71,7 +72,7 @@ class TradeServer(ServerQueries):
                  margin_so_call: float = 100.0, margin_so_so: float = 50.0,
                  limit_orders: int = 200, limit_positions: int = 0, fifo_close: bool = False,
                  hedge_allowed: bool = True, commission_per_lot: float = 0.0,
-                 tz_offset_s: int = DEFAULT_TZ_OFFSET_S, enforce_sessions: bool = False) -> None:
+                 server_tz: ServerTz | int | str = DEFAULT_TZ_OFFSET_S, enforce_sessions: bool = False) -> None:
         if margin_mode not in MARGIN_MODES:
             raise ValueError(f"margin_mode {margin_mode} is not simulated; use "
                              "ACCOUNT_MARGIN_MODE_RETAIL_HEDGING (2) or _NETTING (0)")
@@ -97,7 +98,7 @@ class TradeServer(ServerQueries):
         self.fifo_close = fifo_close
         self.hedge_allowed = hedge_allowed
         self.commission_per_lot = commission_per_lot
-        self.tz_offset_s = tz_offset_s
+        self.server_tz = parse_server_tz(server_tz)  # its clock: the offset from UTC at each moment
         self.enforce_sessions = enforce_sessions
         self.faults = Faults()
         self.positions: dict[int, Position] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+from bridge.server_tz import ServerTz
 from bridge.symbols import SymbolSpec
 from bridge.trade_server.faults import Faults
 from bridge.trade_server.money import Money, Quote
@@ -39,7 +40,7 @@ class ServerState(Protocol):
     margin_mode: int
     margin_so_call: float
     margin_so_so: float
-    tz_offset_s: int
+    server_tz: ServerTz  # the server's clock: its offset from UTC at each moment
     limit_orders: int
     limit_positions: int
     fifo_close: bool
