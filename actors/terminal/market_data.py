@@ -4,7 +4,9 @@ A strategy subscribes to (account, symbol, timeframe) with the history it needs;
 subscriber of a series makes MarketData fetch that history from the terminal
 (`copy_rates_from_pos`), so no strategy starts blind. From then on every closed bar is
 told to the series' subscribers. The latest quote of each symbol is posted on the status
-board, where the Account prices its orders.
+board, where the Account prices its orders. Bars open on the server's clock with the offset
+valid at each time: the zone the Terminal learnt from hello and hb (`tz:<login>`), read
+again with every batch, so bars after a DST switch open at the new server midnight.
 
 Ticks and history come from the EA, checked at the Gateway (bridge.shapes). Should one still
 break a handler, the error is caught and told to the account's Terminal, which counts and
@@ -22,6 +24,7 @@ from loguru import logger
 
 from actors import messages as m
 from bridge.candles import CandleBuilder
+from bridge.server_tz import ServerTz, as_server_tz
 from actors.runtime.directory import Directory
 from actors.runtime.supervision import Supervised
 from actors.runtime.status_board import StatusBoard
@@ -132,10 +135,9 @@ class MarketData(Supervised):
             logger.warning("history of {} {} on {} unavailable ({}); retrying", msg.symbol, msg.timeframe,
                            msg.account, msg.error)
             return
-        terminal = self.board.get(f"terminal:{msg.account}", {})
         symbol_info = self.board.get(f"symbols:{msg.account}", {}).get(msg.symbol, {})
         capacity = max(MIN_CAPACITY, 2 * max(series.subscribers.values(), default=0))
-        series.builder = CandleBuilder(msg.timeframe, int(terminal.get("tz_offset_s", 0)), capacity,
+        series.builder = CandleBuilder(msg.timeframe, self._zone(msg.account), capacity,
                                        float(symbol_info.get("point", 0.0)))
         rows = len(msg.rates.get("time", ()))
         loaded = series.builder.seed({name: list(values)[:-1] for name, values in msg.rates.items()} if rows
@@ -226,7 +228,14 @@ class MarketData(Supervised):
             else:
                 self._feed(key, series, ticks)
 
+    def _zone(self, account: int) -> ServerTz | int:
+        """The server's offsets over time as the Terminal learnt them (else its offset now)."""
+        zone = self.board.get(f"tz:{account}")
+        return zone if zone is not None else int(self.board.get(f"terminal:{account}", {}).get("tz_offset_s", 0))
+
     def _feed(self, key: SeriesKey, series: Series, ticks: list[Tick]) -> None:
+        if ticks:  # an offset switch the Terminal heard of aligns the bars from then on
+            series.builder.tz = as_server_tz(self._zone(key[0]))
         for t, bid, ask in ticks:
             if t <= series.covered_until:
                 continue

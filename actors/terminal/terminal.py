@@ -25,10 +25,11 @@ from actors.runtime.directory import Directory
 from actors.runtime.supervision import Supervised
 from actors.terminal.ea_link import EaLink, PendingRequest
 from actors.runtime.kill_switch import KillGate
-from actors.terminal.server_clock import ServerClock
+from actors.terminal.server_clock import ServerClock, zone_from_hb, zone_from_hello
 from actors.runtime.status_board import StatusBoard
 from actors.runtime.ticker import Ticker
 from bridge import mt5, protocol
+from bridge.server_tz import ServerTz
 from bridge.shapes.messages import kind_of
 from bridge.shapes.refusals import Refusals
 
@@ -52,6 +53,7 @@ class Terminal(Supervised):
         self.ticker: Ticker | None = None
         self.account_name = f"account:{login}"
         self.clock = ServerClock()  # the terminal's server time, for the time-based risk checks
+        self.zone: ServerTz | None = None  # the server's offsets over time, as the EA has used them
         self._not_ready_tries: dict[str, int] = {}  # request id -> NOT_READY answers before it
         self._not_ready_later: list[tuple[float, int, PendingRequest]] = []  # (when, tries, request)
         self.refusals = Refusals()  # EA messages refused or unusable, by type
@@ -173,7 +175,7 @@ class Terminal(Supervised):
             case protocol.TERMINAL_STATUS | protocol.LOG:
                 logger.info("terminal {}: {}", self.login, {k: v for k, v in body.items() if k not in protocol.ENVELOPE_KEYS})
             case protocol.HB:
-                pass
+                self._set_zone(zone_from_hb(body, self.zone))
 
     def _read_clock(self, body: dict[str, Any], now: float) -> None:
         """hello, hb and pong carry the terminal's server_time (ms UTC)."""
@@ -183,7 +185,22 @@ class Terminal(Supervised):
             self.clock.observe(server_time, now)
             self.board.post(f"clock:{self.login}", self.clock.snapshot())
 
+    def _set_zone(self, zone: ServerTz | None) -> None:
+        """Post the server's zone when it changed: MarketData aligns bars by it, and the offset
+        now (`tz_offset_s` of the terminal's status) is what the time checks read."""
+        if zone is None or zone == self.zone:
+            return
+        if self.zone is not None:
+            logger.info("terminal {}: server UTC offset {} s since {}", self.login, zone.entries[-1][1],
+                        zone.entries[-1][0])
+        self.zone = zone
+        self.board.post(f"tz:{self.login}", zone)
+        offset = zone.offset_at(self.clock.utc_ms) if self.clock.utc_ms is not None else zone.entries[-1][1]
+        self.board.post(f"terminal:{self.login}", {**self.board.get(f"terminal:{self.login}", {}),
+                                                   "tz_offset_s": offset})
+
     def _on_hello(self, body: dict[str, Any], now: float) -> None:
+        self._set_zone(zone_from_hello(body))
         was_up = self.link.up
         new_instance = self.link.on_hello(body, now)
         self._send(protocol.HELLO_ACK)
@@ -223,7 +240,8 @@ class Terminal(Supervised):
                 self._introducing = False
                 if ok and isinstance(data, dict) and not self.link.up:
                     # Only what terminal_info means to say: its other keys are not a hello's.
-                    self._on_hello({"tz_offset_s": data.get("tz_offset_s", 0), "boot": boot}, now)
+                    self._on_hello({key: data[key] for key in ("tz_offset_s", protocol.TZ_HISTORY) if key in data}
+                                   | {"boot": boot}, now)
             case "symbols" if ok:
                 symbols = {s["name"]: s for s in data if isinstance(s, dict) and "name" in s}
                 self.board.post(f"symbols:{self.login}", symbols)
@@ -329,8 +347,8 @@ class Terminal(Supervised):
         snapshot = {**previous, "login": self.login, "connected": connected, "boot": self.link.boot,
                     **self._refusal_counts()}
         if hello is not None:
-            snapshot.update(tz_offset_s=int(hello.get("tz_offset_s", 0)), symbols=list(hello.get("symbols", [])),
-                            terminal=hello.get("terminal", {}))
+            snapshot.update(symbols=list(hello.get("symbols", [])), terminal=hello.get("terminal", {}))
+            snapshot.setdefault("tz_offset_s", 0)  # set with the zone (_set_zone), when the EA told one
         self.board.post(f"terminal:{self.login}", snapshot)
 
     def _post_refusals(self) -> None:
