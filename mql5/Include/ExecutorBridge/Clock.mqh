@@ -26,13 +26,15 @@ private:
 public:
                      CBridgeClock(void) { m_base_utc_ms = 0; m_base_us = 0; m_next_sync_at = 0; }
 
-   // Re-anchor the ms clock on TimeGMT() and sample the offset.
+   // Re-anchor the ms clock on TimeGMT(); the first time, take the first sample of the
+   // offset too (later samples are Sample()'s, whose caller announces a change).
    void Sync(void)
      {
       m_base_utc_ms = (long)TimeGMT() * 1000;
       m_base_us = GetMicrosecondCount();
       m_next_sync_at = GetTickCount64() + EB_RESYNC_MS;
-      Sample();
+      if(m_tz.Count() == 0)
+         Sample();
      }
 
    bool SyncDue(void) const { return GetTickCount64() >= m_next_sync_at; }
