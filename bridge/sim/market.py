@@ -103,7 +103,7 @@ class SimMarket:
         self.symbols = dict(symbols)
         self.tz = as_server_tz(tz)  # bars open on the server's clock, with the offset valid then
         # The oldest time its history holds (less a week: the bar that opened before it, a weekend).
-        first = [int(rates["time"][0]) for rates in history.values() if len(rates["time"])]
+        first = [int(rates["time"][0]) for rates in history.values() if rates is not None and len(rates["time"])]
         self.history_from_ms = min(first, default=start_ms) - WEEK_MS
         self._ticks = {name: TickRing(tick_capacity) for name in self.symbols}
         self._builders = {
