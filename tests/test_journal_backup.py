@@ -190,6 +190,10 @@ def test_restore_checks_the_backup_first_and_keeps_the_replaced_journal_with_its
         restore(damaged, data_dir)
     with pytest.raises(BackupError, match="no such file"):
         restore(tmp_path / "missing", data_dir)
+    with contextlib.closing(sqlite3.connect(data_dir / "journal.sqlite3")) as live:
+        live.execute("SELECT 1 FROM meta").fetchall()  # a reader of a WAL journal: its -wal exists
+        with pytest.raises(BackupError, match="journal in use, not a backup"):
+            restore(data_dir / "journal.sqlite3", tmp_path / "elsewhere")
     assert rows(data_dir / "journal.sqlite3", "SELECT COUNT(*) FROM order_intents") == [(2,)]  # untouched
 
     # A crashed journal: its last commits are still in the -wal, not yet in the file.

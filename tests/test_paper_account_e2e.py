@@ -1,14 +1,20 @@
 """The embedded simulated terminal keeps its paper account in the data dir, like a broker:
 a restarted service finds the same positions, balance and history, and tickets carry on;
-a fill is on disk before its reply reaches the executor; `sim_reset` starts afresh on purpose."""
+a fill is on disk before its reply reaches the executor; `sim_reset` starts afresh on purpose.
+And the service backs its journal up right after the kill switch engages."""
 
 from __future__ import annotations
 
 import pytest
 
+import contextlib
+import sqlite3
+
 from actors.app.config import sim_options
 from actors.app.service import Service
+from actors.journal.backup import BACKUPS, backup_folders
 from bridge.sim.state_file import StateFile
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -64,3 +70,15 @@ def test_sim_reset_starts_a_fresh_paper_account_and_keeps_the_old_one_aside(exec
     finally:
         service.stop()
     assert state_file(executor).load().book.positions == []  # the fresh account is the one kept now
+
+
+def test_the_kill_switch_leaves_a_backup_of_the_journal_as_trading_stopped(executor_factory):
+    executor = executor_factory()
+    executor.wait_connected()
+    executor.ok("EMERGENCY_STOP", {"reason": "test: backup"})
+    into = executor.config.data_dir / BACKUPS
+    folder = wait_for(lambda: next((p for p in backup_folders(into) if p.name.endswith("-kill-switch")), None),
+                      message="the kill switch's backup")
+    with contextlib.closing(sqlite3.connect(folder / "journal.sqlite3")) as con:
+        assert con.execute("SELECT active, reason FROM kill_switch").fetchall() == [(1, "test: backup")]
+    assert (folder / "config.json").is_file()

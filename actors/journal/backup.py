@@ -58,8 +58,11 @@ def integrity_problem(connection: sqlite3.Connection) -> str | None:
     rows = [str(row[0]) for row in connection.execute("PRAGMA integrity_check(5)").fetchall()]
     if rows == ["ok"]:
         return None
-    text = " ".join(" ".join(rows).split())  # its findings come with newlines; ours is one line
-    return text if len(text) <= 300 else text[:297] + "..."
+    # Findings come several to a row, one per line, under a "*** in database main ***" header.
+    findings = [line.strip() for row in rows for line in row.splitlines()
+                if line.strip() and not line.startswith("***")]
+    first = findings[0] if findings else "failed"
+    return first if len(findings) < 2 else f"{first} (and more)"
 
 
 def check_file(path: Path) -> str | None:
@@ -141,7 +144,10 @@ def restore(backup: Path, data_dir: Path) -> Restored:
     data dir's journal, after checking it. The caller holds the data dir lock."""
     backup = Path(backup)
     source = backup / JOURNAL_NAME if backup.is_dir() else backup
-    problem = check_file(source)
+    # A -wal beside it: a live (or crashed) journal, whose last commits the copy would lose.
+    live = source.with_name(source.name + "-wal").exists()
+    problem = "it has a -wal beside it, so it is a journal in use, not a backup (take one with run.py backup)" \
+        if live else check_file(source)
     if problem is not None:
         raise BackupError(f"backup {source} cannot be restored: {problem}; choose another backup "
                           f"(newest last: ls {Path(data_dir) / BACKUPS})")

@@ -125,9 +125,10 @@ class StateKeeper:
         mark, book = self._mark(), self.server.book()
         try:
             self.file.save(book, self.replies())
-        except OSError as exc:
+        except Exception as exc:  # a full disk, or a value msgpack refuses: the terminal trades on, loudly
             if not self._failing:  # once per failing streak; it is retried every step
-                logger.error("simulated terminal cannot save its state to {}: {}; retrying", self.file.path, exc)
+                logger.error("simulated terminal cannot save its state to {}: {}: {}; retrying", self.file.path,
+                             type(exc).__name__, exc)
             self._failing = True
             return False
         if self._failing:
