@@ -4,7 +4,8 @@
 (the strategy supervisor for strategies, the Supervisor for the kill switch, an Account for trading, a RiskGuard
 for limits, the Journal for reports). Commands that need no owner (PING, STATUS_REQUEST)
 are answered here from the status board. `live_accounts_concerned` says which live
-accounts a risk-increasing command touches: those need the operator's TOTP code.
+accounts a risk-increasing command touches: those need the operator's TOTP code. Every
+command but the reads is logged at INFO with its arguments, so a manual order is in the log.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from loguru import logger
 
 from actors import messages as m
 from actors.errors import CONFLICT, NOT_FOUND, TRADING_LOCKED, UNAVAILABLE, ControlError
@@ -22,6 +25,16 @@ from actors.terminal.server_clock import server_now
 TRADE_TIMEOUT_S = 20.0
 EMERGENCY_TIMEOUT_S = 90.0
 DEFAULT_TIMEOUT_S = 10.0
+
+
+QUIET_COMMANDS = frozenset({"PING", "STATUS_REQUEST", "PERFORMANCE_REQUEST"})  # reads: polled, not logged
+
+
+def _brief(data: dict[str, Any]) -> str:
+    """A command's arguments for the log: a strategy definition by its name and symbol only."""
+    shown = {k: (f"{v.get('name')} on {v.get('symbol')} {v.get('timeframe')}" if k == "strategy" and isinstance(v, dict)
+                 else v) for k, v in data.items()}
+    return ", ".join(f"{k}={v}" for k, v in shown.items()) or "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +53,8 @@ CONFIRMED_COMMANDS = frozenset({"START_STRATEGY", "RESUME_STRATEGY", "UPDATE_STR
 def route(type_: str, data: dict[str, Any], corr: str, board: StatusBoard, gate: KillGate,
           otp: str | None = None) -> Route | dict[str, Any]:
     """The owner and message of a command, or the reply data when it needs no owner."""
+    if type_ not in QUIET_COMMANDS:  # every command that may change something is in the log at INFO
+        logger.info("command {}: {}", type_, _brief(data))
     match type_:
         case "PING":
             return {"pong": time.time_ns() // 1_000_000}
