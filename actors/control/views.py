@@ -239,8 +239,8 @@ def render_reply(data: dict[str, Any]) -> RenderableType:
 def render_close(data: dict[str, Any], position: dict[str, Any] | None) -> RenderableType:
     """A CLOSE_POSITION reply; against the position as it was, a partial close says what remains."""
     closed = data.get("closed_volume")
-    line = (f"closed {cell('volume', closed)} lots of ticket {data.get('ticket')} at {cell('price', data.get('price'))}, "
-            f"profit {cell('profit', data.get('profit'))}")
+    line = (f"closed {cell('volume', closed)} lots of ticket {data.get('ticket')} at "
+            f"{cell('price', data.get('price'))}, profit {cell('profit', data.get('profit'))}")
     if position and isinstance(closed, (int, float)) and closed < float(position.get("volume", 0)) - 1e-9:
         remaining = round(float(position["volume"]) - closed, 8)
         line += f"; PARTIAL close: {remaining:g} of {float(position['volume']):g} lots remain open (same ticket)"

@@ -54,7 +54,8 @@ def describe(name: str, e: Mapping[str, Any]) -> str:
             action = e.get("action")
             if action == "partial_close":
                 left = f"{_num(e['remaining'])} lots stay open" if e.get("remaining") else "the rest stays open"
-                done = f"PARTIAL close of {_num(e.get('volume'))} lots of ticket {e.get('ticket')} ({left}, same ticket)"
+                done = (f"PARTIAL close of {_num(e.get('volume'))} lots of ticket {e.get('ticket')} "
+                        f"({left}, same ticket)")
             elif action == "modify_stops":
                 done = f"stops of ticket {e.get('ticket')} moved{_stops(e)}"
             else:
