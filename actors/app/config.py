@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,10 @@ class ServiceConfig:
     # Default risk limits per account type, over the built-in ones ({"demo": {...}, "live": {...}}).
     # Live defaults may only be tightened here; loosening needs UPDATE_RISK_LIMITS with a TOTP code.
     risk_limits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Control keys (actors/control/keys.py): off only on a loopback bind, with a warning at start.
+    control_auth: bool = True
+    # Commands per key and minute, by group or command (actors/control/rate_limits.py), over the defaults.
+    rate_limits: dict[str, float] = field(default_factory=dict)
     # Journal backups into <data dir>/backups (actors/journal/backup.py): every this many
     # seconds (0: only the one right after the kill switch engages), the newest `backup_keep` kept.
     backup_every_s: float = 3600.0
@@ -99,7 +104,8 @@ class ServiceConfig:
 # `run.py service` options -> the keys they set. An option not given (None) leaves the
 # file's value, else the default: that is the precedence.
 SERVICE_OPTIONS = {"data_dir": "data_dir", "control": "control_endpoint", "events": "events_endpoint",
-                   "ea_ctl": "ea_ctl_endpoint", "ea_md": "ea_md_endpoint", "log_level": "log_level"}
+                   "ea_ctl": "ea_ctl_endpoint", "ea_md": "ea_md_endpoint", "log_level": "log_level",
+                   "control_auth": "control_auth"}
 SIM_OPTIONS = {"sim_speed": "speed", "sim_seed": "seed", "sim_account": "account", "sim_calendar": "calendar_file",
                "sim_broker": "broker_file", "sim_start": "start", "sim_always_open": "always_open",
                "prices_ctl": "prices_ctl", "prices_md": "prices_md"}
@@ -175,6 +181,7 @@ def _build(values: dict[str, Any], overrides: dict[str, Any]) -> ServiceConfig:
         values["risk_limits"] = _risk_defaults(values["risk_limits"])
     if "data_dir" in values:
         values["data_dir"] = Path(values["data_dir"])
+    _check_control(values)
     if "kill_lock_s" in values and not float(values["kill_lock_s"]) > 0:
         raise ConfigError("kill_lock_s must be a positive number of seconds")
     if not float(values.get("backup_every_s", 0)) >= 0 or not int(values.get("backup_keep", 1)) >= 1:
@@ -185,6 +192,35 @@ def _build(values: dict[str, Any], overrides: dict[str, Any]) -> ServiceConfig:
     if sim_settings is not None and sim_settings.account not in (None, *ACCOUNT_TYPES):
         raise ConfigError(f"sim account must be one of {sorted(ACCOUNT_TYPES)}, got {sim_settings.account!r}")
     return ServiceConfig(**values, sim=sim_settings)
+
+
+def _check_control(values: dict[str, Any]) -> None:
+    from actors.control.rate_limits import RateLimitsError, parse_limits
+
+    if "rate_limits" in values:
+        try:
+            values["rate_limits"] = parse_limits(values["rate_limits"])
+        except RateLimitsError as exc:
+            raise ConfigError(str(exc)) from None
+    auth = values.get("control_auth", True)
+    if not isinstance(auth, bool):
+        raise ConfigError("control_auth must be true or false")
+    endpoint = values.get("control_endpoint", DEFAULT_CONTROL)
+    if not auth and not is_loopback(endpoint):
+        raise ConfigError(f"control authentication may be off only on a loopback bind, not {endpoint}; "
+                          "keep it on and give remote clients a key (`run.py keys add`)")
+
+
+def is_loopback(endpoint: str) -> bool:
+    """Whether only this host can reach `endpoint` (tcp on a loopback address, ipc, inproc)."""
+    scheme, _, rest = endpoint.partition("://")
+    if scheme in ("ipc", "inproc"):
+        return True
+    host = rest.rpartition(":")[0].strip("[]")
+    try:
+        return scheme == "tcp" and (host == "localhost" or ipaddress.ip_address(host).is_loopback)
+    except ValueError:  # an interface name or "*": maybe reachable from elsewhere
+        return False
 
 
 def _risk_defaults(value: Any) -> dict[str, dict[str, Any]]:
