@@ -1,11 +1,13 @@
-"""The executor's command line: `service`, `sim`, `replay`, `ctl`, `otp-setup`, `backup` and `restore`.
+"""The executor's command line: `service`, `sim`, `replay`, `ctl`, `keys`, `otp-setup`, `backup`
+and `restore`.
 
 Thin on purpose: parse, call, map failures to exit codes (0 ok, 1 runtime failure,
 2 bad usage) with one line that says what to do. The options are defined here, in one
 place, because they are what a user reads (`--help`); what they mean lives in the packages:
 the service's configuration and its precedence in `actors.app.config`, the simulated
 terminal (`sim` and its faults) in `bridge.sim.options`, replay in `actors.app.replay`,
-the `ctl` commands in `actors.control.ctl`, the TOTP secret in `actors.runtime.confirmation`,
+the `ctl` commands in `actors.control.ctl`, the control keys in `actors.control.keys`,
+the TOTP secret in `actors.runtime.confirmation`,
 journal backups in `actors.journal.backup`.
 """
 
@@ -47,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     svc.add_argument("--prices-ctl", help="with --paper-prices: the real EA's request endpoint (default tcp://127.0.0.1:5567)")
     svc.add_argument("--prices-md", help="with --paper-prices: the real EA's market-data endpoint (default tcp://127.0.0.1:5568)")
     svc.add_argument("--log-level", default=None, help="stderr log level (default INFO)")
+    svc.add_argument("--no-auth", dest="control_auth", action="store_false", default=None,
+                     help="accept unsigned control requests (loopback binds only; logged as a warning)")
     svc.add_argument("--sim-reset", action="store_true", help="start the simulated terminal's paper account afresh "
                      "(it is kept in the data dir and continued otherwise; the old state is kept aside)")
 
@@ -111,6 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("backup", type=Path, metavar="FILE", help="a backup folder, or the journal.sqlite3 in it")
     restore.add_argument("--data-dir", type=Path, default=Path("data"), help="the service's data dir (default ./data)")
 
+    keys = sub.add_parser("keys", help="control keys: who may send commands, and with which role")
+    actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="make a key and print its secret, once")
+    add.add_argument("--role", required=True, choices=("viewer", "trader", "admin"),
+                     help="viewer: status, performance, ping; trader: also trading and strategies; admin: everything")
+    add.add_argument("--name", default="", help="a label for the list (who or what uses the key)")
+    actions.add_parser("list", help="every key's id, role, created and revoked (never a secret)")
+    actions.add_parser("revoke", help="refuse a key from now on").add_argument("key_id")
+    actions.add_parser("rotate", help="a new secret for a key (printed once); the old one stops working").add_argument(
+        "key_id")
+    for action in actions.choices.values():
+        action.add_argument("--data-dir", type=Path, default=Path("data"), help="the executor's data dir (default ./data)")
+
     ctl.add_parser(sub)
     return parser
 
@@ -120,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     commands = {"service": run_service, "sim": run_sim, "ctl": run_ctl, "replay": run_replay,
-                "otp-setup": run_otp_setup, "backup": run_backup, "restore": run_restore}
+                "otp-setup": run_otp_setup, "keys": run_keys, "backup": run_backup, "restore": run_restore}
     try:
         code = commands[args.command](args)
         sys.stdout.flush()  # inside the try: a reader gone away is seen here, not at exit
@@ -264,17 +281,48 @@ def run_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_keys(args: argparse.Namespace) -> int:
+    from actors.control import keys
+
+    try:
+        match args.keys_command:
+            case "add":
+                print(keys.show_secret(*keys.add_key(args.data_dir, args.role, args.name), "added"))
+            case "list":
+                print(keys.show_keys(list(keys.load_keys(args.data_dir).values())))
+            case "revoke":
+                key = keys.revoke_key(args.data_dir, args.key_id)
+                print(f"key {key.key_id} revoked; a running executor refuses it from its next request")
+            case "rotate":
+                print(keys.show_secret(*keys.rotate_key(args.data_dir, args.key_id), "rotated (the old secret "
+                                                                                      "no longer works)"))
+    except (keys.KeysError, OSError) as exc:
+        print(f"run.py keys: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def run_ctl(args: argparse.Namespace) -> int:
     from actors.control import ctl
     from actors.control.client import ControlClient, ControlTimeout
+    from actors.control.keys import KeyNotFound, KeysError, client_key
 
     type_, data = ctl.build_request(args)
-    with ControlClient(args.control, timeout_s=args.timeout) as client:
+    try:
+        key, missing = client_key(args.data_dir, args.key_file), None
+    except KeyNotFound as exc:
+        key, missing = None, str(exc)  # sent unsigned: an executor with auth off still answers
+    except KeysError as exc:
+        raise ctl.UsageError(str(exc)) from None
+    with ControlClient(args.control, timeout_s=args.timeout, key=key) as client:
         try:
             reply = client.request(type_, data, **({"otp": args.otp} if args.otp else {}))
         except ControlTimeout as exc:
             print(f"run.py ctl: {exc}", file=sys.stderr)
             return 1
+    if missing and ((reply.get("error") or {}).get("details") or {}).get("reason") == "unsigned":
+        print(f"run.py ctl: {missing}", file=sys.stderr)
+        return 1
     out, err = ctl.output(type_, reply, as_json=args.json)
     if out is not None:
         print(out)

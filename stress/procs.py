@@ -34,6 +34,9 @@ STRESS_LIMITS = {"max_positions": 100_000, "max_positions_per_strategy": 100_000
                  "max_correlation": 1.0, "max_currency_exposure_lots": 1_000_000, "news_blackout_min": 0,
                  "no_trade_windows": [], "max_daily_loss_pct": 100, "max_drawdown_pct": 100}
 
+# The control socket's rate limits (per key and minute) raised for the same reason.
+STRESS_RATE_LIMITS = {"strategy": 100_000, "trading": 100_000, "admin": 1_000}
+
 
 class HarnessError(RuntimeError):
     """The run cannot go on (a process did not start or answer); the message says which and where its log is."""
@@ -67,7 +70,7 @@ class Executor:
         self.data_dir = run_dir / "data"
         self.log_path = run_dir / "executor.log"
         self.proc: subprocess.Popen | None = None
-        self.client = ControlClient(endpoints.control, timeout_s=30.0)
+        self.client = ControlClient(endpoints.control, timeout_s=30.0, data_dir=self.data_dir)  # signs with its key
         self.starts = 0
 
     @property
@@ -76,9 +79,11 @@ class Executor:
 
     def start(self, timeout_s: float = 60.0) -> None:
         e = self.endpoints
+        config = self.run_dir / "executor-config.json"  # the harness starts hundreds of strategies at once
+        config.write_text(json.dumps({"rate_limits": STRESS_RATE_LIMITS}))
         argv = [sys.executable, str(ROOT / "run.py"), "service", "--no-sim", "--data-dir", str(self.data_dir),
                 "--control", e.control, "--events", e.events, "--ea-ctl", e.ea_ctl, "--ea-md", e.ea_md,
-                "--log-level", "WARNING"]
+                "--log-level", "WARNING", "--config", str(config)]
         with self.log_path.open("a") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         self.starts += 1

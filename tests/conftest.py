@@ -39,6 +39,8 @@ def make_config(data_dir: Path, **overrides: Any):
     # A fixed weekday start (the server at UTC+2): no test depends on the wall clock's weekday.
     sim = {"speed": 600.0, "history_minutes": 600, "seed": 7, "start": SIM_START, "tz_offset_s": 7200,
            **overrides.pop("sim", {})}
+    # Tests poll commands in loops; the control socket's rate limits have tests of their own.
+    overrides.setdefault("rate_limits", {"trading": 100_000, "strategy": 100_000, "admin": 100_000})
     return load_config(None, data_dir=data_dir, control_endpoint=free_endpoint(),
                        events_endpoint=free_endpoint(), ea_ctl_endpoint=free_endpoint(),
                        ea_md_endpoint=free_endpoint(), sim=sim, log_level="DEBUG", **overrides)
@@ -50,7 +52,7 @@ class Executor:
     def __init__(self, config) -> None:
         self.config = config
         self.service = Service(config).start()
-        self.client = ControlClient(config.control_endpoint, timeout_s=30.0)
+        self.client = ControlClient(config.control_endpoint, timeout_s=30.0, data_dir=config.data_dir)
 
     def request(self, type_: str, data: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
         return self.client.request(type_, data, **kw)
@@ -89,7 +91,7 @@ class Executor:
         continues the paper account the last one kept in the data dir)."""
         self.stop()
         self.service = Service(self.config).start()
-        self.client = ControlClient(self.config.control_endpoint, timeout_s=30.0)
+        self.client = ControlClient(self.config.control_endpoint, timeout_s=30.0, data_dir=self.config.data_dir)
         return self
 
 

@@ -24,6 +24,7 @@ def run(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
 
 class ServiceProcess:
     def __init__(self, data_dir: Path, *extra: str) -> None:
+        self.data_dir = data_dir
         self.control = free_endpoint()
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "run.py"), "service", "--data-dir", str(data_dir),
@@ -32,7 +33,7 @@ class ServiceProcess:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess:
-        return run("ctl", "--control", self.control, "--timeout", "10", *args)
+        return run("ctl", "--control", self.control, "--data-dir", str(self.data_dir), "--timeout", "10", *args)
 
     def status(self) -> dict:
         result = self.ctl("--json", "status")

@@ -18,7 +18,9 @@ import msgpack
 import pytest
 import zmq
 
+from actors.control.auth import auth_frame
 from actors.control.client import ControlClient
+from actors.control.keys import ControlKey, client_key
 from tests.conftest import wait_for
 
 REPLY_TIMEOUT_S = 10.0
@@ -91,15 +93,18 @@ def audit_rows(executor) -> list[tuple]:
 
 class Dealer:
     """A raw DEALER client: sends whatever frames a test wants, with an empty delimiter
-    like a REQ socket would (or without, `delimiter=False`)."""
+    like a REQ socket would (or without, `delimiter=False`); a lone frame is signed with `key`."""
 
-    def __init__(self, endpoint: str, *, delimiter: bool = True) -> None:
+    def __init__(self, endpoint: str, *, delimiter: bool = True, key: ControlKey | None = None) -> None:
         self.socket = zmq.Context.instance().socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.connect(endpoint)
         self.delimiter = delimiter
+        self.key = key
 
     def send(self, *frames: bytes) -> None:
+        if self.key is not None and len(frames) == 1:
+            frames = (frames[0], auth_frame(self.key, frames[0]))
         self.socket.send_multipart(([b""] if self.delimiter else []) + list(frames))
 
     def recv(self, timeout_s: float = REPLY_TIMEOUT_S) -> dict[str, Any]:
@@ -123,7 +128,7 @@ def dealer(executor):
     sockets: list[Dealer] = []
 
     def make(**kw: Any) -> Dealer:
-        sockets.append(Dealer(executor.config.control_endpoint, **kw))
+        sockets.append(Dealer(executor.config.control_endpoint, key=client_key(executor.config.data_dir, env={}), **kw))
         return sockets[-1]
 
     yield make
@@ -635,34 +640,36 @@ def test_update_strategy_keeps_open_positions(executor):
 
 
 # ---------------------------------------------------------------- envelope rules ---
-HOSTILE = [  # (name, frame, code, expected id)
-    ("undecodable", b"\xc1garbage", "BAD_REQUEST", None),
-    ("truncated map", pack({"v": 1, "id": "t-1", "type": "PING"})[:-2], "BAD_REQUEST", None),
-    ("a list", pack(["v", 1, "id", "l-1"]), "BAD_REQUEST", None),
-    ("an int", pack(5), "BAD_REQUEST", None),
-    ("a string", pack("PING"), "BAD_REQUEST", None),
-    ("int map keys", pack({1: 1, 2: "x"}), "BAD_REQUEST", None),
-    ("empty frame", b"", "BAD_REQUEST", None),
-    ("unknown command", request_frame("FLY_TO_MOON", id="u-1"), "UNKNOWN_COMMAND", "u-1"),
-    ("version 2", request_frame("PING", id="v-2", v=2), "BAD_REQUEST", "v-2"),
-    ("no version", pack({"id": "nv-1", "type": "PING"}), "BAD_REQUEST", "nv-1"),
-    ("id as int", request_frame("PING", id=7), "BAD_REQUEST", None),
-    ("id too long", request_frame("PING", id="x" * 65), "BAD_REQUEST", None),
-    ("id empty", request_frame("PING", id=""), "BAD_REQUEST", None),
-    ("no id", pack({"v": 1, "type": "PING"}), "BAD_REQUEST", None),
-    ("type as int", request_frame(3, id="ti-1"), "BAD_REQUEST", "ti-1"),
-    ("data a list", request_frame("PING", [1], id="dl-1"), "BAD_REQUEST", "dl-1"),
-    ("ts a string", request_frame("PING", id="ts-1", ts="now"), "BAD_REQUEST", "ts-1"),
-    ("unknown envelope key", request_frame("PING", id="k-1", priority=1), "BAD_REQUEST", "k-1"),
-    ("unknown data key", request_frame("PING", {"x": 1}, id="dk-1"), "BAD_REQUEST", "dk-1"),
-    ("oversized", request_frame("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "comment": "c" * 70_000},
-                                id="big-1"), "BAD_REQUEST", None),
-]
+def hostile() -> list[tuple[str, bytes, str, str | None]]:
+    """(name, frame, code, expected id); made when a test runs, so each `ts` is fresh."""
+    return [
+        ("undecodable", b"\xc1garbage", "BAD_REQUEST", None),
+        ("truncated map", pack({"v": 1, "id": "t-1", "type": "PING"})[:-2], "BAD_REQUEST", None),
+        ("a list", pack(["v", 1, "id", "l-1"]), "BAD_REQUEST", None),
+        ("an int", pack(5), "BAD_REQUEST", None),
+        ("a string", pack("PING"), "BAD_REQUEST", None),
+        ("int map keys", pack({1: 1, 2: "x"}), "BAD_REQUEST", None),
+        ("empty frame", b"", "BAD_REQUEST", None),
+        ("unknown command", request_frame("FLY_TO_MOON", id="u-1"), "UNKNOWN_COMMAND", "u-1"),
+        ("version 2", request_frame("PING", id="v-2", v=2), "BAD_REQUEST", "v-2"),
+        ("no version", pack({"id": "nv-1", "type": "PING"}), "BAD_REQUEST", "nv-1"),
+        ("id as int", request_frame("PING", id=7), "BAD_REQUEST", None),
+        ("id too long", request_frame("PING", id="x" * 65), "BAD_REQUEST", None),
+        ("id empty", request_frame("PING", id=""), "BAD_REQUEST", None),
+        ("no id", pack({"v": 1, "type": "PING"}), "BAD_REQUEST", None),
+        ("type as int", request_frame(3, id="ti-1"), "BAD_REQUEST", "ti-1"),
+        ("data a list", request_frame("PING", [1], id="dl-1"), "BAD_REQUEST", "dl-1"),
+        ("ts a string", request_frame("PING", id="ts-1", ts="now"), "BAD_REQUEST", "ts-1"),
+        ("unknown envelope key", request_frame("PING", id="k-1", priority=1), "BAD_REQUEST", "k-1"),
+        ("unknown data key", request_frame("PING", {"x": 1}, id="dk-1"), "BAD_REQUEST", "dk-1"),
+        ("oversized", request_frame("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "comment": "c" * 70_000},
+                                    id="big-1"), "BAD_REQUEST", None),
+    ]
 
 
 def test_hostile_frames_each_get_one_reply_and_the_socket_stays_usable(executor, dealer):
     sock = dealer()
-    for n, (name, frame, code, expected_id) in enumerate(HOSTILE):
+    for n, (name, frame, code, expected_id) in enumerate(hostile()):
         sock.send(frame)
         reply = sock.recv()
         assert reply["id"] == expected_id, (name, reply)
@@ -678,8 +685,9 @@ def test_hostile_frames_each_get_one_reply_and_the_socket_stays_usable(executor,
 
 def test_hostile_frames_do_not_wedge_a_req_client(executor):
     client = executor.client  # a plain REQ socket: one reply missing would wedge it
-    for name, frame, code, expected_id in HOSTILE:
-        reply = client.send_raw(frame, timeout_s=REPLY_TIMEOUT_S)
+    for name, frame, code, expected_id in hostile():
+        reply = client.send_raw(frame, auth_frame(client_key(executor.config.data_dir, env={}), frame),
+                                timeout_s=REPLY_TIMEOUT_S)
         assert reply["id"] == expected_id, (name, reply)
         error_of(reply, code)
         assert executor.request("PING", id=f"req-after-{name}")["ok"]
@@ -705,7 +713,8 @@ def test_a_frame_over_the_socket_limit_is_dropped_and_others_are_served(executor
     sock.send(b"\x00" * (1024 * 1024 + 16))  # over MAXMSGSIZE: ZMQ drops it (and the connection)
     assert sock.nothing_within(0.3)
     assert executor.ok("PING")["pong"] > 0
-    with ControlClient(executor.config.control_endpoint, timeout_s=REPLY_TIMEOUT_S) as fresh:
+    with ControlClient(executor.config.control_endpoint, timeout_s=REPLY_TIMEOUT_S,
+                       data_dir=executor.config.data_dir) as fresh:
         assert fresh.request("PING")["ok"]
 
 

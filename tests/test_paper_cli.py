@@ -51,13 +51,13 @@ def real_ea():
     terminal.stop()
 
 
-def status(control: str) -> dict | None:
-    result = run("ctl", "--control", control, "--timeout", "5", "--json", "status")
+def status(control: str, data_dir: Path) -> dict | None:
+    result = run("ctl", "--control", control, "--data-dir", str(data_dir), "--timeout", "5", "--json", "status")
     return json.loads(result.stdout)["data"] if result.returncode == 0 else None
 
 
-def connected_account(control: str) -> dict | None:
-    data = status(control)
+def connected_account(control: str, data_dir: Path) -> dict | None:
+    data = status(control, data_dir)
     accounts = data["accounts"] if data else []
     return accounts[0] if accounts and accounts[0]["connected"] else None
 
@@ -69,11 +69,11 @@ def test_service_with_paper_prices(tmp_path, real_ea):
                     "--ea-ctl", free_endpoint(), "--ea-md", free_endpoint(), "--log-level", "WARNING",
                     "--paper-prices", "--prices-ctl", prices_ctl, "--prices-md", prices_md, "--sim-always-open")
     try:
-        account = wait_for(lambda: connected_account(control), timeout=40, interval=0.3,
+        account = wait_for(lambda: connected_account(control, tmp_path), timeout=40, interval=0.3,
                            message="the paper account at the executor")
         assert account["login"] != REAL_LOGIN
         def open_position():  # refused (NO_QUOTE) until the first real EURUSD tick has come through
-            result = run("ctl", "--control", control, "--json", "open", "EURUSD", "buy", "--volume", "0.1")
+            result = run("ctl", "--control", control, "--data-dir", str(tmp_path), "--json", "open", "EURUSD", "buy", "--volume", "0.1")
             return result.returncode == 0 and json.loads(result.stdout)["data"]
         assert wait_for(open_position, timeout=20, interval=0.3, message="a paper fill")["price"] > 0
     finally:

@@ -157,7 +157,7 @@ class _Run:
 
     def __enter__(self) -> _Run:
         self.service.start()
-        self.client = ControlClient(self.config.control_endpoint, timeout_s=SYNC_TIMEOUT_S)
+        self.client = ControlClient(self.config.control_endpoint, timeout_s=SYNC_TIMEOUT_S, data_dir=self.config.data_dir)
         self._wait(lambda: self._account().get("ready") and self._synced()
                    and self.service.board.get(f"risk:{REPLAY_LOGIN}", {}).get("account_type") == "demo",
                    "the replay terminal to connect")

@@ -22,6 +22,7 @@ from actors import messages as m
 from actors.app.config import ServiceConfig, file_values, sim_options
 from actors.app.data_dir_lock import DataDirLock
 from actors.journal.backup import RUNNING_CONFIG
+from actors.control.keys import KeysError, ensure_keys, key_path
 from actors.runtime.confirmation import OtpVerifier, read_secret
 from actors.runtime.directory import Directory
 from actors.runtime.kill_switch import KillGate
@@ -70,6 +71,13 @@ class Service:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         _write_json(self.config.data_dir / RUNNING_CONFIG, file_values(self.config))
         self.otp.secret = read_secret(self.config.data_dir)
+        if self.config.control_auth:
+            try:
+                if ensure_keys(self.config.data_dir):
+                    logger.info("control key created at {} (admin); `run.py ctl --data-dir {}` signs with it",
+                                key_path(self.config.data_dir), self.config.data_dir)
+            except (KeysError, OSError) as exc:
+                raise ServiceError(f"control keys: {exc}") from None
         self.supervisor = Supervisor.start(config=self.config, directory=self.directory, board=self.board,
                                            gate=self.gate, fatal=self.fatal, otp=self.otp)
         try:

@@ -27,6 +27,8 @@ from actors import messages as m
 from actors.account.account import Account
 from actors.runtime.confirmation import OtpVerifier
 from actors.control.server import ControlServer
+from actors.control.keys import KeyStore
+from actors.control.rate_limits import RateLimits
 from actors.runtime.directory import Directory
 from actors.terminal.gateway import Gateway
 from actors.journal.backup import BACKUPS
@@ -107,7 +109,8 @@ class Supervisor(pykka.ThreadingActor):
         self._start_child(Child("market_data", lambda: MarketData.start(directory=d, board=b)))
         self._start_child(Child("control", lambda: ControlServer.start(
             control_endpoint=c.control_endpoint, events_endpoint=c.events_endpoint, directory=d, board=b,
-            gate=self.gate, otp=self.otp)))
+            gate=self.gate, otp=self.otp, keys=KeyStore(c.data_dir) if c.control_auth else None,
+            rate_limits=RateLimits(c.rate_limits))))
         self._start_child(Child("strategies", lambda: StrategySupervisor.start(directory=d, board=b)))
         self._start_child(Child("backups", lambda: BackupSchedule.start(
             data_dir=c.data_dir, into=c.data_dir / BACKUPS, every_s=c.backup_every_s, keep=c.backup_keep,

@@ -1,6 +1,9 @@
 """A small REQ client for the control API: what `run.py ctl`, the tests and the stress
 tools use. One request, one reply; a request that gets no reply in time closes the socket
 (a REQ socket that missed its reply is stuck) and raises ControlTimeout.
+
+Requests are signed (actors/control/auth.py) with `key`, or with the data dir's control.key,
+read when a request is sent: a client made before the executor's first start still finds it.
 """
 
 from __future__ import annotations
@@ -8,10 +11,14 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import msgpack
 import zmq
+
+from actors.control.auth import auth_frame
+from actors.control.keys import ControlKey, KeyNotFound, client_key
 
 _ids = itertools.count(1)
 
@@ -21,8 +28,12 @@ class ControlTimeout(TimeoutError):
 
 
 class ControlClient:
-    def __init__(self, endpoint: str, timeout_s: float = 10.0, context: zmq.Context | None = None) -> None:
+    def __init__(self, endpoint: str, timeout_s: float = 10.0, context: zmq.Context | None = None, *,
+                 key: ControlKey | None = None, data_dir: Path | None = None) -> None:
+        """Neither `key` nor `data_dir`: requests go unsigned (an executor with auth off)."""
         self.endpoint = endpoint
+        self.key = key
+        self.data_dir = data_dir
         self.timeout_s = timeout_s
         self._context = context or zmq.Context.instance()
         self._socket: zmq.Socket | None = None
@@ -43,7 +54,18 @@ class ControlClient:
         if data is not None:
             body["data"] = data
         body.update(extra)
-        return self.send_raw(msgpack.packb(body, use_bin_type=True), timeout_s=timeout_s)
+        frame = msgpack.packb(body, use_bin_type=True)
+        key = self._signing_key()
+        frames = (frame,) if key is None else (frame, auth_frame(key, frame))
+        return self.send_raw(*frames, timeout_s=timeout_s)
+
+    def _signing_key(self) -> ControlKey | None:
+        if self.key is not None or self.data_dir is None:
+            return self.key
+        try:  # read per request, so a rotated control.key is followed; never the environment's key
+            return client_key(self.data_dir, env={})
+        except KeyNotFound:
+            return None  # not made yet: the executor answers UNAUTHORIZED, saying how to sign
 
     def send_raw(self, *frames: bytes, timeout_s: float | None = None) -> dict[str, Any]:
         """Send arbitrary frames (tests send hostile ones) and decode the reply."""

@@ -30,6 +30,8 @@ def add_parser(sub: Any) -> None:
     ctl = sub.add_parser("ctl", help="send a control command to a running executor")
     ctl.add_argument("--control", default="tcp://127.0.0.1:5555", help="the executor's control endpoint")
     ctl.add_argument("--data-dir", type=Path, default=Path("data"), help="the executor's data dir (for its key)")
+    ctl.add_argument("--key-file", type=Path, help="sign with this key (a line KEY_ID:SECRET, as `run.py keys add` "
+                     "prints) instead of the data dir's control.key; or set EXECUTOR_CONTROL_KEY")
     ctl.add_argument("--json", action="store_true", help="print the raw reply as JSON")
     ctl.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply")
     ctl.add_argument("--otp", help="TOTP code from your authenticator app (risky commands on live accounts)")

@@ -1,11 +1,14 @@
 """The ControlServer actor: the executor's ZMQ control socket and its events socket.
 
-Life of a command: ROUTER frame -> decode and bound -> envelope and per-command schema ->
-reply cache (a repeated `id` is answered from memory, or parked behind the first while it
-runs) -> route -> the operator's TOTP code when the command raises a live account's risk
-(checked after routing, so a command refused anyway does not use a code up) -> the owning actor, told with a correlation id -> its `CommandReply` -> one reply
-frame, cached and audited. Nothing on this path blocks: a command whose owner does not
-answer in time gets TIMEOUT, and its late answer still lands in the cache for a retry.
+Life of a command: ROUTER frame -> decode and bound -> envelope -> the signing key and its
+role (actors/control/auth.py; a refusal is UNAUTHORIZED, never cached, and nothing runs) ->
+reply cache, per key (a repeated `id` is answered from memory, or parked behind the first
+while it runs) -> the key's rate limit (RATE_LIMITED, not cached) -> per-command schema ->
+route -> the operator's TOTP code when the command raises a live account's risk (checked
+after routing, so a command refused anyway does not use a code up) -> the owning actor, told
+with a correlation id -> its `CommandReply` -> one reply frame, cached and audited. Nothing
+on this path blocks: a command whose owner does not answer in time gets TIMEOUT, and its late
+answer still lands in the cache for a retry.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from loguru import logger
 from actors import errors
 from actors import messages as m
 from actors.control import protocol as cp
+from actors.control.auth import Refusal, authorize
+from actors.control.keys import KeyStore
+from actors.control.rate_limits import RateLimits
 from actors.runtime.confirmation import ConfirmationRequired, OtpVerifier
 from actors.control.routes import Route, live_accounts_concerned, route
 from actors.control.schema import SchemaError, UnknownCommand, request_id_of, validate_command, validate_envelope
@@ -32,6 +38,7 @@ from actors.control.reply_cache import ReplyCache
 from actors.runtime.socket_pump import SocketPump
 from actors.runtime.status_board import StatusBoard
 from actors.runtime.ticker import Ticker
+from bridge.shapes.refusals import Refusals
 
 
 @dataclass
@@ -40,6 +47,7 @@ class Pending:
     type: str
     data: dict[str, Any]
     deadline: float
+    cache_key: str
     clients: list[list[bytes]] = field(default_factory=list)  # routing prefixes waiting for this id
 
 
@@ -51,7 +59,9 @@ class _Inbound:
 
 class ControlServer(Supervised):
     def __init__(self, *, control_endpoint: str, events_endpoint: str, directory: Directory,
-                 board: StatusBoard, gate: KillGate, otp: OtpVerifier | None = None) -> None:
+                 board: StatusBoard, gate: KillGate, otp: OtpVerifier | None = None,
+                 keys: KeyStore | None = None, rate_limits: RateLimits | None = None) -> None:
+        """`keys` None: authentication is off (config.py allows that on loopback binds only)."""
         super().__init__(name="control", parent="supervisor", directory=directory)
         self.otp = otp or OtpVerifier(None)
         self.control_endpoint = control_endpoint
@@ -59,6 +69,9 @@ class ControlServer(Supervised):
         self.board = board
         self.gate = gate
         self.cache = ReplyCache(cp.REPLY_CACHE_TTL_S)
+        self.keys = keys
+        self.rate_limits = rate_limits or RateLimits()
+        self.refusals = Refusals()  # UNAUTHORIZED is counted; the log hears of it every few seconds
         self.pending: dict[str, Pending] = {}  # corr -> command in flight
         self.in_flight: dict[str, str] = {}  # request id -> corr
         self._corr = itertools.count(1)
@@ -72,6 +85,8 @@ class ControlServer(Supervised):
         self.pump.start()
         self.ticker = Ticker(self.actor_ref, 0.1).start()
         logger.info("control on {} (REQ), events on {} (SUB)", self.control_endpoint, self.events_endpoint)
+        if self.keys is None:
+            logger.warning("control authentication is OFF: anyone who can reach {} can trade", self.control_endpoint)
 
     def on_stop(self) -> None:
         if self.ticker:
@@ -130,16 +145,40 @@ class ControlServer(Supervised):
             self._send(prefix, cp.reply_error(request_id_of(request), err))
             self._audit(request_id_of(request), _type_of(request), None, err)
             return
-        cached = self.cache.get(envelope.id)
+        key_id = ""
+        if self.keys is not None:
+            verdict = authorize(body[0], body[1] if len(body) == 2 else None, envelope.type, envelope.ts,
+                                self.keys.get, time.time_ns() // 1_000_000)
+            if isinstance(verdict, Refusal):
+                return self._refuse(prefix, envelope, verdict)
+            key_id = verdict.key_id
+        # Ids are the client's: two keys' ids may collide, and one key must not read another's replies.
+        cache_key = f"{key_id}/{envelope.id}"
+        cached = self.cache.get(cache_key)
         if cached is not None:
             self._send(prefix, cached)
             return
-        if envelope.id in self.in_flight:  # the same id again while the first still runs
-            self.pending[self.in_flight[envelope.id]].clients.append(prefix)
+        if cache_key in self.in_flight:  # the same id again while the first still runs
+            self.pending[self.in_flight[cache_key]].clients.append(prefix)
             return
-        self._dispatch(prefix, envelope)
+        retry_after_ms = self.rate_limits.take(key_id, envelope.type, time.monotonic())
+        if retry_after_ms is not None:
+            err = errors.error(errors.RATE_LIMITED, f"too many {envelope.type} from this key; resend the same id "
+                               f"in {retry_after_ms} ms", {"retry_after_ms": retry_after_ms})
+            self._send(prefix, cp.reply_error(envelope.id, err))  # not cached: the same id may come back
+            self._audit(envelope.id, envelope.type, envelope.data, err)
+            return
+        self._dispatch(prefix, envelope, cache_key)
 
-    def _dispatch(self, prefix: list[bytes], envelope: Any) -> None:
+    def _refuse(self, prefix: list[bytes], envelope: Any, refusal: Refusal) -> None:
+        self._send(prefix, cp.reply_error(envelope.id, refusal.as_error()))
+        self._audit(envelope.id, envelope.type, None, refusal.as_error())  # an unproven sender's data is not kept
+        unsaid = self.refusals.refuse("control", refusal.reason, time.monotonic())
+        if unsaid is not None:
+            logger.warning("control request refused: {}{}", refusal.message,
+                           f" ({unsaid} more {refusal.reason} refusals since the last line)" if unsaid else "")
+
+    def _dispatch(self, prefix: list[bytes], envelope: Any, cache_key: str) -> None:
         corr = f"c{next(self._corr)}"
         try:
             data = validate_command(envelope.type, envelope.data)
@@ -151,16 +190,18 @@ class ControlServer(Supervised):
         except UnknownCommand:
             err = errors.error(errors.UNKNOWN_COMMAND, f"unknown command {envelope.type!r}; see CONTROL_API.md for the list",
                            {"type": envelope.type})
-            return self._answer_now(prefix, envelope, cp.reply_error(envelope.id, err), err)
+            return self._answer_now(prefix, envelope, cache_key, cp.reply_error(envelope.id, err), err)
         except SchemaError as exc:
             err = _schema_error(exc)
-            return self._answer_now(prefix, envelope, cp.reply_error(envelope.id, err), err)
+            return self._answer_now(prefix, envelope, cache_key, cp.reply_error(envelope.id, err), err)
         except errors.ControlError as exc:
-            return self._answer_now(prefix, envelope, cp.reply_error(envelope.id, exc.as_error()), exc.as_error())
+            return self._answer_now(prefix, envelope, cache_key, cp.reply_error(envelope.id, exc.as_error()),
+                                    exc.as_error())
         if not isinstance(target, Route):
-            return self._answer_now(prefix, envelope, cp.reply_ok(envelope.id, target), None)
-        self.pending[corr] = Pending(envelope.id, envelope.type, data, time.monotonic() + target.timeout_s, [prefix])
-        self.in_flight[envelope.id] = corr
+            return self._answer_now(prefix, envelope, cache_key, cp.reply_ok(envelope.id, target), None)
+        self.pending[corr] = Pending(envelope.id, envelope.type, data, time.monotonic() + target.timeout_s,
+                                     cache_key, [prefix])
+        self.in_flight[cache_key] = corr
         if not self.directory.tell(target.destination, target.message):
             self._finish(corr, cp.reply_error, errors.error(errors.UNAVAILABLE, f"{target.destination} is not running; retry shortly"))
 
@@ -174,9 +215,9 @@ class ControlServer(Supervised):
         except ConfirmationRequired as exc:
             raise errors.ControlError(errors.CONFIRMATION_REQUIRED, str(exc), {"accounts": live}) from None
 
-    def _answer_now(self, prefix: list[bytes], envelope: Any, reply: bytes, err: dict | None) -> None:
+    def _answer_now(self, prefix: list[bytes], envelope: Any, cache_key: str, reply: bytes, err: dict | None) -> None:
         self._audit(envelope.id, envelope.type, envelope.data, err)  # every command, reads too (RELIABILITY.md)
-        self.cache.put(envelope.id, reply)
+        self.cache.put(cache_key, reply)
         self._send(prefix, reply)
 
     def _on_reply(self, reply: m.CommandReply) -> None:
@@ -190,9 +231,9 @@ class ControlServer(Supervised):
 
     def _finish(self, corr: str, build: Any, payload: dict[str, Any]) -> None:
         pending = self.pending.pop(corr)
-        self.in_flight.pop(pending.request_id, None)
+        self.in_flight.pop(pending.cache_key, None)
         frame = build(pending.request_id, payload)
-        self.cache.put(pending.request_id, frame)
+        self.cache.put(pending.cache_key, frame)
         for prefix in pending.clients:
             self._send(prefix, frame)
         self._audit(pending.request_id, pending.type, pending.data, None if build is cp.reply_ok else payload)
