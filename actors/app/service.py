@@ -13,6 +13,7 @@ import json
 import os
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pykka
@@ -86,7 +87,8 @@ class Service:
             raise ServiceError(self.directory.start_error("supervisor") or "the supervisor did not start") from None
         if self._sim_factory is not None or self.config.sim is not None:
             try:  # a bad broker, symbols or calendar file fails here, with the file's own message
-                self.sim = (self._sim_factory or self._default_sim)(self.config)
+                self.sim = (self._sim_factory or (partial(_default_sim, reset=True) if self._sim_reset
+                                                  else _default_sim))(self.config)
                 self.sim.start()
                 if notice := getattr(self.sim, "closed_notice", lambda: None)():
                     logger.warning(notice)
@@ -127,9 +129,9 @@ class Service:
         self.stop()
 
 
-    def _default_sim(self, config: ServiceConfig) -> SimTerminal | PaperTerminal:
-        return build_terminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
-                              **sim_options(config, reset=self._sim_reset))
+def _default_sim(config: ServiceConfig, *, reset: bool = False) -> SimTerminal | PaperTerminal:
+    return build_terminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
+                          **sim_options(config, reset=reset))
 
 
 def _write_json(path: Path, values: dict) -> None:
