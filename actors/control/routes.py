@@ -189,6 +189,14 @@ def _link_health(board: StatusBoard, login: int) -> dict[str, Any]:
     return {"rejected_peer_messages": board.get(f"terminal:{login}", {}).get("rejected_peer_messages", 0)}
 
 
+def _readiness(board: StatusBoard, login: int) -> dict[str, Any]:
+    """An extension of the STATUS account rows: `connected` is the link; `ready` says the
+    handshake and reconciliation are done too (orders are taken), `reconciling` what is still
+    awaited from the terminal (asked again with backoff until it answers)."""
+    return {"ready": bool(board.get(f"account:{login}", {}).get("ready")),
+            "reconciling": list(board.get(f"terminal:{login}", {}).get("reconciling", []))}
+
+
 def _operator_view(board: StatusBoard, login: int) -> dict[str, Any]:
     """An extension of the STATUS account rows for `ctl top`, `ctl limits` and `run.py doctor`:
     the limits in effect, and the terminal's server clock minus this machine's (ms)."""
@@ -212,7 +220,8 @@ def status(board: StatusBoard) -> dict[str, Any]:
         "kill_switch": sup.get("kill_switch", {"active": False, "reason": None, "locked_until": None}),
         "accounts": [{**{k: a[k] for k in ("login", "type", "currency", "balance", "equity", "margin",
                                            "margin_free", "connected")}, **_trading_state(board, a["login"]),
-                      **_link_health(board, a["login"]), **_operator_view(board, a["login"])} for a in accts],
+                      **_link_health(board, a["login"]), **_readiness(board, a["login"]),
+                      **_operator_view(board, a["login"])} for a in accts],
         "positions": [p for a in accts for p in a["positions"]],
         "orders": [o for a in accts for o in a["orders"]],
         "strategies": [{**row, **_last_signal(board, row["strategy_id"])} for row in board.get("strategies", [])],

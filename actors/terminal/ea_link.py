@@ -34,6 +34,7 @@ class EaLink:
     login: int
     boot: str = ""  # the EA instance we talk to; a new one means the EA restarted
     up: bool = False
+    confirmed: bool = False  # a pong heard since the link came up: the EA's dead-man has its ping
     last_heard: float = 0.0
     last_ping: float = 0.0
     envelope: protocol.Envelope = field(init=False)

@@ -76,6 +76,8 @@ class MarketData(Supervised):
                 self._guarded(message)
             case m.SubscribeBars():
                 self._subscribe(message)
+            case m.LinkStateChanged(account=account, connected=True):
+                self._link_up(account)
             case m.UnsubscribeBars(subscriber=name):
                 for series in self.series.values():
                     series.subscribers.pop(name, None)
@@ -117,8 +119,16 @@ class MarketData(Supervised):
         account, symbol, timeframe = key
         count = max(series.subscribers.values(), default=0) + 1  # + the forming bar
         series.fetch_sent = time.monotonic()
-        self.directory.tell(f"terminal:{account}", m.FetchRates(account=account, symbol=symbol, timeframe=timeframe,
-                                                                count=count, reply_to="market_data"))
+        if not self.directory.tell(f"terminal:{account}", m.FetchRates(
+                account=account, symbol=symbol, timeframe=timeframe, count=count, reply_to="market_data")):
+            series.fetch_sent = 0.0  # its Terminal is not up yet (a start, a restart): asked again when it is
+
+    def _link_up(self, account: int) -> None:
+        """The account's link is (back) up: history still missing is asked for now, not at the
+        next retry, so a strategy started before its terminal does not sit idle."""
+        for key, series in self.series.items():
+            if key[0] == account and series.builder is None and series.subscribers:
+                self._fetch_history(key, series)
 
     def _retry_history(self) -> None:
         now = time.monotonic()

@@ -24,6 +24,7 @@ from actors import messages as m
 from actors.runtime.directory import Directory
 from actors.runtime.supervision import Supervised
 from actors.terminal.ea_link import EaLink, PendingRequest
+from actors.terminal.handshake import Handshake, step_of
 from actors.runtime.kill_switch import KillGate
 from actors.terminal.server_clock import ServerClock, zone_from_hb, zone_from_hello
 from actors.runtime.status_board import StatusBoard
@@ -37,6 +38,9 @@ from bridge.shapes.refusals import Refusals
 # asked again after these delays, then answered with the EA's last reason.
 NOT_READY_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
 FETCHES = (m.FetchRates, m.FetchTicks, m.FetchDeals, m.FetchSessions, m.FetchCalendar)
+# After the link comes up, orders wait for the first pong: the EA's dead-man refuses trade
+# requests until it has heard a ping again. One not confirmed in this time is not sent.
+HOLD_ORDERS_S = 5.0
 
 
 class Terminal(Supervised):
@@ -59,6 +63,8 @@ class Terminal(Supervised):
         self.refusals = Refusals()  # EA messages refused or unusable, by type
         self._tracebacks = Refusals()  # when a handler's traceback is worth the debug log again
         self._answering: PendingRequest | None = None  # the request whose reply is being handled
+        self.handshake = Handshake()  # the reconciliation's answers still awaited, asked again when lost
+        self._held: list[tuple[float, m.SubmitOrder]] = []  # (until, order) waiting for the link's first pong
 
     def on_start(self) -> None:
         self.ticker = Ticker(self.actor_ref, 0.25).start()
@@ -136,6 +142,8 @@ class Terminal(Supervised):
                 self.directory.tell(pending.purpose.reply_to, self._fetched(pending.purpose, False, None, why))
             case ("introduce", _):
                 self._introducing = False  # the next message from the EA asks again
+            case _ if step_of(pending.purpose) is not None:
+                self._again(pending, time.monotonic())
 
     def _on_ea(self, body: dict[str, Any], now: float) -> None:
         self.link.heard(now)
@@ -145,6 +153,8 @@ class Terminal(Supervised):
             # again: ask who it is, then reconcile exactly as after a hello.
             self._introducing = True
             self._send(protocol.TERMINAL_INFO, purpose=("introduce", str(body.get("boot", ""))))
+        if protocol.is_reply(body) and body.get("type") == protocol.PING and str(body.get("id")) not in self.link.pending:
+            return self._on_pong(now)  # pings are not kept pending: a ping reply under a request's id is refused below
         if protocol.is_reply(body):
             pending = self.link.take_reply(body)
             if pending is not None and body["type"] != pending.type:
@@ -207,9 +217,14 @@ class Terminal(Supervised):
         if was_up and not new_instance:
             return  # a repeated hello of the EA we already reconciled with
         logger.info("terminal {} up (EA boot {}, tz offset {} s)", self.login, body.get("boot"), body.get("tz_offset_s"))
+        self.handshake.begin()
         self._post_status(connected=True, hello=body)
         if isinstance(body.get("account"), dict):
             self.directory.tell(self.account_name, m.AccountInfoUpdated(account=self.login, info=body["account"]))
+        # A ping first: the EA's dead-man may have tripped while the link was down, and orders
+        # are held until its pong (`_submit`), so none is refused for a ping not yet heard.
+        self.link.confirmed = False
+        self._ping(now)
         # Reconcile: the account view is rebuilt from the terminal, never assumed.
         self._send(protocol.SYMBOLS_GET, purpose="symbols")
         self._send(protocol.ACCOUNT_INFO, purpose="account_info")
@@ -255,10 +270,16 @@ class Terminal(Supervised):
                 self._tell_snapshot()
             case _ if not ok:
                 logger.warning("terminal {}: {} failed: {}", self.login, pending.type, error)
+                self._again(pending, now)
+        if ok and self.handshake.answered(pending.purpose):
+            self._post_status(connected=self.link.up)
+            if self.handshake.complete:
+                logger.info("terminal {}: reconciled (symbols, account, positions and orders)", self.login)
 
     def _link_changed(self, connected: bool, reason: str) -> None:
         event = m.LinkStateChanged(account=self.login, connected=connected, boot=self.link.boot, reason=reason)
         self.directory.tell(self.account_name, event)
+        self.directory.tell("market_data", event)  # history a strategy asked for before the link was up
         self.directory.publish(event)
 
     def _tell_snapshot(self) -> None:
@@ -278,13 +299,39 @@ class Terminal(Supervised):
         elif not self.link.up:
             refusal = f"terminal {self.login} is not connected"
         if refusal:
-            logger.warning("order {} not sent: {}", order.client_order_id, refusal)
-            self.directory.tell(self.account_name, m.OrderResult(
-                account=self.login, client_order_id=order.client_order_id, ok=False, error=refusal))
+            return self._not_sent(order, refusal)
+        if not self.link.confirmed:
+            self._held.append((now + HOLD_ORDERS_S, order))
             return
         # The client order id is the request id: a resend is recognised by the EA, never re-executed.
         request_id = order.client_order_id if not order.attempt else f"{order.client_order_id}~{order.attempt}"
         self._send(protocol.ORDER_SEND, purpose=order, id=request_id, request=order.request)
+
+    def _not_sent(self, order: m.SubmitOrder, why: str) -> None:
+        logger.warning("order {} not sent: {}", order.client_order_id, why)
+        self.directory.tell(self.account_name, m.OrderResult(
+            account=self.login, client_order_id=order.client_order_id, ok=False, error=why))
+
+    def _on_pong(self, now: float) -> None:
+        if self.link.confirmed or not self.link.up:
+            return
+        self.link.confirmed = True
+        held, self._held = self._held, []
+        for _, order in held:  # in arrival order; each passes the gate again
+            self._submit(order, now)
+
+    def _ping(self, now: float) -> None:
+        self.link.last_ping = now
+        message = self.link.envelope.message(protocol.PING, id=f"p{int(now * 1000)}")
+        self.directory.tell("gateway", m.SendToEa(account=self.login, message=message))
+
+    def _again(self, pending: PendingRequest, now: float) -> None:
+        """A reconciliation request lost or refused: asked again with backoff while the link is up."""
+        fields = {k: v for k, v in pending.message.items() if k not in protocol.ENVELOPE_KEYS and k != "type"}
+        delay = self.handshake.lost(pending.type, pending.purpose, fields, now)
+        if delay is not None:
+            logger.warning("terminal {}: no usable answer to {}; asking again in {:g} s", self.login, pending.type,
+                           delay)
 
     # --- time ---
     def _on_tick(self, now: float) -> None:
@@ -295,10 +342,17 @@ class Terminal(Supervised):
             self._post_status(connected=False)
             self._link_changed(False, "heartbeat lost")
         if self.link.ping_due(now) and self.link.boot:
-            message = self.link.envelope.message(protocol.PING, id=f"p{int(now * 1000)}")
-            self.directory.tell("gateway", m.SendToEa(account=self.login, message=message))
+            self._ping(now)
         for pending in self.link.expired(now):
             self._on_timeout(pending, now)
+        held = [item for item in self._held if not self.link.up or item[0] <= now]
+        self._held = [item for item in self._held if item not in held]
+        for _, order in held:  # nothing left: certainly not traded
+            self._not_sent(order, f"terminal {self.login} is not connected" if not self.link.up else
+                           f"terminal {self.login} did not answer a ping in {HOLD_ORDERS_S:g} s after reconnecting")
+        for again in self.handshake.due(now):
+            if self.link.up:
+                self._send(again.type, purpose=again.purpose, **again.fields)
         due = [item for item in self._not_ready_later if item[0] <= now]
         self._not_ready_later = [item for item in self._not_ready_later if item[0] > now]
         for _, tries, pending in due:  # asked again as a new request: a late first answer is ignored
@@ -318,6 +372,10 @@ class Terminal(Supervised):
             return
         logger.warning("terminal {}: {} timed out", self.login, pending.type)
         self._not_ready_tries.pop(pending.id, None)
+        if isinstance(pending.purpose, tuple) and pending.purpose[:1] == ("introduce",):
+            self._introducing = False  # the next message from the EA asks again
+        elif self.link.up:
+            self._again(pending, now)
         if isinstance(pending.purpose, FETCHES):
             self.directory.tell(pending.purpose.reply_to, self._fetched(pending.purpose, False, None, "timeout"))
 
@@ -345,7 +403,7 @@ class Terminal(Supervised):
     def _post_status(self, *, connected: bool, hello: dict[str, Any] | None = None) -> None:
         previous = self.board.get(f"terminal:{self.login}", {})
         snapshot = {**previous, "login": self.login, "connected": connected, "boot": self.link.boot,
-                    **self._refusal_counts()}
+                    "reconciling": sorted(self.handshake.waiting) if connected else [], **self._refusal_counts()}
         if hello is not None:
             snapshot.update(symbols=list(hello.get("symbols", [])), terminal=hello.get("terminal", {}))
             snapshot.setdefault("tz_offset_s", 0)  # set with the zone (_set_zone), when the EA told one
