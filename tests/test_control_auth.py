@@ -215,7 +215,7 @@ def test_reads_are_generous_and_a_command_may_have_its_own_limit():
 def test_bad_rate_limit_settings(value, message):
     with pytest.raises(RateLimitsError, match=message):
         parse_limits(value)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match="rate_limits"):
         load_config(None, rate_limits=value)
 
 
