@@ -504,6 +504,7 @@ class RecordIntent:
     closing: bool
     position_ticket: int = 0
     request: Map
+    command_corr: str = ""  # the control command's corr (an OPEN_POSITION's): its request id is linked to the intent
 
 
 @message
@@ -643,6 +644,56 @@ class TradeProfitsLoaded:
 class LoadJournalStats:
     """How the journal has grouped its writes: transactions, rows, the largest group, rows
     that failed alone (a map; for benchmarks and tests)."""
+
+
+# ------------------------------------------------- control replies that survive a crash ---
+@message
+class RecordCommand:
+    """An OPEN_POSITION about to run: its request id (`key`) is kept with its `corr`, so the
+    intent it makes (RecordIntent.command_corr) is linked to it in the intent's transaction."""
+    key: str
+    corr: str
+    type: str
+    expires_at: int  # ms, wall clock
+
+
+@message
+class StoreReply:
+    """A command's reply, written through to the journal (the ControlServer's cache in memory
+    stays the fast path); a later reply for the same key (an answer after TIMEOUT) replaces it."""
+    key: str
+    corr: str
+    type: str
+    reply: Map  # {"v", "id", "ok", "data" | "error"}: the frame as sent, decoded
+    expires_at: int  # ms, wall clock
+
+
+@message
+class LoadReplies:
+    """Every unexpired stored reply and command (with its intent's outcome, when it made one):
+    what the ControlServer loads at start."""
+
+
+@message
+class ResolveOrder:
+    """A resent OPEN_POSITION whose first run made an intent but left no reply (a crash): the
+    Account answers `corr` with that order's outcome, found by its magic at the terminal or
+    asked again under the same client order id; never a second order."""
+    corr: str
+    account: int
+    client_order_id: str
+    intent_id: int
+    symbol: str
+    side: str
+    volume: float
+    request: Map
+
+
+@message
+class SaveFlattenPending:
+    """The accounts the kill switch could not flatten yet (link down): journaled, so the
+    flatten resumes when each one is back, also after a restart."""
+    accounts: tuple[int, ...] = ()
 
 
 # ------------------------------------------------------------------------- events ---

@@ -27,6 +27,7 @@ from actors.account.job_runner import CloseJobs
 from actors.account.market import Market
 from actors.account.orders import Orders
 from actors.account.recovery import Recovery
+from actors.account.resolutions import Resolutions
 from actors.account.view import AccountView
 from actors.runtime.directory import Directory
 from actors.runtime.status_board import StatusBoard
@@ -52,6 +53,8 @@ class Account(Supervised):
         self.exits = ExitManager(login=login, view=self.view, board=board, orders=self.orders, directory=directory)
         self.jobs = CloseJobs(login=login, view=self.view, orders=self.orders, in_flight=self.in_flight,
                               directory=directory, post=self._post)
+        self.resolutions = Resolutions(login=login, view=self.view, orders=self.orders, in_flight=self.in_flight,
+                                       directory=directory, ready=self._ready)  # resent OPEN_POSITIONs after a crash
         self.ticker: Ticker | None = None
 
     def on_start(self) -> None:
@@ -84,6 +87,8 @@ class Account(Supervised):
                 self.entries.open(message, corr="")
             case m.OpenPosition():
                 self.entries.open_command(message)
+            case m.ResolveOrder():
+                self.resolutions.resolve(message)
             case m.ClosePosition():
                 self.orders.close_command(message)
             case m.ModifyPosition():
@@ -125,6 +130,7 @@ class Account(Supervised):
     def _on_snapshot(self, snap: m.PositionsSnapshot) -> None:
         changed = self.view.apply_snapshot(snap.positions, snap.orders)
         self.orders.settle_doubts()
+        self.resolutions.settle()
         self.exits.sync()
         for ticket in changed:  # shrank or vanished: its deals say why and for how much
             self.directory.tell(f"terminal:{self.login}", m.FetchDeals(

@@ -106,8 +106,8 @@ class Orders:
         """The journal row, committed before anything leaves: its id and the client order id."""
         return self.directory.ask("journal", m.RecordIntent(
             account=self.login, strategy_id=flight.strategy_id, symbol=flight.symbol, side=flight.side,
-            volume=flight.volume, closing=closing, position_ticket=flight.ticket, request=request),
-            timeout=ASK_TIMEOUT_S)
+            volume=flight.volume, closing=closing, position_ticket=flight.ticket, request=request,
+            command_corr=flight.corr), timeout=ASK_TIMEOUT_S)
 
     def _submit(self, request: dict[str, Any], coid: str, flight: InFlight, closing: bool) -> None:
         flight.extra["request"] = request

@@ -8,15 +8,20 @@ first says hello and take their place before MarketData. A crashed actor is rest
 together with every actor started after it (rest_for_one, at most 3 restarts in 60 s); past
 that the supervisor escalates: it engages the kill switch and marks the service fatal, so
 the process exits non-zero and the OS service manager restarts it into a clean
-reconciliation.
+reconciliation. The kill switch is on disk before that exit, whatever failed.
+
+The kill switch's flatten (actors/app/flattening.py) waits only for accounts it can reach:
+one whose link is down is named in the reply at once, journaled as pending, and flattened
+as soon as it is linked and reconciled again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pykka
@@ -25,6 +30,7 @@ from loguru import logger
 from actors import errors
 from actors import messages as m
 from actors.account.account import Account
+from actors.app.flattening import Flattening, Round
 from actors.runtime.confirmation import OtpVerifier
 from actors.control.server import ControlServer
 from actors.control.keys import KeyStore
@@ -34,6 +40,7 @@ from actors.terminal.gateway import Gateway
 from actors.journal.backup import BACKUPS
 from actors.journal.backup_schedule import BackupSchedule
 from actors.journal.journal import Journal
+from actors.journal.kill_switch_file import write_kill_switch
 from actors.runtime.kill_switch import KillGate, KillSwitchState
 from actors.terminal.market_data import MarketData
 from actors.risk.guard import RiskGuard
@@ -54,14 +61,6 @@ class Child:
     ref: pykka.ActorRef | None = None
 
 
-@dataclass
-class FlattenRound:
-    corr: str
-    waiting: set[int]
-    totals: dict[str, int] = field(default_factory=lambda: {"closed_positions": 0, "cancelled_orders": 0,
-                                                            "remaining": 0})
-
-
 class Supervisor(pykka.ThreadingActor):
     def __init__(self, *, config: Any, directory: Directory, board: StatusBoard, gate: KillGate,
                  fatal: threading.Event, otp: OtpVerifier | None = None) -> None:
@@ -75,7 +74,7 @@ class Supervisor(pykka.ThreadingActor):
         self.children: list[Child] = []
         self.intensity = RestartIntensity(3, 60.0)
         self.kill = KillSwitchState()
-        self.flattening: dict[str, FlattenRound] = {}
+        self.flattening = Flattening()
         self.started = time.monotonic()
         self.state = "starting"
         self.ticker: Ticker | None = None
@@ -103,6 +102,10 @@ class Supervisor(pykka.ThreadingActor):
             self.gate.trip(self.kill.reason)
             logger.warning("kill switch is engaged ({}); trading locked until {}", self.kill.reason,
                            _iso(self.kill.locked_until))
+            self.flattening = Flattening(self.kill.flatten_pending)
+            if self.kill.flatten_pending:
+                logger.warning("kill switch: accounts {} are still to be flattened; each is flattened once its "
+                               "terminal is back", list(self.kill.flatten_pending))
         self.otp.restore(self.directory.ask("journal", m.LoadOtpStep(), timeout=STOP_TIMEOUT_S))
         self._start_child(Child("gateway", lambda: Gateway.start(ctl_endpoint=c.ea_ctl_endpoint,
                                                                  md_endpoint=c.ea_md_endpoint, directory=d)))
@@ -197,6 +200,8 @@ class Supervisor(pykka.ThreadingActor):
         for child in self.children:
             if child.ref is not None and not child.ref.is_alive():
                 self._on_failure(child.name, "actor died")
+        if self.state == "running":
+            self._flatten_tick()
 
     def _on_failure(self, name: str, error: str) -> None:
         """rest_for_one: restart the crashed child and every child started after it, since
@@ -224,6 +229,7 @@ class Supervisor(pykka.ThreadingActor):
     def _escalate(self, why: str) -> None:
         logger.critical("escalating: {}; engaging the kill switch and stopping the service", why)
         self._engage(f"supervisor escalation: {why}")
+        self._commit_kill_switch()
         self.state = "failed"
         self._post()
         self.fatal.set()
@@ -240,34 +246,87 @@ class Supervisor(pykka.ThreadingActor):
         self.directory.tell("backups", event)  # the journal as it stood when trading stopped
         self._post()
 
+    def _commit_kill_switch(self) -> None:
+        """The process exits next: the lock must be committed now. A read commits the
+        Journal's group first; when the Journal is what failed, the row is written directly."""
+        if not self.kill.active:
+            return
+        try:
+            if self.directory.ask("journal", m.LoadKillSwitch(), timeout=STOP_TIMEOUT_S).active:
+                return
+        except Exception as exc:  # noqa: BLE001 - dead, hung or failing: write it ourselves
+            logger.error("the journal cannot record the kill switch ({}); writing it directly", exc)
+        path = self.config.data_dir / "journal.sqlite3"
+        try:
+            write_kill_switch(path, dataclasses.replace(self.kill, flatten_pending=tuple(self.flattening.pending)))
+            logger.critical("kill switch written to {}: the next start stays locked until {}", path,
+                            _iso(self.kill.locked_until))
+        except Exception as exc:  # noqa: BLE001 - nothing else to try; said loudly
+            logger.critical("the kill switch could NOT be written to {} ({}); after the restart engage it again "
+                            "(EMERGENCY_STOP)", path, exc)
+
     def _emergency_stop(self, cmd: m.EmergencyStop) -> None:
         self._engage(cmd.reason)
         self.directory.tell("strategies", m.StopAllStrategies(reason=f"kill switch: {cmd.reason}"))
         logins = {int(n.split(":")[1]) for n in self.directory.names("account:")}
-        round_ = FlattenRound(cmd.corr, set(logins))
-        if not logins:
-            return self._reply_flattened(round_)
-        self.flattening[cmd.corr] = round_
-        for login in logins:
+        before = set(self.flattening.pending)
+        round_, now = self.flattening.start(cmd.corr, logins, self._account_ready, self._account_holds)
+        self._save_pending(before)
+        for login in now:
             self.directory.tell(f"account:{login}", m.Flatten(corr=cmd.corr, account=login, reason=cmd.reason))
-
-    def _on_flattened(self, msg: m.AccountFlattened) -> None:
-        round_ = self.flattening.get(msg.corr)
-        if round_ is None:
-            return
-        round_.waiting.discard(msg.account)
-        for key in round_.totals:
-            round_.totals[key] += getattr(msg, key)
         if not round_.waiting:
-            del self.flattening[msg.corr]
             self._reply_flattened(round_)
 
-    def _reply_flattened(self, round_: FlattenRound) -> None:
+    def _on_flattened(self, msg: m.AccountFlattened) -> None:
+        before = set(self.flattening.pending)
+        round_ = self.flattening.reported(msg)
+        self._save_pending(before)
+        if round_ is not None:
+            self._reply_flattened(round_)
+
+    def _flatten_tick(self) -> None:
+        """Every second: rounds stop waiting for accounts whose link went down (they become
+        pending), and pending accounts that are back are flattened (K2 across link losses)."""
+        before = set(self.flattening.pending)
+        for round_ in self.flattening.unreachable(self._account_ready, self._account_holds):
+            self._reply_flattened(round_)
+        self._save_pending(before)
+        for login, corr in self.flattening.resumes(self._account_ready):
+            logger.warning("kill switch: account {} is back; flattening it now", login)
+            self.directory.tell(f"account:{login}", m.Flatten(corr=corr, account=login,
+                                                              reason=f"kill switch: {self.kill.reason}"))
+
+    def _save_pending(self, before: set[int]) -> None:
+        if self.flattening.pending == before:
+            return
+        for login in sorted(before - self.flattening.pending):
+            logger.warning("kill switch: account {} is flat", login)
+        self.directory.tell("journal", m.SaveFlattenPending(accounts=tuple(sorted(self.flattening.pending))))
+        if self.flattening.pending - before:
+            logger.critical("kill switch: accounts {} cannot be flattened now (terminal link down); each is "
+                            "flattened once it is back", sorted(self.flattening.pending - before))
+            try:  # committed before the reply says so: a crash right after must not forget it (a read commits)
+                self.directory.ask("journal", m.LoadKillSwitch(), timeout=STOP_TIMEOUT_S)
+            except Exception as exc:  # noqa: BLE001 - the flatten still resumes in this process
+                logger.error("the journal did not confirm the pending flatten ({}); it resumes in this process only",
+                             exc)
+
+    def _account_ready(self, login: int) -> bool:
+        """Linked and reconciled: a Flatten sent now reaches the terminal."""
+        return self.directory.get(f"account:{login}") is not None and \
+            bool(self.board.get(f"account:{login}", {}).get("ready"))
+
+    def _account_holds(self, login: int) -> dict[str, Any]:
+        snap = self.board.get(f"account:{login}", {})
+        return {"account": login, "positions": [p["ticket"] for p in snap.get("positions", [])],
+                "orders": [o["ticket"] for o in snap.get("orders", [])]}
+
+    def _reply_flattened(self, round_: Round) -> None:
         logger.critical("kill switch: closed {closed_positions}, cancelled {cancelled_orders}, remaining {remaining}",
                         **round_.totals)
         if round_.corr:
-            self.directory.tell("control", m.CommandReply(corr=round_.corr, ok=True, data={
-                **round_.totals, "locked_until": self.kill.locked_until}))
+            self.directory.tell("control", m.CommandReply(corr=round_.corr, ok=True,
+                                                          data=round_.reply(self.kill.locked_until)))
 
     def _reset_kill_switch(self, corr: str) -> None:
         now = _now_ms()
@@ -279,6 +338,9 @@ class Supervisor(pykka.ThreadingActor):
         was_active = self.kill.active
         self.kill = KillSwitchState()
         self.gate.clear()
+        if self.flattening.pending:
+            self.flattening.clear()
+            self.directory.tell("journal", m.SaveFlattenPending(accounts=()))
         if was_active:
             logger.warning("kill switch reset; trading may resume")
             self.directory.publish(m.KillSwitchReset(reset_at=now))

@@ -1,7 +1,8 @@
 """Replies remembered by request id, so a repeated `id` is answered without running twice.
 
 Bounded in time (CONTROL_API.md: 10 minutes) and in size (oldest first out), so a client
-that never reuses ids cannot grow the executor's memory.
+that never reuses ids cannot grow the executor's memory. This is the fast path; the journal
+keeps the same replies across a crash (actors/journal/replies.py).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ class ReplyCache:
         item = self._items.get(request_id)
         return None if item is None else item[1]
 
-    def put(self, request_id: str, reply: bytes) -> None:
-        self._items[request_id] = (self._clock() + self._ttl, reply)
+    def put(self, request_id: str, reply: bytes, ttl_s: float | None = None) -> None:
+        """`ttl_s` shorter than the cache's: what is left of a reply kept across a restart
+        (put before any other, oldest first, so expiry order stays insertion order)."""
+        self._items[request_id] = (self._clock() + (self._ttl if ttl_s is None else min(ttl_s, self._ttl)), reply)
         self._items.move_to_end(request_id)
         while len(self._items) > self._max:
             self._items.popitem(last=False)

@@ -9,12 +9,18 @@ after routing, so a command refused anyway does not use a code up) -> the owning
 with a correlation id -> its `CommandReply` -> one reply frame, cached and audited. Nothing
 on this path blocks: a command whose owner does not answer in time gets TIMEOUT, and its late
 answer still lands in the cache for a retry.
+
+Replies survive a crash (actors/control/stored_replies.py): each one but the reads is written
+through to the journal (told; memory stays the fast path) and loaded at start. An
+OPEN_POSITION is recorded before it runs and linked to its intent, so a resend after a crash
+that left it unanswered gets that order's outcome, never a second order.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,11 +31,12 @@ from loguru import logger
 from actors import errors
 from actors import messages as m
 from actors.control import protocol as cp
+from actors.control import stored_replies as stored
 from actors.control.auth import Refusal, authorize
 from actors.control.keys import KeyStore
 from actors.control.rate_limits import RateLimits
 from actors.runtime.confirmation import ConfirmationRequired, OtpVerifier
-from actors.control.routes import Route, live_accounts_concerned, route
+from actors.control.routes import TRADE_TIMEOUT_S, Route, live_accounts_concerned, route
 from actors.control.schema import SchemaError, UnknownCommand, request_id_of, validate_command, validate_envelope
 from actors.runtime.directory import Directory
 from actors.runtime.supervision import Supervised
@@ -74,6 +81,10 @@ class ControlServer(Supervised):
         self.refusals = Refusals()  # UNAUTHORIZED is counted; the log hears of it every few seconds
         self.pending: dict[str, Pending] = {}  # corr -> command in flight
         self.in_flight: dict[str, str] = {}  # request id -> corr
+        self.late: dict[str, tuple[Pending, float]] = {}  # corr -> a command answered TIMEOUT, until its TTL
+        self.doubts: dict[str, dict[str, Any]] = {}  # request id -> the intent of an order a crash left unanswered
+        # Unique per instance: a journaled command is linked to its intent by corr, across restarts too.
+        self._corr_prefix = uuid.uuid4().hex[:6]
         self._corr = itertools.count(1)
         self.pump: SocketPump | None = None
         self.ticker: Ticker | None = None
@@ -81,6 +92,7 @@ class ControlServer(Supervised):
 
     # --- lifecycle ---
     def on_start(self) -> None:
+        self._load_replies()  # before the socket: no resent id may run before its first reply is known
         self.pump = SocketPump("control", self._make_sockets, self._on_frames)
         self.pump.start()
         self.ticker = Ticker(self.actor_ref, 0.1).start()
@@ -91,10 +103,26 @@ class ControlServer(Supervised):
     def on_stop(self) -> None:
         if self.ticker:
             self.ticker.stop()
-        for corr in list(self.pending):
-            self._finish(corr, cp.reply_error, errors.error(errors.UNAVAILABLE, "executor is shutting down; retry after it restarts"))
+        for corr in list(self.pending):  # not the command's outcome: not kept, a resend after the restart finds it
+            self._finish(corr, cp.reply_error, errors.error(errors.UNAVAILABLE, "executor is shutting down; retry "
+                                                            "after it restarts"), keep=False)
         if self.pump:
             self.pump.stop()
+
+    def _load_replies(self) -> None:
+        try:
+            rows = self.directory.ask("journal", m.LoadReplies(), timeout=5.0)
+        except Exception as exc:  # noqa: BLE001 - the API still answers; only a crash's replies are lost
+            logger.error("control: replies kept in the journal could not be loaded ({}); a request id resent "
+                         "from before this start may run again", exc)
+            return
+        kept = stored.sort_rows(rows or [], _now_ms())
+        for key, frame, left_s in kept.replies:
+            self.cache.put(key, frame, ttl_s=left_s)
+        self.doubts = kept.doubts
+        if kept.replies or kept.doubts:
+            logger.info("control: {} replies kept from before this start; {} orders to resolve if their id is resent",
+                        len(kept.replies), len(kept.doubts))
 
     def _make_sockets(self, ctx: zmq.Context) -> dict[str, zmq.Socket]:
         router = ctx.socket(zmq.ROUTER)
@@ -161,6 +189,8 @@ class ControlServer(Supervised):
         if cache_key in self.in_flight:  # the same id again while the first still runs
             self.pending[self.in_flight[cache_key]].clients.append(prefix)
             return
+        if cache_key in self.doubts and envelope.type == "OPEN_POSITION":
+            return self._resolve(prefix, envelope, cache_key)
         retry_after_ms = self.rate_limits.take(key_id, envelope.type, time.monotonic())
         if retry_after_ms is not None:
             err = errors.error(errors.RATE_LIMITED, f"too many {envelope.type} from this key; resend the same id "
@@ -178,8 +208,34 @@ class ControlServer(Supervised):
             logger.warning("control request refused: {}{}", refusal.message,
                            f" ({unsaid} more {refusal.reason} refusals since the last line)" if unsaid else "")
 
+    def _resolve(self, prefix: list[bytes], envelope: Any, cache_key: str) -> None:
+        """A resent OPEN_POSITION a crash left unanswered after its intent was written: the
+        journal's outcome, else the Account's (found at the terminal, or asked again under
+        the same client order id)."""
+        intent = self.doubts[cache_key]
+        frame = stored.answer(envelope.id, intent)
+        if frame is not None:
+            del self.doubts[cache_key]
+            return self._answer_now(prefix, envelope, cache_key, frame, None)
+        account = f"account:{intent['account']}"
+        if self.directory.get(account) is None:  # its terminal has not said hello yet: the doubt stays
+            err = errors.error(errors.UNAVAILABLE, f"order {intent['client_order_id']} of this request is being "
+                               "reconciled; resend the same id shortly", {"client_order_id": intent["client_order_id"]})
+            self._send(prefix, cp.reply_error(envelope.id, err))  # not cached: the outcome is still to come
+            return
+        del self.doubts[cache_key]
+        corr = self._new_corr()
+        logger.info("request {} resent after a restart: resolving its order {}", envelope.id, intent["client_order_id"])
+        self.pending[corr] = Pending(envelope.id, envelope.type, envelope.data or {},
+                                     time.monotonic() + TRADE_TIMEOUT_S, cache_key, [prefix])
+        self.in_flight[cache_key] = corr
+        self.directory.tell(account, stored.resolve_order(corr, intent))
+
+    def _new_corr(self) -> str:
+        return f"c{self._corr_prefix}-{next(self._corr)}"
+
     def _dispatch(self, prefix: list[bytes], envelope: Any, cache_key: str) -> None:
-        corr = f"c{next(self._corr)}"
+        corr = self._new_corr()
         try:
             data = validate_command(envelope.type, envelope.data)
             if envelope.type == "EMERGENCY_STOP":
@@ -202,6 +258,9 @@ class ControlServer(Supervised):
         self.pending[corr] = Pending(envelope.id, envelope.type, data, time.monotonic() + target.timeout_s,
                                      cache_key, [prefix])
         self.in_flight[cache_key] = corr
+        if envelope.type in stored.ORDERING:  # before it runs: its intent is linked to this id (RecordIntent)
+            self.directory.tell("journal", m.RecordCommand(key=cache_key, corr=corr, type=envelope.type,
+                                                           expires_at=_now_ms() + int(cp.REPLY_CACHE_TTL_S * 1000)))
         if not self.directory.tell(target.destination, target.message):
             self._finish(corr, cp.reply_error, errors.error(errors.UNAVAILABLE, f"{target.destination} is not running; retry shortly"))
 
@@ -218,25 +277,43 @@ class ControlServer(Supervised):
     def _answer_now(self, prefix: list[bytes], envelope: Any, cache_key: str, reply: bytes, err: dict | None) -> None:
         self._audit(envelope.id, envelope.type, envelope.data, err)  # every command, reads too (RELIABILITY.md)
         self.cache.put(cache_key, reply)
+        self._keep(cache_key, "", envelope.type, reply)
         self._send(prefix, reply)
 
     def _on_reply(self, reply: m.CommandReply) -> None:
-        if reply.corr not in self.pending:
-            logger.info("late reply for {} (already answered TIMEOUT)", reply.corr)
+        build, payload = (cp.reply_ok, reply.data or {}) if reply.ok else \
+            (cp.reply_error, reply.error or errors.error(errors.INTERNAL, "no error given"))
+        if reply.corr in self.pending:
+            return self._finish(reply.corr, build, payload)
+        late = self.late.pop(reply.corr, None)
+        if late is None:
+            logger.info("reply for {}, which no command waits for (from before a restart?); dropped", reply.corr)
             return
-        if reply.ok:
-            self._finish(reply.corr, cp.reply_ok, reply.data or {})
-        else:
-            self._finish(reply.corr, cp.reply_error, reply.error or errors.error(errors.INTERNAL, "no error given"))
+        # The TIMEOUT reply promised this: a resend of the same id returns the outcome.
+        pending = late[0]
+        frame = build(pending.request_id, payload)
+        self.cache.put(pending.cache_key, frame)
+        self._keep(pending.cache_key, reply.corr, pending.type, frame)
+        logger.info("{} {} completed after its TIMEOUT reply ({}); a resend of its id returns this", pending.type,
+                    pending.request_id, "ok" if reply.ok else payload.get("code"))
 
-    def _finish(self, corr: str, build: Any, payload: dict[str, Any]) -> None:
+    def _finish(self, corr: str, build: Any, payload: dict[str, Any], *, keep: bool = True) -> None:
         pending = self.pending.pop(corr)
         self.in_flight.pop(pending.cache_key, None)
         frame = build(pending.request_id, payload)
-        self.cache.put(pending.cache_key, frame)
+        if keep:
+            self.cache.put(pending.cache_key, frame)
+            self._keep(pending.cache_key, corr, pending.type, frame)
         for prefix in pending.clients:
             self._send(prefix, frame)
         self._audit(pending.request_id, pending.type, pending.data, None if build is cp.reply_ok else payload)
+
+    def _keep(self, cache_key: str, corr: str, type_: str, frame: bytes) -> None:
+        """Write the reply through to the journal (a told write, committed with its group)."""
+        if type_ not in stored.READS:
+            self.directory.tell("journal", m.StoreReply(key=cache_key, corr=corr, type=type_,
+                                                        reply=stored.decoded(frame),
+                                                        expires_at=_now_ms() + int(cp.REPLY_CACHE_TTL_S * 1000)))
 
     def _expire(self, now: float) -> None:
         for corr, pending in list(self.pending.items()):
@@ -245,6 +322,10 @@ class ControlServer(Supervised):
                 self._finish(corr, cp.reply_error, errors.error(
                     errors.TIMEOUT, f"{pending.type} did not complete in time; it may still complete: "
                     "STATUS_REQUEST shows the outcome, and resending the same id returns it"))
+                self.late[corr] = (pending, now + cp.REPLY_CACHE_TTL_S)
+        for corr, (_, until) in list(self.late.items()):
+            if now >= until:
+                del self.late[corr]
 
     # --- output ---
     def _send(self, prefix: list[bytes], frame: bytes) -> None:
@@ -261,6 +342,10 @@ class ControlServer(Supervised):
         self.directory.tell("journal", m.AuditCommand(
             request_id=request_id, type=type_ or "?", data=data if isinstance(data, dict) else None,
             ok=err is None, error_code=(err or {}).get("code", "")))
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def _schema_error(exc: SchemaError) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from loguru import logger
 
 from actors import messages as m
 from actors.account.order_ids import client_order_id, new_journal_tag
-from actors.journal import rows
+from actors.journal import kill_switch_file, replies, rows
 from actors.journal.backup import BACKUPS, integrity_problem, newest_backup
 from actors.journal.batch import Batch
 from actors.journal.models import (
@@ -58,9 +58,10 @@ OTP_LAST_STEP = "otp_last_step"  # MetaRow key: the TOTP time step last used, so
 TRADING_STATE = "trading_state:{}"  # MetaRow key per account: its REDUCING/HALTED state and lock survive restarts
 INITIAL_BALANCE = "initial_balance:"  # MetaRow key prefix, + the account login
 TZ_OFFSET = "tz_offset_s:"
+FLATTEN_PENDING = kill_switch_file.FLATTEN_PENDING  # MetaRow key: accounts the kill switch has still to flatten
 # Messages answered from the database: the group is committed before they are read.
 READS = (m.LoadStrategies, m.LoadKillSwitch, m.LoadRiskLimits, m.LoadTradingState, m.LoadOtpStep, m.LoadIntents,
-         m.LoadTradeProfits, m.LoadOpenPositions, m.PerformanceRequest, m.LoadJournalStats)
+         m.LoadTradeProfits, m.LoadOpenPositions, m.PerformanceRequest, m.LoadJournalStats, m.LoadReplies)
 
 
 class JournalDamaged(RuntimeError):
@@ -181,9 +182,14 @@ class Journal(Supervised):
                     self.batch.row(rows.DEAL_SQL, params, f"deal {params[2]} of account {message.account}")
             case m.AuditCommand():
                 self.batch.row(rows.AUDIT_SQL, rows.audit_row(message, now), f"audit of {message.type!r}")
+            case m.RecordCommand():
+                self.batch.row(replies.COMMAND_SQL, replies.command_row(message, now), f"command {message.key!r}")
+            case m.StoreReply():
+                self.batch.row(replies.REPLY_SQL, replies.reply_row(message, now), f"reply to {message.key!r}")
             case _ if type(message) in m.EVENT_TYPES:
                 self._record_event(message, now)
-            case m.SaveStrategy() | m.SaveRiskLimits() | m.SaveTradingState() | m.SaveOtpStep() | m.RecordBalance():
+            case m.SaveStrategy() | m.SaveRiskLimits() | m.SaveTradingState() | m.SaveOtpStep() | m.RecordBalance() \
+                    | m.SaveFlattenPending():
                 self.batch.step(functools.partial(self._save, message, now), type(message).__name__)
             case _:
                 return super().on_receive(message)
@@ -221,6 +227,8 @@ class Journal(Supervised):
                 self.directory.tell("control", m.CommandReply(corr=message.corr, ok=True, data=self.performance(message)))
             case m.LoadJournalStats():
                 return dict(self.stats)
+            case m.LoadReplies():
+                return replies.load(_now_ms())
         return None
 
     # --- orders ---
@@ -234,12 +242,20 @@ class Journal(Supervised):
             self.batch.row(rows.INTENT_SQL, params, f"intent {coid}", reply_to=msg.reply_to,
                            done=m.IntentRecorded(corr=corr, intent_id=intent_id, client_order_id=coid),
                            failed=lambda error: m.IntentNotRecorded(corr=corr, error=error))
+            self._link_command(msg, coid)
             return None
         op = self.batch.row(rows.INTENT_SQL, params, f"intent {coid}")
+        self._link_command(msg, coid)
         self._flush()
         if not op.ok:
             raise JournalWriteError(f"intent {coid} was not written; see the journal's log")
         return intent_id, coid
+
+    def _link_command(self, msg: m.RecordIntent, coid: str) -> None:
+        """The control command that made this intent learns its client order id, in the same
+        transaction: a resend after a crash finds the order instead of placing another."""
+        if msg.command_corr:
+            self.batch.row(replies.LINK_SQL, replies.link_row(msg.command_corr, coid), f"link of {coid}")
 
     def _load_intents(self, account: int) -> list[dict[str, Any]]:
         query = IntentRow.select().where((IntentRow.account == account) & ~(IntentRow.status << FINAL_STATUSES))
@@ -264,6 +280,8 @@ class Journal(Supervised):
                     MetaRow.replace(key=OTP_LAST_STEP, value=str(step)).execute()
             case m.RecordBalance():
                 self._record_balance(msg)
+            case m.SaveFlattenPending(accounts=accounts):
+                MetaRow.replace(key=FLATTEN_PENDING, value=json.dumps(sorted(accounts))).execute()
 
     @staticmethod
     def _strategy_dict(row: StrategyRow) -> dict[str, Any]:
@@ -274,7 +292,9 @@ class Journal(Supervised):
         row = KillSwitchRow.get_or_none(KillSwitchRow.id == 1)
         if row is None or not row.active:
             return KillSwitchState()
-        return KillSwitchState(active=True, reason=row.reason, engaged_at=row.engaged_at, locked_until=row.locked_until)
+        pending = MetaRow.get_or_none(MetaRow.key == FLATTEN_PENDING)
+        return KillSwitchState(active=True, reason=row.reason, engaged_at=row.engaged_at, locked_until=row.locked_until,
+                               flatten_pending=tuple(json.loads(pending.value)) if pending is not None else ())
 
     # --- events ---
     def _record_event(self, event: Any, now: int) -> None:

@@ -241,7 +241,27 @@ class AuditRow(BaseModel):
         table_name = "audit"
 
 
-MODELS = (MetaRow, StrategyRow, IntentRow, PositionRow, TradeRow, DealRow, KillSwitchRow, RiskLimitsRow, EventRow, AuditRow)
+class ControlReplyRow(BaseModel):
+    """A control command's reply by its request id (`<key id>/<id>`), kept for the reply
+    cache's 10 minutes so a resent id is answered the same also after a crash
+    (actors/journal/replies.py). An OPEN_POSITION gets its row before it runs, and the
+    client order id of its intent in the intent's own transaction: a resend of one the
+    crash left unanswered finds its order instead of placing a second."""
+
+    key = pw.CharField(primary_key=True, max_length=200)
+    corr = pw.CharField(max_length=64, index=True)
+    type = pw.CharField(max_length=32)
+    reply = JSONField(null=True)  # the reply map as sent; NULL while the command runs
+    client_order_id = pw.CharField(max_length=32, null=True)
+    created_at = pw.BigIntegerField()
+    expires_at = pw.BigIntegerField(index=True)
+
+    class Meta:
+        table_name = "control_replies"
+
+
+MODELS = (MetaRow, StrategyRow, IntentRow, PositionRow, TradeRow, DealRow, KillSwitchRow, RiskLimitsRow, EventRow, AuditRow,
+          ControlReplyRow)
 
 
 def open_database(path: Path) -> pw.SqliteDatabase:

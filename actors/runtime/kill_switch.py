@@ -21,6 +21,9 @@ class KillSwitchState:
     reason: str = ""
     engaged_at: int = 0  # ms, wall clock
     locked_until: int = 0  # ms, wall clock: the simulator's speed never shortens it
+    # Accounts whose flatten waits for their link (journaled with the switch): K2 is kept once
+    # each is back, also across a restart.
+    flatten_pending: tuple[int, ...] = ()
 
     def engage(self, reason: str, now_ms: int, lock_seconds: float = LOCK_SECONDS) -> KillSwitchState:
         """Engaging again keeps the first reason and never shortens the lock."""
