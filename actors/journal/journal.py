@@ -88,6 +88,7 @@ class Journal(Supervised):
         self.stats = {"transactions": 0, "rows": 0, "largest_batch": 0, "failed_rows": 0}
         self.initial_balances: dict[int, float] = {}
         self.tz_offsets: dict[int, int] = {}
+        self.replies_pruned_at = 0  # ms: expired control replies are deleted at most once a minute
 
     def on_start(self) -> None:
         try:
@@ -160,10 +161,12 @@ class Journal(Supervised):
                 corr=message.corr, error=f"intent not written: {type(exc).__name__}: {exc}"))
 
     def _flush(self) -> None:
+        from actors import _trace; _trace.t('j_flush', str(len(self.batch)))
         if not self.batch:
             return
         batch, self.batch = self.batch, Batch()
         failed = batch.commit(self.db, self.directory.tell)
+        from actors import _trace; _trace.t('j_committed', str(len(batch)))
         self.stats["transactions"] += 1
         self.stats["rows"] += len(batch)
         self.stats["largest_batch"] = max(self.stats["largest_batch"], len(batch))
@@ -186,6 +189,9 @@ class Journal(Supervised):
                 self.batch.row(replies.COMMAND_SQL, replies.command_row(message, now), f"command {message.key!r}")
             case m.StoreReply():
                 self.batch.row(replies.REPLY_SQL, replies.reply_row(message, now), f"reply to {message.key!r}")
+                if now - self.replies_pruned_at >= replies.PRUNE_EVERY_MS:
+                    self.replies_pruned_at = now
+                    self.batch.row(replies.PRUNE_SQL, (now,), "expired control replies")
             case _ if type(message) in m.EVENT_TYPES:
                 self._record_event(message, now)
             case m.SaveStrategy() | m.SaveRiskLimits() | m.SaveTradingState() | m.SaveOtpStep() | m.RecordBalance() \

@@ -11,7 +11,8 @@ client order id in the intent's own transaction. So after a crash a resent id fi
   (the intent's status here, else the terminal), never placed a second time;
 * neither: nothing was sent (write-ahead: no intent, no order), so it may simply run.
 
-Rows live as long as the reply cache (10 min) and are pruned when loaded.
+Rows live as long as the reply cache (10 min): pruned when loaded, and at most once a minute
+as replies are written.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ REPLY_SQL = (
     " ON CONFLICT(key) DO UPDATE SET reply = excluded.reply, expires_at = excluded.expires_at"
 )
 LINK_SQL = "UPDATE control_replies SET client_order_id = ? WHERE corr = ?"
+PRUNE_SQL = "DELETE FROM control_replies WHERE expires_at <= ?"
+PRUNE_EVERY_MS = 60_000
 
 
 def command_row(msg: m.RecordCommand, now: int) -> tuple:
