@@ -161,12 +161,10 @@ class Journal(Supervised):
                 corr=message.corr, error=f"intent not written: {type(exc).__name__}: {exc}"))
 
     def _flush(self) -> None:
-        from actors import _trace; _trace.t('j_flush', str(len(self.batch)))
         if not self.batch:
             return
         batch, self.batch = self.batch, Batch()
         failed = batch.commit(self.db, self.directory.tell)
-        from actors import _trace; _trace.t('j_committed', str(len(batch)))
         self.stats["transactions"] += 1
         self.stats["rows"] += len(batch)
         self.stats["largest_batch"] = max(self.stats["largest_batch"], len(batch))
