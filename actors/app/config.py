@@ -1,4 +1,4 @@
-"""The service's configuration: frozen, built from defaults, a JSON file and the command line.
+"""The service's configuration: frozen, built from defaults, a TOML or JSON file and the command line.
 
 Precedence: command-line options over the `--config` file over these defaults, all of it
 here: `service_config` takes `run.py service`'s parsed options, `load_config` the file and
@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from actors.app.config_file import ConfigFileError, check_types, read_file
+from actors.app.endpoints import check_endpoint
 from actors.runtime.kill_switch import LOCK_SECONDS
 from bridge import mt5, protocol
 from bridge.sim.ea_prices import DEFAULT_PRICES_CTL, DEFAULT_PRICES_MD
@@ -133,7 +135,20 @@ def service_config(options: argparse.Namespace) -> ServiceConfig:
             terminal_arguments(**sim_options(config, reset=bool(getattr(options, "sim_reset", False))))
         except SimOptionsError as exc:
             raise ConfigError(str(exc)) from None
+    _make_data_dir(config.data_dir)  # last: bad usage found above leaves nothing behind
     return config
+
+
+def _make_data_dir(path: Path) -> None:
+    """The data dir is made here, so one that cannot be is bad usage found before anything starts."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"the data dir {path} cannot be created or written ({exc.strerror or exc}); "
+                          "give a --data-dir this user can write") from None
 
 
 def sim_options(config: ServiceConfig, *, reset: bool = False) -> dict[str, Any]:
@@ -157,15 +172,10 @@ def load_config(path: Path | None, **overrides: Any) -> ServiceConfig:
 
 
 def _read_file(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
     try:
-        values = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"config file {path} must hold a JSON object")
-    return values
+        return read_file(path)  # TOML or JSON
+    except ConfigFileError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _build(values: dict[str, Any], overrides: dict[str, Any]) -> ServiceConfig:
@@ -173,10 +183,14 @@ def _build(values: dict[str, Any], overrides: dict[str, Any]) -> ServiceConfig:
     sim = values.pop("sim", {})
     no_sim = values.pop("no_sim", False)
     _check_keys(values, ServiceConfig, "")
+    _check_types({**values, "no_sim": no_sim}, _FileOnly, "")
+    _check_types(values, ServiceConfig, "")
     if sim is not None:
         if not isinstance(sim, dict):
             raise ConfigError("config key 'sim' must be an object (or null for no simulator)")
         _check_keys(sim, SimSettings, "sim.")
+        _check_types(sim, SimSettings, "sim.")
+    _check_endpoints(values, sim or {})
     if "risk_limits" in values:
         values["risk_limits"] = _risk_defaults(values["risk_limits"])
     if "data_dir" in values:
@@ -245,6 +259,32 @@ def _risk_defaults(value: Any) -> dict[str, dict[str, Any]]:
                                   "the config may only tighten live limits; loosen them on the running "
                                   "executor with UPDATE_RISK_LIMITS and a TOTP code")
     return cleaned
+
+
+@dataclass(frozen=True)
+class _FileOnly:
+    """Keys a config file may hold that are no ServiceConfig field."""
+    no_sim: bool = False
+
+
+def _check_endpoints(values: dict[str, Any], sim: dict[str, Any]) -> None:
+    """Endpoints in their form (tcp://HOST:PORT ...) before any socket is made of them."""
+    named = [(key, values.get(key)) for key in ("control_endpoint", "events_endpoint", "ea_ctl_endpoint",
+                                                "ea_md_endpoint")]
+    named += [(f"sim.{key}", sim.get(key)) for key in ("prices_ctl", "prices_md")]
+    for key, value in named:
+        if value is not None:
+            try:
+                check_endpoint(value, f"config key {key}")
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+
+
+def _check_types(values: dict[str, Any], cls: type, prefix: str) -> None:
+    try:
+        check_types(values, cls, prefix)
+    except ConfigFileError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _check_keys(values: dict[str, Any], cls: type, prefix: str) -> None:
