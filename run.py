@@ -1,5 +1,5 @@
-"""The executor's command line: `service`, `sim`, `replay`, `ctl`, `keys`, `otp-setup`, `backup`
-and `restore`.
+"""The executor's command line: `service`, `sim`, `replay`, `ctl`, `keys`, `otp-setup`, `backup`,
+`restore`, `doctor` and `config`.
 
 Thin on purpose: parse, call, map failures to exit codes (0 ok, 1 runtime failure,
 2 bad usage) with one line that says what to do. The options are defined here, in one
@@ -8,7 +8,9 @@ the service's configuration and its precedence in `actors.app.config`, the simul
 terminal (`sim` and its faults) in `bridge.sim.options`, replay in `actors.app.replay`,
 the `ctl` commands in `actors.control.ctl`, the control keys in `actors.control.keys`,
 the TOTP secret in `actors.runtime.confirmation`,
-journal backups in `actors.journal.backup`.
+journal backups in `actors.journal.backup`, the readiness checks in `actors.app.doctor`, the
+config file and its example in `actors.app.config_file` and `config_example`. Every option
+that names an endpoint is checked at parse time (`actors.app.endpoints`).
 """
 
 from __future__ import annotations
@@ -21,19 +23,27 @@ import threading
 from pathlib import Path
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad usage is one line naming the mistake and where help is, not the whole usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from actors.app.endpoints import endpoint_arg as endpoint
     from actors.control import ctl
 
-    parser = argparse.ArgumentParser(prog="run.py", description="MetaTrader 5 strategy executor")
+    parser = OneLineParser(prog="run.py", description="MetaTrader 5 strategy executor")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     svc = sub.add_parser("service", help="run the executor (with an embedded simulated MT5 terminal by default)")
     svc.add_argument("--data-dir", type=Path, help="journal, logs and keys (default ./data)")
     svc.add_argument("--config", type=Path, help="JSON file of settings (command-line options win)")
-    svc.add_argument("--control", help="control endpoint (default tcp://127.0.0.1:5555)")
-    svc.add_argument("--events", help="events endpoint (default tcp://127.0.0.1:5556)")
-    svc.add_argument("--ea-ctl", help="where EAs connect for requests (default tcp://127.0.0.1:5557)")
-    svc.add_argument("--ea-md", help="where EAs publish market data (default tcp://127.0.0.1:5558)")
+    svc.add_argument("--control", type=endpoint, help="control endpoint (default tcp://127.0.0.1:5555)")
+    svc.add_argument("--events", type=endpoint, help="events endpoint (default tcp://127.0.0.1:5556)")
+    svc.add_argument("--ea-ctl", type=endpoint, help="where EAs connect for requests (default tcp://127.0.0.1:5557)")
+    svc.add_argument("--ea-md", type=endpoint, help="where EAs publish market data (default tcp://127.0.0.1:5558)")
     svc.add_argument("--sim-speed", type=float, help="simulated clock speed-up (1 = real time, 60 = a minute a second)")
     svc.add_argument("--sim-seed", type=int, help="seed of the simulated prices")
     svc.add_argument("--no-sim", action="store_true", help="no embedded simulator: wait for a real EA")
@@ -46,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     svc.add_argument("--paper-prices", action="store_true", default=None,
                      help="paper trading: the simulated terminal quotes a real EA's ticks (the EA connects to "
                           "--prices-ctl/--prices-md instead of --ea-ctl/--ea-md); orders stay simulated")
-    svc.add_argument("--prices-ctl", help="with --paper-prices: the real EA's request endpoint (default tcp://127.0.0.1:5567)")
-    svc.add_argument("--prices-md", help="with --paper-prices: the real EA's market-data endpoint (default tcp://127.0.0.1:5568)")
+    svc.add_argument("--prices-ctl", type=endpoint, help="with --paper-prices: the real EA's request endpoint (default tcp://127.0.0.1:5567)")
+    svc.add_argument("--prices-md", type=endpoint, help="with --paper-prices: the real EA's market-data endpoint (default tcp://127.0.0.1:5568)")
     svc.add_argument("--log-level", default=None, help="stderr log level (default INFO)")
     svc.add_argument("--no-auth", dest="control_auth", action="store_false", default=None,
                      help="accept unsigned control requests (loopback binds only; logged as a warning)")
@@ -55,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "(it is kept in the data dir and continued otherwise; the old state is kept aside)")
 
     sim = sub.add_parser("sim", help="run the simulated MT5 terminal as its own process")
-    sim.add_argument("--ctl", default="tcp://127.0.0.1:5557", help="the executor's EA request endpoint")
-    sim.add_argument("--md", default="tcp://127.0.0.1:5558", help="the executor's EA market-data endpoint")
+    sim.add_argument("--ctl", type=endpoint, default="tcp://127.0.0.1:5557", help="the executor's EA request endpoint")
+    sim.add_argument("--md", type=endpoint, default="tcp://127.0.0.1:5558", help="the executor's EA market-data endpoint")
     sim.add_argument("--login", type=int, help="the account number it reports (default 5000001)")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--speed", type=float, default=1.0)
@@ -77,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     paper = sim.add_argument_group("paper trading on real prices")
     paper.add_argument("--prices-from-ea", action="store_true",
                        help="quote a real EA's ticks, symbols and history, in real time; orders stay simulated")
-    paper.add_argument("--prices-ctl", help="where the real EA connects for requests (default tcp://127.0.0.1:5567)")
-    paper.add_argument("--prices-md", help="where the real EA publishes its ticks (default tcp://127.0.0.1:5568)")
+    paper.add_argument("--prices-ctl", type=endpoint, help="where the real EA connects for requests (default tcp://127.0.0.1:5567)")
+    paper.add_argument("--prices-md", type=endpoint, help="where the real EA publishes its ticks (default tcp://127.0.0.1:5568)")
     faults = sim.add_argument_group("faults to inject (counts: the next N occurrences)")
     faults.add_argument("--fault-requotes", type=int, default=0, metavar="N", help="requote the next N deals (10004)")
     faults.add_argument("--fault-rejects", type=int, default=0, metavar="N", help="reject the next N deals (10006)")
@@ -102,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--tz-offset-s", type=int, default=0, help="the file's server time minus UTC, in seconds")
     rep.add_argument("--balance", type=float, default=10_000.0, help="starting balance of the replay account")
     rep.add_argument("--json", action="store_true", help="print the PERFORMANCE_REQUEST reply with trades as JSON")
+    rep.add_argument("--plot", type=Path, metavar="FILE.png", help="draw the price with entries and exits, and the "
+                     "equity curve, into a PNG")
 
     otp = sub.add_parser("otp-setup", help="create the TOTP secret that confirms risky commands on live accounts")
     otp.add_argument("--data-dir", type=Path, default=Path("data"), help="the service's data dir (default ./data)")
@@ -128,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     for action in actions.choices.values():
         action.add_argument("--data-dir", type=Path, default=Path("data"), help="the executor's data dir (default ./data)")
 
+    doc = sub.add_parser("doctor", help="is this executor ready for production? checks it, scores it, says what to do")
+    doc.add_argument("--data-dir", type=Path, help="the service's data dir (default: the config's, else ./data)")
+    doc.add_argument("--config", type=Path, help="the service's config file (TOML or JSON)")
+
+    cfg = sub.add_parser("config", help="the service's configuration file: an example, or check one")
+    what = cfg.add_mutually_exclusive_group(required=True)
+    what.add_argument("--example", action="store_true", help="print a commented example of every setting (TOML)")
+    what.add_argument("--check", type=Path, metavar="FILE", help="check a config file without starting anything")
+
     ctl.add_parser(sub)
     return parser
 
@@ -137,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     commands = {"service": run_service, "sim": run_sim, "ctl": run_ctl, "replay": run_replay,
-                "otp-setup": run_otp_setup, "keys": run_keys, "backup": run_backup, "restore": run_restore}
+                "otp-setup": run_otp_setup, "keys": run_keys, "backup": run_backup, "restore": run_restore,
+                "doctor": run_doctor, "config": run_config}
     try:
         code = commands[args.command](args)
         sys.stdout.flush()  # inside the try: a reader gone away is seen here, not at exit
@@ -156,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_service(args: argparse.Namespace) -> int:
     from actors.app.config import service_config
+    from actors.app.endpoints import busy
     from actors.app.data_dir_lock import DataDirBusy
     from actors.app.logs import setup_logging
     from actors.app.service import Service, ServiceError
@@ -171,6 +194,10 @@ def run_service(args: argparse.Namespace) -> int:
     except DataDirBusy as exc:
         print(f"run.py service: {exc}", file=sys.stderr)
         return 2
+    if clash := busy({"--control": config.control_endpoint, "--events": config.events_endpoint,
+                      "--ea-ctl": config.ea_ctl_endpoint, "--ea-md": config.ea_md_endpoint}):
+        print(f"run.py service: cannot start: {clash}", file=sys.stderr)
+        return 1
     setup_logging(config.data_dir, config.log_level)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -223,15 +250,41 @@ def run_replay(args: argparse.Namespace) -> int:
 
     from actors.app.logs import setup_logging
     from actors.app.replay import ReplayError, replay_file
+    from actors.control import ctl
 
     setup_logging(None, "ERROR")
     try:
-        report, text = replay_file(args.strategy, csv_path=args.csv, ticks_path=args.ticks, symbol=args.symbol,
-                                   tz_offset_s=args.tz_offset_s, balance=args.balance)
+        report, shown = replay_file(args.strategy, csv_path=args.csv, ticks_path=args.ticks, symbol=args.symbol,
+                                    tz_offset_s=args.tz_offset_s, balance=args.balance, plot=args.plot)
     except ReplayError as exc:
         print(f"run.py replay: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(report, indent=2, sort_keys=True) if args.json else text)
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        ctl.show(shown)
+    return 0
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from actors.app import doctor
+
+    return doctor.run(args.data_dir, args.config)
+
+
+def run_config(args: argparse.Namespace) -> int:
+    from actors.app.config import ConfigError, load_config
+    from actors.app.config_example import EXAMPLE
+
+    if args.example:
+        print(EXAMPLE, end="")
+        return 0
+    try:
+        load_config(args.check)
+    except ConfigError as exc:
+        print(f"run.py config: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.check}: valid")
     return 0
 
 
@@ -307,25 +360,30 @@ def run_ctl(args: argparse.Namespace) -> int:
     from actors.control.client import ControlClient, ControlTimeout
     from actors.control.keys import KeyNotFound, KeysError, client_key
 
-    type_, data = ctl.build_request(args)
+    if args.ctl_command == "logs":  # the data dir's log file: no executor needed
+        return ctl.run_logs(args)
     try:
         key, missing = client_key(args.data_dir, args.key_file), None
     except KeyNotFound as exc:
         key, missing = None, str(exc)  # sent unsigned: an executor with auth off still answers
     except KeysError as exc:
         raise ctl.UsageError(str(exc)) from None
-    with ControlClient(args.control, timeout_s=args.timeout, key=key) as client:
+    if args.ctl_command in ctl.LOCAL_COMMANDS:  # watch, top: a stream, not one reply
+        return ctl.run_live(args, lambda timeout_s: ControlClient(args.control, timeout_s=timeout_s, key=key))
+    type_, data = ctl.build_request(args)
+    with ControlClient(args.control, timeout_s=ctl.timeout_s(args, type_), key=key) as client:
         try:
+            before = ctl.before(args, client)
             reply = client.request(type_, data, **({"otp": args.otp} if args.otp else {}))
-        except ControlTimeout as exc:
-            print(f"run.py ctl: {exc}", file=sys.stderr)
+        except ControlTimeout:
+            print(f"run.py ctl: {ctl.no_reply(args, client.timeout_s)}", file=sys.stderr)
             return 1
     if missing and ((reply.get("error") or {}).get("details") or {}).get("reason") == "unsigned":
         print(f"run.py ctl: {missing}", file=sys.stderr)
         return 1
-    out, err = ctl.output(type_, reply, as_json=args.json)
+    out, err = ctl.output(type_, reply, as_json=args.json, args=args, before=before)
     if out is not None:
-        print(out)
+        ctl.show(out)
     if err is not None:
         print(err, file=sys.stderr)
     return 0 if reply.get("ok") else 1

@@ -73,7 +73,7 @@ def test_service_runs_a_strategy_started_from_ctl_and_stops_cleanly_on_sigterm(s
     service.wait_connected()
     started = service.ctl("start", "demo-1", str(STRATEGY))
     assert started.returncode == 0, started.stderr
-    assert "state: running" in started.stdout
+    assert started.stdout.split() == ["strategy_id", "demo-1", "state", "running"]  # a reply's fields, one a line
 
     def traded() -> bool:
         return any(p["strategy_id"] == "demo-1" for p in service.status()["positions"])

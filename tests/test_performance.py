@@ -12,7 +12,7 @@ import pykka
 import pytest
 
 from actors import messages as m
-from actors.control.ctl import render_performance
+from actors.control.views import render_performance, to_text
 from actors.runtime.directory import Directory
 from actors.journal.journal import Journal
 from actors.journal.performance import daily_returns, longest_streak, max_drawdown, max_drawdown_pct, summarize
@@ -340,19 +340,25 @@ def test_render_performance_is_a_readable_table():
                           "side": "buy", "volume": 0.1, "open_time": ms("2024-01-01 09:00"), "open_price": 1.10012,
                           "close_time": ms("2024-01-01 10:00"), "close_price": 1.10112, "profit": 100.0,
                           "reason": "tp"}]}
-    lines = [line.rstrip() for line in render_performance(report).splitlines()]
-    assert lines[:7] == [
+    lines = [line.rstrip() for line in to_text(render_performance(report)).splitlines()]
+    assert lines[:9] == [
         "STRATEGIES",
-        "  strategy_id  trades  win%   net       PF     max DD  DD%  sharpe  expect  avg win  avg loss  L-run",
-        "  sma-cross    4       50.0%  1,198.98  12.87  101.00  1.0  5.57    299.75  649.99   50.50     2",
+        "strategy id   trades   win%    net        PF      max DD   DD%   sharpe   expect   avg win   avg loss   L-run",
+        "─" * 109,
+        "sma-cross     4        50.0%   1,198.98   12.87   101.00   1.0   5.57     299.75   649.99    50.50      2",
         "",
         "ACCOUNTS",
-        "  account  trades  win%  net   PF  max DD  DD%  sharpe  expect  avg win  avg loss  L-run",
-        "  5001234  0       0.0%  0.00  -   0.00    -    -       0.00    0.00     0.00      0",
+        "account   trades   win%   net    PF   max DD   DD%   sharpe   expect   avg win   avg loss   L-run",
+        "─" * 97,
+        "5001234   0        0.0%   0.00   -    0.00     -     -        0.00     0.00      0.00       0",
     ]
-    assert lines[-3:] == [
+    # Times as UTC dates, never epoch milliseconds.
+    assert lines[-4:] == [
         "TRADES",
-        "  ticket  strategy_id  symbol  side  volume  open     close    closed at         profit  reason",
-        "  123456  sma-cross    EURUSD  buy   0.1     1.10012  1.10112  2024-01-01 10:00  100     tp",
+        "ticket   strategy    symbol   side   volume   open      opened                    close     closed"
+        "                    P/L      reason",
+        "─" * 133,
+        "123456   sma-cross   EURUSD   buy    0.1      1.10012   2024-01-01 09:00:00 UTC   1.10112   "
+        "2024-01-01 10:00:00 UTC   100.00   tp",
     ]
-    assert max(len(line) for line in lines) <= 100
+    assert not any(str(ms("2024-01-01 09:00")) in line for line in lines)

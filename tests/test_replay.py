@@ -12,6 +12,7 @@ import pytest
 
 from bridge.candles import CandleBuilder
 from actors.app.replay import ReplayError, replay, replay_file
+from actors.control.views import to_text
 from actors.control.ctl import UsageError
 from bridge.history.bars import HistoryFileError, bar_period_ms, load_bars
 from bridge.history.replay_feed import bar_ticks
@@ -111,7 +112,8 @@ def history(tmp_path_factory):
 @pytest.mark.timeout(120)
 def test_a_replay_is_the_same_on_every_run_and_fills_at_bar_opens(history):
     first = replay(history, H1_STRATEGY)
-    second, text = replay_file(str(ROOT / "examples" / "sma_cross_h1.json"), csv_path=history)  # `run.py replay`
+    second, shown = replay_file(str(ROOT / "examples" / "sma_cross_h1.json"), csv_path=history)  # `run.py replay`
+    text = to_text(shown)
     assert first["trades"] and first["trades"] == second["trades"]
     assert text.startswith("400 bars replayed; ") and "\n\nSTRATEGIES" in text
     assert first["strategies"] == second["strategies"] and first["bars"] == 400

@@ -19,6 +19,7 @@ import pytest
 
 from bridge.candles import CandleBuilder
 from actors.app.replay import ReplayError, replay, replay_file, replay_ticks
+from actors.control.views import to_text
 from bridge.history.ticks import load_ticks
 from bridge.history.replay_feed import file_ticks
 
@@ -98,9 +99,9 @@ def test_a_tiny_tick_file_gives_its_m1_bars_to_the_strategy_through_the_live_pat
     assert bars["spread"] == [7, 10, 8]  # the smallest of the bar, in points
     assert (report["ticks"], report["skipped_ticks"], report["bars"]) == (10, 2, 4)
     assert report["trades"] == [] and report["open_positions"] == []
-    _, text = replay_file(json.dumps(M1_STRATEGY), ticks_path=path, tz_offset_s=7200)  # `run.py replay --ticks`
-    assert text.startswith("10 ticks replayed over 4 M1 bars (2 rows skipped: before both bid and ask were known, "
-                           "or changing neither); 0 position(s) open at the end\n\nSTRATEGIES\n")
+    _, shown = replay_file(json.dumps(M1_STRATEGY), ticks_path=path, tz_offset_s=7200)  # `run.py replay --ticks`
+    assert to_text(shown).startswith("10 ticks replayed over 4 M1 bars (2 rows skipped: before both bid and ask were known, "
+                           "or changing neither); 0 position(s) open at the end\n\nSTRATEGIES")
 
 
 @pytest.fixture(scope="module")

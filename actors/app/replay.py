@@ -105,12 +105,19 @@ def replay_ticks(ticks_path: str | Path, strategy: dict[str, Any], *, symbol: st
 
 
 def replay_file(strategy_file: str, *, csv_path: str | Path | None = None, ticks_path: str | Path | None = None,
-                symbol: str | None = None, tz_offset_s: int = 0,
-                balance: float = 10_000.0) -> tuple[dict[str, Any], str]:
+                symbol: str | None = None, tz_offset_s: int = 0, balance: float = 10_000.0,
+                plot: Path | None = None) -> tuple[dict[str, Any], Any]:
     """`run.py replay`: the strategy of `strategy_file` (a path, or inline JSON) replayed over
-    a bars file (`csv_path`) or a tick file (`ticks_path`); (the report, what to print of it).
-    UsageError for a strategy file that cannot be read, ReplayError for a replay that cannot run."""
-    from actors.control.ctl import read_definition, render_performance
+    a bars file (`csv_path`) or a tick file (`ticks_path`); (the report, what to print of it:
+    a rich renderable). With `plot`, also the price with entries and exits and the equity
+    curve as a PNG. UsageError for a strategy file that cannot be read, ReplayError for a
+    replay that cannot run (or a plot that cannot be written)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from actors.app.plots import PlotError, replay_plot
+    from actors.control.ctl import read_definition
+    from actors.control.views import render_performance
 
     strategy = read_definition(strategy_file)
     if ticks_path is None:
@@ -122,7 +129,19 @@ def replay_file(strategy_file: str, *, csv_path: str | Path | None = None, ticks
                     f"({report['skipped_ticks']} rows skipped: before both bid and ask were known, "
                     "or changing neither)")
     summary = f"{replayed}; {len(report['open_positions'])} position(s) open at the end\n"
-    return report, f"{summary}\n{render_performance(report)}"
+    if plot is not None:
+        if ticks_path is None:
+            bars = load_bars(csv_path, tz_offset_s=tz_offset_s)
+            times, prices = bars["time"], bars["close"]
+        else:
+            history = load_ticks(ticks_path, tz_offset_s=tz_offset_s)
+            times, prices = history.time_msc, history.bid
+        try:
+            replay_plot(times, prices, report, plot, symbol=symbol or strategy.get("symbol", ""))
+        except PlotError as exc:
+            raise ReplayError(str(exc)) from None
+        summary += f"price, entries, exits and equity drawn in {plot}\n"
+    return report, Group(Text(summary), render_performance(report))
 
 
 def _on_symbol(strategy: dict[str, Any], symbol: str | None) -> tuple[str, dict[str, Any]]:

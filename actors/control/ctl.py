@@ -1,17 +1,22 @@
 """`run.py ctl`: every control command from the shell, and readable answers.
 
-Each subcommand builds one CONTROL_API request; the reply is printed as tables (or raw with
-`--json`). Exit codes: 0 ok, 1 the executor answered with an error or did not answer,
-2 bad usage.
+Each subcommand builds one CONTROL_API request; the reply is printed as tables
+(`actors.control.views`), or raw with `--json` (before or after the subcommand). `watch`,
+`top` and `logs` are not one request: they live in `actors.control.live` and
+`actors.control.logtail`. Exit codes: 0 ok, 1 the executor answered with an error or did not
+answer, 2 bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
+import sys
 from pathlib import Path
 from typing import Any
+
+from actors.app.endpoints import endpoint_arg
+from actors.control import views
 
 COMMANDS = {
     "status": "STATUS_REQUEST", "ping": "PING", "start": "START_STRATEGY", "stop": "STOP_STRATEGY",
@@ -28,14 +33,20 @@ class UsageError(ValueError):
 
 def add_parser(sub: Any) -> None:
     ctl = sub.add_parser("ctl", help="send a control command to a running executor")
-    ctl.add_argument("--control", default="tcp://127.0.0.1:5555", help="the executor's control endpoint")
+    ctl.add_argument("--control", type=endpoint_arg, default="tcp://127.0.0.1:5555",
+                     help="the executor's control endpoint")
     ctl.add_argument("--data-dir", type=Path, default=Path("data"), help="the executor's data dir (for its key)")
     ctl.add_argument("--key-file", type=Path, help="sign with this key (a line KEY_ID:SECRET, as `run.py keys add` "
                      "prints) instead of the data dir's control.key; or set EXECUTOR_CONTROL_KEY")
-    ctl.add_argument("--json", action="store_true", help="print the raw reply as JSON")
-    ctl.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply")
+    ctl.add_argument("--events", type=endpoint_arg, default="tcp://127.0.0.1:5556",
+                     help="the executor's events endpoint (watch, top)")
+    ctl.add_argument("--json", action="store_true", help="print the raw reply as JSON (also after the subcommand)")
+    ctl.add_argument("--timeout", type=float, help=f"seconds to wait for the reply (default {READ_TIMEOUT_S:g} for "
+                     f"reads, {TRADE_TIMEOUT_S:g} for trading commands, {LONG_TIMEOUT_S:g} for close-all and "
+                     "emergency-stop)")
     ctl.add_argument("--otp", help="TOTP code from your authenticator app (risky commands on live accounts)")
     cmds = ctl.add_subparsers(dest="ctl_command", required=True, metavar="COMMAND")
+    cmds.add_parser = _with_common_options(cmds.add_parser)
     cmds.add_parser("status", help="accounts, positions, strategies, kill switch")
     cmds.add_parser("ping", help="is the executor answering?")
     p = cmds.add_parser("start", help="start a strategy from a JSON definition")
@@ -53,7 +64,8 @@ def add_parser(sub: Any) -> None:
     p = cmds.add_parser("open", help="open a position")
     p.add_argument("symbol")
     p.add_argument("side", choices=("buy", "sell"))
-    p.add_argument("--volume", type=float)
+    p.add_argument("--volume", type=float, help="lots (or --sizing; one of them is required)")
+    p.add_argument("--sizing", help='a sizing method as JSON, e.g. \'{"method": "percentage_risk", "risk_pct": 1}\'')
     for name in ("sl", "tp", "sl-pips", "tp-pips"):
         p.add_argument(f"--{name}", type=float)
     p.add_argument("--comment")
@@ -69,8 +81,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--account", type=int)
     p.add_argument("--symbol")
     p.add_argument("--strategy", dest="strategy_id")
-    p = cmds.add_parser("limits", help="update risk limits: KEY=VALUE ...")
-    p.add_argument("limits", nargs="+", metavar="KEY=VALUE")
+    p = cmds.add_parser("limits", help="show the risk limits in effect; with KEY=VALUE ... change them")
+    p.add_argument("limits", nargs="*", metavar="KEY=VALUE")
     p.add_argument("--account", type=int)
     p = cmds.add_parser("emergency-stop", help="KILL SWITCH: stop strategies, flatten, lock trading for 1 h")
     p.add_argument("reason", nargs="?", default="operator emergency stop from run.py ctl")
@@ -83,9 +95,62 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--strategy", dest="strategy_id")
     p.add_argument("--account", type=int)
     p.add_argument("--trades", action="store_true", help="list the closed trades too")
+    p.add_argument("--plot", type=Path, metavar="FILE.png", help="draw equity and drawdown curves per strategy "
+                   "and account into a PNG")
     p = cmds.add_parser("send", help="send any command: TYPE [DATA as JSON]")
     p.add_argument("type")
     p.add_argument("data", nargs="?", default=None)
+    p = cmds.add_parser("watch", help="stream events live: fills, rejections, kill switch, link state ...")
+    p.add_argument("topics", nargs="*", metavar="TOPIC", help="event names to show (default all), e.g. OrderFilled")
+    p.add_argument("--count", type=int, help="exit after this many events")
+    p = cmds.add_parser("top", help="live dashboard: accounts, positions, strategies, EA link, kill switch")
+    p.add_argument("--once", action="store_true", help="print one frame and exit")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    p = cmds.add_parser("logs", help="the executor's log (the JSON lines file in the data dir), readable")
+    p.add_argument("-n", type=int, default=20, dest="lines", help="how many of the last lines (default 20)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    p.add_argument("--level", default="DEBUG", type=str.upper, help="the lowest level shown (default DEBUG)")
+
+
+# Seconds `ctl` waits: a read answers at once or the executor is not there; the executor
+# gives trading commands 20 s and close-all/emergency-stop 90 s, so ctl waits a little longer.
+READ_TIMEOUT_S = 3.0
+TRADE_TIMEOUT_S = 30.0
+LONG_TIMEOUT_S = 95.0
+READS = frozenset({"STATUS_REQUEST", "PING", "PERFORMANCE_REQUEST"})
+LOCAL_COMMANDS = frozenset({"watch", "top", "logs"})  # not one request and one reply
+
+
+def _with_common_options(add_parser: Any) -> Any:
+    """Every subcommand also takes --json, --control, --data-dir and --timeout, so they read
+    well after the subcommand too (`ctl status --json`); there they win over the same before it."""
+    def add(*args: Any, **kwargs: Any) -> argparse.ArgumentParser:
+        parser = add_parser(*args, **kwargs)
+        parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                            help="print the raw reply as JSON")
+        parser.add_argument("--control", type=endpoint_arg, default=argparse.SUPPRESS,
+                            help="the executor's control endpoint")
+        parser.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS,
+                            help="the executor's data dir (its key, its log)")
+        parser.add_argument("--timeout", type=float, default=argparse.SUPPRESS, help="seconds to wait for the reply")
+        return parser
+    return add
+
+
+def timeout_s(args: argparse.Namespace, type_: str) -> float:
+    """How long to wait for the reply to `type_`: --timeout, else by the kind of command."""
+    if args.timeout is not None:
+        return args.timeout
+    if type_ in READS:
+        return READ_TIMEOUT_S
+    return LONG_TIMEOUT_S if type_ in ("CLOSE_ALL", "EMERGENCY_STOP") else TRADE_TIMEOUT_S
+
+
+def no_reply(args: argparse.Namespace, waited_s: float) -> str:
+    """What to say when the executor did not answer: the wait, and what to check."""
+    return (f"no reply from {args.control} within {waited_s:g} s: is `run.py service` running and listening "
+            f"there (its --control)? Check the service's output or `run.py ctl logs`; a busy executor may "
+            "need a longer --timeout")
 
 
 def build_request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -106,7 +171,13 @@ def build_request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         case "pause" | "resume":
             data = {"strategy_id": args.strategy_id}
         case "open":
+            if args.volume is None and args.sizing is None:
+                raise UsageError("ctl open needs --volume LOTS or --sizing JSON: the size is never guessed")
+            if args.volume is not None and args.sizing is not None:
+                raise UsageError("ctl open takes --volume or --sizing, not both")
             data = {"symbol": args.symbol, "side": args.side}
+            if args.sizing is not None:
+                data["sizing"] = _json_arg(args.sizing, "--sizing")
             for key in ("volume", "sl", "tp", "sl_pips", "tp_pips", "comment", "account"):
                 if getattr(args, key) is not None:
                     data[key] = getattr(args, key)
@@ -116,6 +187,8 @@ def build_request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             data = _present({"ticket": args.ticket, "sl": args.sl, "tp": args.tp})
         case "close-all":
             data = _present({"account": args.account, "symbol": args.symbol, "strategy_id": args.strategy_id})
+        case "limits" if not args.limits:
+            return "STATUS_REQUEST", {}  # shown as the limits in effect; nothing is changed
         case "limits":
             data = _present({"account": args.account, "limits": dict(_key_value(x) for x in args.limits)})
         case "emergency-stop":
@@ -124,7 +197,7 @@ def build_request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             data = _present({"account": args.account, "state": args.state, "reason": args.reason})
         case "performance":
             data = _present({"strategy_id": args.strategy_id, "account": args.account,
-                             "include_trades": args.trades or None})
+                             "include_trades": args.trades or args.plot is not None or None})
     return type_, data
 
 
@@ -163,82 +236,90 @@ def _key_value(text: str) -> tuple[str, Any]:
         raise UsageError(f"limit {key} needs a number, got {value!r}") from None
 
 
+# --- the commands that are not one request ---
+def run_logs(args: argparse.Namespace) -> int:
+    from actors.control import logtail
+
+    try:
+        return logtail.run(args.data_dir, lines=args.lines, follow_=args.follow, level=args.level,
+                           as_json=args.json)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except logtail.LogError as exc:
+        print(f"run.py ctl logs: {exc}", file=sys.stderr)
+        return 1
+
+
+def run_live(args: argparse.Namespace, client: Any) -> int:
+    """`watch` or `top`; `client(timeout_s)` makes a (signing) ControlClient."""
+    from actors.control import live
+
+    try:
+        if args.ctl_command == "watch":
+            return live.watch(args)
+        return live.top(args, client)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except live.LiveError as exc:
+        print(f"run.py ctl {args.ctl_command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def before(args: argparse.Namespace, client: Any) -> dict[str, Any] | None:
+    """What a reply is read against, asked before the command: for `close`, the position
+    (a partial close then says what remains). None for the other commands."""
+    if args.ctl_command != "close" or getattr(args, "json", False):
+        return None
+    reply = client.request("STATUS_REQUEST", timeout_s=READ_TIMEOUT_S)
+    return next((p for p in (reply.get("data") or {}).get("positions", []) if p.get("ticket") == args.ticket), None)
+
+
 # --- output ---
-def output(type_: str, reply: dict[str, Any], *, as_json: bool) -> tuple[str | None, str | None]:
-    """What `run.py ctl` prints of `reply`: (stdout, stderr), None where nothing."""
+def output(type_: str, reply: dict[str, Any], *, as_json: bool, args: argparse.Namespace | None = None,
+           before: dict[str, Any] | None = None) -> tuple[Any | None, str | None]:
+    """What `run.py ctl` prints of `reply`: (stdout: a rich renderable or text, stderr: one
+    line), None where nothing. `args` are the parsed options (`limits` shows STATUS its way,
+    `performance --plot` draws a PNG); `before` what `before()` found."""
+    command = getattr(args, "ctl_command", None)
+    data = reply.get("data") or {}
+    note = None
+    if reply.get("ok") and (plot := getattr(args, "plot", None)) is not None:
+        from actors.app.plots import PlotError, performance_plot
+        try:
+            performance_plot(data, plot)
+            note = f"equity and drawdown curves written to {plot}"
+        except PlotError as exc:
+            return None, f"run.py ctl: {exc}"
+        if not args.trades:
+            data = {k: v for k, v in data.items() if k != "trades"}  # asked for the plot, not the list
     if as_json:
         return json.dumps(reply, indent=2, sort_keys=True), None
-    if reply.get("ok"):
-        return render(type_, reply.get("data") or {}), None
-    error = reply.get("error") or {}
-    details = f" {json.dumps(error.get('details'))}" if error.get("details") else ""
-    return None, f"run.py ctl: {error.get('code')}: {error.get('message')}{details}"
+    if not reply.get("ok"):
+        return None, f"run.py ctl: {views.error_line(reply.get('error') or {})}"
+    if type_ == "CLOSE_POSITION":
+        return views.render_close(data, before), None
+    shown = render(type_, data, command)
+    return (shown if note is None else views.Group(shown, views.Text(note))), None
 
 
-def render(type_: str, data: dict[str, Any]) -> str:
+def render(type_: str, data: dict[str, Any], command: str | None = None) -> Any:
+    if command == "limits" and type_ == "STATUS_REQUEST":
+        return views.render_limits(data)
     if type_ == "STATUS_REQUEST":
-        return render_status(data)
+        return views.render_status(data)
     if type_ == "PERFORMANCE_REQUEST":
-        return render_performance(data)
-    return "\n".join(f"{k}: {v}" for k, v in data.items()) or "ok"
+        return views.render_performance(data)
+    return views.render_reply(data)
 
 
-def render_status(s: dict[str, Any]) -> str:
-    kill = s["kill_switch"]
-    lines = [f"executor {s['state']}, up {s['uptime_s']:.0f} s",
-             "kill switch: " + (f"ENGAGED ({kill['reason']}), locked until {_time(kill['locked_until'])}"
-                                if kill["active"] else "off")]
-    lines += ["", "ACCOUNTS"] + table(s["accounts"], ["login", "type", "currency", "balance", "equity", "margin",
-                                                      "margin_free", "connected", "trading_state"])
-    lines += ["", "POSITIONS"] + table(s["positions"], ["ticket", "account", "symbol", "side", "volume",
-                                                        "price_open", "sl", "tp", "profit", "strategy_id"])
-    lines += ["", "STRATEGIES"] + table(s["strategies"], ["strategy_id", "name", "symbol", "timeframe", "account",
-                                                          "state", "restarts"])
-    return "\n".join(lines)
+def show(renderable: Any) -> None:
+    """Print to stdout: rich tables at the terminal's width, or wide enough in a pipe."""
+    from rich.console import Console
 
-
-# The report's most useful figures, as (header, key, format); the rest is in --json.
-PERFORMANCE_COLUMNS = (
-    ("trades", "trades", "{}"), ("win%", "win_rate", "{:.1%}"), ("net", "net_profit", "{:,.2f}"),
-    ("PF", "profit_factor", "{:.2f}"), ("max DD", "max_drawdown", "{:,.2f}"), ("DD%", "max_drawdown_pct", "{:.1f}"),
-    ("sharpe", "sharpe", "{:.2f}"), ("expect", "expectancy", "{:,.2f}"), ("avg win", "average_win", "{:,.2f}"),
-    ("avg loss", "average_loss", "{:,.2f}"), ("L-run", "longest_losing_streak", "{}"),
-)
-
-
-def render_performance(p: dict[str, Any]) -> str:
-    lines = ["STRATEGIES"] + _figures(p["strategies"], "strategy_id")
-    lines += ["", "ACCOUNTS"] + _figures(p["accounts"], "account")
-    lines.append("  (PF profit factor, DD% of peak equity, sharpe of daily returns, L-run longest losing streak)")
-    if "trades" in p:
-        trades = [{**t, "open": t.get("open_price"), "close": t.get("close_price"),
-                   "closed at": _time(t.get("close_time"))[:16]} for t in p["trades"]]
-        lines += ["", "TRADES"] + table(trades, ["ticket", "strategy_id", "symbol", "side", "volume", "open", "close",
-                                                 "closed at", "profit", "reason"])
-    return "\n".join(lines)
-
-
-def _figures(rows: list[dict[str, Any]], key: str) -> list[str]:
-    cells = [{key: r.get(key), **{h: "-" if r.get(k) is None else f.format(r[k]) for h, k, f in PERFORMANCE_COLUMNS}}
-             for r in rows]
-    return table(cells, [key, *(h for h, _, _ in PERFORMANCE_COLUMNS)])
-
-
-def table(rows: list[dict[str, Any]], columns: list[str]) -> list[str]:
-    if not rows:
-        return ["  (none)"]
-    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    fmt = "  " + "  ".join(f"{{:<{w}}}" for w in widths)
-    return [fmt.format(*columns), *(fmt.format(*row) for row in cells)]
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        # Money reads best with separators; prices need every digit the symbol quotes.
-        return f"{value:,.2f}" if abs(value) >= 1000 else f"{value:.6g}"
-    return "-" if value is None else str(value)
-
-
-def _time(ms: int | None) -> str:
-    return "-" if not ms else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))
+    console = Console(highlight=False)
+    if isinstance(renderable, str):
+        print(renderable)  # JSON and plain text: no markup read into it, no wrapping
+    elif console.is_terminal:
+        console.print(renderable)
+    else:
+        sys.stdout.write(views.to_text(renderable))

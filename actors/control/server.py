@@ -333,7 +333,8 @@ class ControlServer(Supervised):
 
     def _publish(self, event: Any) -> None:
         self.counts["events"] += 1
-        payload = msgpack.packb(m.to_map(event), use_bin_type=True)
+        # Every event carries its time (ms UTC, when published): a subscriber never has to guess it.
+        payload = msgpack.packb({**m.to_map(event), "time": time.time_ns() // 1_000_000}, use_bin_type=True)
         self.pump.send("events", [type(event).__name__.encode(), payload])
 
     def _audit(self, request_id: str | None, type_: str, data: Any, err: dict[str, Any] | None) -> None:
