@@ -62,6 +62,15 @@ def test_status_tables_show_dates_never_epoch_milliseconds():
     assert not EPOCH_MS.search(text), text
 
 
+def test_the_ea_link_says_when_it_is_still_reconciling():
+    reconciling = status()
+    reconciling["accounts"][0]["reconciling"] = ["symbols", "positions"]
+    assert "up, reconciling symbols, positions" in views.to_text(views.render_status(reconciling, NOW))
+    down = status()
+    down["accounts"][0]["connected"] = False
+    assert "DOWN" in views.to_text(views.render_status(down, NOW))
+
+
 def test_a_reply_without_a_view_shows_its_times_as_dates():
     text = views.to_text(views.render_reply({"closed_positions": 2, "remaining": 0, "locked_until": LATER,
                                              "pong": NOW}))

@@ -120,9 +120,18 @@ def kill_switch_line(kill: dict[str, Any]) -> Text:
     return Text("kill switch: off", style="green")
 
 
+def _link(account: dict[str, Any]) -> Text:
+    """The EA link: up, up but still reconciling (what is awaited), or DOWN."""
+    if not account.get("connected"):
+        return Text("DOWN", style="bold red")
+    if account.get("reconciling"):
+        return Text(f"up, reconciling {', '.join(map(str, account['reconciling']))}", style="yellow")
+    return Text("up", style="green")
+
+
 def accounts_table(s: dict[str, Any], now_ms: int | None = None) -> Table:
     kill = s.get("kill_switch") or {}
-    rows = [{**a, "link": Text("up", style="green") if a.get("connected") else Text("DOWN", style="bold red"),
+    rows = [{**a, "link": _link(a),
              "state": _state_text(effective_state(a, kill, now_ms)), "skew": skew(a.get("clock_skew_ms"))}
             for a in s.get("accounts", [])]
     return table("ACCOUNTS", rows, [("login", "login"), ("type", "type"), ("ccy", "currency"),
