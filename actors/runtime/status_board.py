@@ -12,7 +12,7 @@ Who writes what (each key has exactly one writer), and who reads it:
 | key                         | written by (module)            | snapshot                          | read by |
 |-----------------------------|--------------------------------|-----------------------------------|---------|
 | `terminal:<login>`          | terminal/terminal.py           | link state, account info, tz offset, refused EA messages | market data, risk guard, account, strategy, control routes |
-| `clock:<login>`             | terminal/terminal.py           | the server clock's last reading   | risk guard |
+| `clock:<login>`             | terminal/terminal.py           | the server clock's last reading   | risk guard, control routes (clock skew) |
 | `tz:<login>`                | terminal/terminal.py           | the server's zone (bridge.server_tz.ServerTz): its offsets over time | market data |
 | `symbols:<login>`           | terminal/terminal.py           | symbol properties by name         | market data, risk guard |
 | `quote:<login>:<symbol>`    | terminal/market_data.py        | (time_msc, bid, ask) of the newest tick | account, exits, risk guard |
@@ -20,7 +20,7 @@ Who writes what (each key has exactly one writer), and who reads it:
 | `risk:<login>`              | risk/guard.py                  | limits, account type, trading state | account sizing, control routes, replay |
 | `supervisor`                | app/supervisor.py              | tree state, kill switch           | account, risk guard, control routes |
 | `strategies`                | strategy/supervisor.py         | every strategy's row              | risk guard, control routes |
-| `strategy:<id>`             | strategy/strategy.py           | ready, last bar, paused           | replay |
+| `strategy:<id>`             | strategy/strategy.py           | ready, last bar, paused, last signal | replay, control routes |
 """
 
 from __future__ import annotations
