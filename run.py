@@ -30,6 +30,10 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
+SERVER_TZ_HELP = ("the server's time zone: seconds east of UTC, UTC+2, an IANA "
+                  "name (Europe/Athens) or NY+7 (New York close: UTC+2, UTC+3 in US daylight time)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from actors.app.endpoints import endpoint_arg as endpoint
     from actors.control import ctl
@@ -51,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     svc.add_argument("--sim-calendar", help="economic calendar JSON the simulated terminal answers (news blackouts)")
     svc.add_argument("--sim-broker", metavar="FILE", help='broker JSON {"account": {...}, "symbols": {...}} to simulate')
     svc.add_argument("--sim-start", metavar="WHEN", help="simulated market start, ISO 8601 UTC or epoch ms (default now)")
+    svc.add_argument("--sim-server-tz", metavar="ZONE", help=f"{SERVER_TZ_HELP} (default: the broker file's, else UTC+2)")
     svc.add_argument("--sim-always-open", action="store_true", default=None,
                      help="quote and trade round the clock, ignoring the symbols' sessions and the weekend")
     svc.add_argument("--paper-prices", action="store_true", default=None,
@@ -76,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--balance", type=float, help="starting balance (default: the broker file's, else 10000)")
     sim.add_argument("--leverage", type=int, help="account leverage (default: the broker file's, else 100)")
     sim.add_argument("--tz-offset-s", type=int, help="server time minus UTC in seconds (default: the broker file's, else 7200)")
+    sim.add_argument("--server-tz", metavar="ZONE", help=f"{SERVER_TZ_HELP} (default: the broker file's, else UTC+2); "
+                     "instead of --tz-offset-s")
     sim.add_argument("--start", metavar="WHEN", help="simulated market start, ISO 8601 UTC or epoch ms (default now)")
     sim.add_argument("--always-open", action="store_true", help="quote and trade round the clock, ignoring sessions")
     sim.add_argument("--calendar", type=Path, help="economic calendar JSON it answers (news blackouts)")
@@ -226,7 +233,8 @@ def run_sim(args: argparse.Namespace) -> int:
         terminal = build_terminal(
             ctl_endpoint=args.ctl, md_endpoint=args.md, login=args.login, seed=args.seed, speed=args.speed,
             broker_file=args.broker, symbols_file=args.symbols, account=args.account, balance=args.balance,
-            leverage=args.leverage, tz_offset_s=args.tz_offset_s, start=args.start, always_open=args.always_open,
+            leverage=args.leverage, tz_offset_s=args.tz_offset_s, server_tz=args.server_tz, start=args.start,
+            always_open=args.always_open,
             calendar_file=args.calendar, prices_from_ea=args.prices_from_ea, prices_ctl=args.prices_ctl,
             prices_md=args.prices_md, faults=faults, state_file=args.state, reset_state=args.reset,
             reset_hint="--reset")

@@ -48,6 +48,7 @@ class SimSettings:
     balance: float | None = None
     leverage: int | None = None
     tz_offset_s: int | None = None
+    server_tz: str | int | None = None  # "NY+7", "Europe/Athens", "UTC+2", 7200 (bridge/server_tz.py)
     history_minutes: int = 7 * 24 * 60
     broker_file: str | None = None  # {"account": {...}, "symbols": {...}} (bridge/sim/config.py)
     symbols_file: str | None = None  # symbols over the broker file's
@@ -75,7 +76,8 @@ class SimSettings:
         """The keywords of `bridge.sim.options.build_terminal` but the endpoints."""
         return dict(login=self.login, seed=self.seed, speed=self.speed, history_minutes=self.history_minutes,
                     broker_file=self.broker_file, symbols_file=self.symbols_file, account=self.account,
-                    balance=self.balance, leverage=self.leverage, tz_offset_s=self.tz_offset_s, start=self.start,
+                    balance=self.balance, leverage=self.leverage, tz_offset_s=self.tz_offset_s,
+                    server_tz=self.server_tz, start=self.start,
                     always_open=self.always_open, calendar_file=self.calendar_file,
                     prices_from_ea=self.prices == "ea", prices_ctl=self.prices_ctl, prices_md=self.prices_md)
 
@@ -110,6 +112,7 @@ SERVICE_OPTIONS = {"data_dir": "data_dir", "control": "control_endpoint", "event
                    "control_auth": "control_auth"}
 SIM_OPTIONS = {"sim_speed": "speed", "sim_seed": "seed", "sim_account": "account", "sim_calendar": "calendar_file",
                "sim_broker": "broker_file", "sim_start": "start", "sim_always_open": "always_open",
+               "sim_server_tz": "server_tz",
                "prices_ctl": "prices_ctl", "prices_md": "prices_md"}
 
 
