@@ -56,3 +56,51 @@ def test_the_simulated_terminal_s_options_take_the_zone(tmp_path: Path) -> None:
         terminal_arguments(server_tz="New York")
     with pytest.raises(SimOptionsError, match="not both"):
         terminal_arguments(server_tz="NY+7", tz_offset_s=7200)
+
+
+# --- the command line and the service's config ---
+
+def test_run_py_sim_takes_the_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import run
+    from bridge.sim import options as sim_options
+
+    given: dict = {}
+
+    class Terminal:
+        def run_forever(self) -> None:
+            pass
+
+    monkeypatch.setattr(sim_options, "build_terminal", lambda **kw: given.update(kw) or Terminal())
+    assert run.main(["sim", "--server-tz", "NY+7"]) == 0
+    assert given["server_tz"] == "NY+7"
+
+
+@pytest.mark.parametrize("argv", [["sim", "--server-tz", "Mars/Olympus"], ["sim", "--server-tz", "NY+7", "--tz-offset-s",
+                                                                          "7200"]])
+def test_run_py_sim_refuses_a_bad_zone_with_exit_code_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    import run
+
+    assert run.main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("run.py sim:") and "\n" not in error
+    assert "server time zone 'Mars/Olympus'" in error or "not both" in error
+
+
+def test_the_service_takes_the_zone_from_its_option_and_its_config(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import run
+    from actors.app.config import load_config, service_config
+
+    def options(*argv: str):
+        return run.build_parser().parse_args(["service", "--data-dir", str(tmp_path / "data"), *argv])
+
+    assert service_config(options("--sim-server-tz", "Europe/Athens")).sim.server_tz == "Europe/Athens"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"sim": {"server_tz": "NY+7"}}))
+    config = service_config(options("--config", str(path)))
+    assert config.sim.server_tz == "NY+7" and config.sim.terminal_options()["server_tz"] == "NY+7"
+    assert service_config(options("--config", str(path), "--sim-server-tz", "UTC+3")).sim.server_tz == "UTC+3"
+    assert load_config(None, sim={"server_tz": 7200}).sim.server_tz == 7200
+    assert run.main(["service", "--data-dir", str(tmp_path / "data"), "--sim-server-tz", "NY+99"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("run.py service:") and "server time zone 'NY+99'" in error and "\n" not in error
