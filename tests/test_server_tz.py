@@ -133,3 +133,25 @@ def test_a_table_learns_announces_and_travels() -> None:
     for bad in ([], [[1, 7200], [1, 3600]], [[1, 99_999]], [[1, "7200"]], "7200"):
         with pytest.raises(ServerTzError):
             ServerTz.from_wire(bad)
+
+
+def test_the_executor_learns_the_zone_from_hello_and_hb() -> None:
+    from actors.terminal.server_clock import zone_from_hb, zone_from_hello
+    from bridge import protocol
+
+    start = utc_ms(2026, 3, 5)
+    hello = {"server_time": start, "tz_offset_s": 7200, protocol.TZ_HISTORY: [[start - DAY_MS, 7200]]}
+    zone = zone_from_hello(hello)
+    assert zone is not None and zone.entries == ((start - DAY_MS, 7200),)
+    # An EA of before the tables: its offset now, for every time (as it converts them).
+    assert zone_from_hello({"server_time": start, "tz_offset_s": 10_800}) == ServerTz.fixed(10_800)
+    assert zone_from_hello({"server_time": start}) is None
+    # A damaged table (refused at the boundary anyway) still leaves the offset.
+    assert zone_from_hello({**hello, protocol.TZ_HISTORY: [[5, 7200], [1, 3600]]}) == ServerTz.fixed(7200)
+    # hb: the same offset changes nothing; a switch is dated at tz_since (else at server_time).
+    assert zone_from_hb({"server_time": SPRING - HOUR_MS, "tz_offset_s": 7200, protocol.TZ_SINCE: 0}, zone) is zone
+    switched = zone_from_hb({"server_time": SPRING + 5_000, "tz_offset_s": 10_800, protocol.TZ_SINCE: SPRING}, zone)
+    assert switched.entries == ((start - DAY_MS, 7200), (SPRING, 10_800))
+    late = zone_from_hb({"server_time": SPRING + 5_000, "tz_offset_s": 10_800}, zone)
+    assert late.entries[-1] == (SPRING + 5_000, 10_800)
+    assert zone_from_hb({"server_time": SPRING, "tz_offset_s": 10_800}, None) is None  # a hello comes first
