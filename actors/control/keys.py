@@ -6,7 +6,8 @@ Two files in the data dir, both owner-only (0600):
 * `control_keys.json`: every key's id, role, name, created and revoked (ms), and the secrets of
   the keys `run.py keys add` made (the default key's secret stays in control.key only).
 
-The HMAC key is the 32 bytes the 64 hex characters spell. Secrets never reach a log: a
+The HMAC key is the 32 bytes the 64 hex characters spell; both files may be sealed at rest
+(actors/runtime/sealing.py). Secrets never reach a log: a
 `ControlKey` does not show its secret in its repr. `KeyStore` is the executor's view of the
 files; it reloads them when they change, so `run.py keys revoke` takes effect on a running
 executor at its next request, without a restart.
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
+
+from actors.runtime.sealing import SealError, read_secret_text, write_secret_text
 
 KEY_FILE = "control.key"
 STORE_FILE = "control_keys.json"
@@ -72,20 +75,22 @@ def parse_secret(text: str, where: str) -> bytes:
 
 # --- files ---
 def _write_private(path: Path, text: str) -> None:
-    """Write `path` atomically; O_EXCL with mode 0600 means it is never readable by others."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """Write `path` atomically and owner-only from its first byte; sealed when a seal key is
+    configured (actors/runtime/sealing.py)."""
+    write_secret_text(path, text)
 
 
 def _read_private(path: Path) -> str:
     if os.name == "posix" and path.stat().st_mode & 0o077:
         raise KeysError(f"{path} is readable by other users; run `chmod 600 {path}`")
-    return path.read_text()
+    return _unsealed(path)
+
+
+def _unsealed(path: Path) -> str:
+    try:
+        return read_secret_text(path)
+    except SealError as exc:
+        raise KeysError(str(exc)) from None
 
 
 def _read_entries(data_dir: Path) -> list[dict[str, Any]]:
@@ -242,14 +247,14 @@ def client_key(data_dir: Path | None, key_file: Path | None = None,
     env = os.environ if env is None else env
     if key_file is not None:
         try:
-            return parse_client_key(Path(key_file).read_text(), str(key_file))
+            return parse_client_key(_unsealed(Path(key_file)), str(key_file))
         except OSError as exc:
             raise KeysError(f"cannot read key file {key_file}: {exc.strerror}") from None
     if env.get(ENV_VAR):
         return parse_client_key(env[ENV_VAR], f"${ENV_VAR}")
     path = key_path(data_dir or Path("data"))
     try:
-        return parse_client_key(path.read_text(), str(path))
+        return parse_client_key(_unsealed(path), str(path))
     except FileNotFoundError:
         raise KeyNotFound(f"no control key at {path}: pass the executor's --data-dir (its first start makes the "
                         f"key), --key-file FILE, or set {ENV_VAR}=KEY_ID:SECRET") from None

@@ -1,6 +1,7 @@
 """Operator confirmation by TOTP (RFC 6238) for risk-increasing commands on live accounts.
 
-This module owns the secret file (`<data dir>/otp.secret`, written by `run.py otp-setup`)
+This module owns the secret file (`<data dir>/otp.secret`, written by `run.py otp-setup`,
+owner-only and sealed when a seal key is configured: actors/runtime/sealing.py)
 and `OtpVerifier`, the one object that decides whether a request's `otp` is good. It is
 shared by the ControlServer (commands confirmed before routing) and every RiskGuard
 (limit loosening, which only the guard can recognise), so it guards its state with a
@@ -20,6 +21,7 @@ from pathlib import Path
 from loguru import logger
 
 from actors.runtime import totp
+from actors.runtime.sealing import SealError, read_secret_text, write_secret_text
 
 SECRET_FILE = "otp.secret"
 SETUP_HINT = "run `python run.py otp-setup` on the executor host, then restart the executor"
@@ -45,13 +47,8 @@ def write_secret(data_dir: Path, *, force: bool = False) -> str:
     if path.exists() and not force:
         raise SecretExists(f"{path} already exists; pass --force to replace it (the old codes stop working)")
     secret = totp.generate_secret()
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    # O_EXCL with mode 0600: the secret is never readable by others, not even for a moment.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secret + "\n")
-    os.replace(tmp, path)
+    # Owner-only from its first byte, and sealed when a seal key is configured.
+    write_secret_text(path, secret + "\n")
     return secret
 
 
@@ -70,11 +67,11 @@ def read_secret(data_dir: Path) -> str | None:
     """The configured secret, or None (with the reason logged) when there is none usable."""
     path = secret_path(data_dir)
     try:
-        secret = path.read_text().strip()
+        secret = read_secret_text(path).strip()
         totp.decode_secret(secret)
     except FileNotFoundError:
         return None
-    except (OSError, totp.TotpError) as exc:
+    except (OSError, totp.TotpError, SealError) as exc:  # their text names the file, never the secret
         logger.error("TOTP secret {} is unusable ({}); live accounts refuse confirmed commands", path, exc)
         return None
     if os.name == "posix" and path.stat().st_mode & 0o077:
