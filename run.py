@@ -1,12 +1,14 @@
 """The executor's command line: `service`, `sim`, `replay`, `ctl`, `keys`, `otp-setup`, `backup`,
-`restore`, `doctor` and `config`.
+`restore`, `doctor`, `config`, `secrets` and `audit`.
 
 Thin on purpose: parse, call, map failures to exit codes (0 ok, 1 runtime failure,
 2 bad usage) with one line that says what to do. The options are defined here, in one
 place, because they are what a user reads (`--help`); what they mean lives in the packages:
 the service's configuration and its precedence in `actors.app.config`, the simulated
 terminal (`sim` and its faults) in `bridge.sim.options`, replay in `actors.app.replay`,
-the `ctl` commands in `actors.control.ctl`, the control keys in `actors.control.keys`,
+the `ctl` commands in `actors.control.ctl`, the control keys in `actors.control.keys`, the
+CURVE keys in `actors.runtime.curve_keys`, secrets at rest in `actors.runtime.sealing`, the
+audit trail in `actors.journal.audit_check`,
 the TOTP secret in `actors.runtime.confirmation`,
 journal backups in `actors.journal.backup`, the readiness checks in `actors.app.doctor`, the
 config file and its example in `actors.app.config_file` and `config_example`. Every option
@@ -66,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     svc.add_argument("--log-level", default=None, help="stderr log level (default INFO)")
     svc.add_argument("--no-auth", dest="control_auth", action="store_false", default=None,
                      help="accept unsigned control requests (loopback binds only; logged as a warning)")
+    svc.add_argument("--curve", action="store_true", default=None, help="CURVE on the control and events sockets: "
+                     "encrypted, allow-listed client keys only (`keys curve-client`); required off loopback")
+    svc.add_argument("--ea-curve", action="store_true", default=None, help="CURVE on the EA sockets: allow-listed "
+                     "terminal keys only (`keys curve-terminal`); required off loopback")
     svc.add_argument("--sim-reset", action="store_true", help="start the simulated terminal's paper account afresh "
                      "(it is kept in the data dir and continued otherwise; the old state is kept aside)")
 
@@ -91,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--reset", action="store_true", help="with --state: start a fresh account (the old file kept aside)")
     sim.add_argument("--stepped", type=Path, metavar="PLAN", help="stress harness mode (stress/): server time moves "
                      "a step at a time on the harness's command; ticks and orders are time-stamped")
+    sim.add_argument("--server-key", metavar="KEY|FILE", help="the executor's CURVE public key (its data dir's "
+                     "curve/server.key) when it runs with --ea-curve; needs --client-key")
+    sim.add_argument("--client-key", metavar="FILE", help="this terminal's CURVE keys (the .key_secret file "
+                     "`run.py keys curve-terminal LOGIN` wrote)")
     paper = sim.add_argument_group("paper trading on real prices")
     paper.add_argument("--prices-from-ea", action="store_true",
                        help="quote a real EA's ticks, symbols and history, in real time; orders stay simulated")
@@ -144,8 +154,39 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("revoke", help="refuse a key from now on").add_argument("key_id")
     actions.add_parser("rotate", help="a new secret for a key (printed once); the old one stops working").add_argument(
         "key_id")
+    curve = actions.add_parser("curve-client", help="CURVE keys for a remote control client, allow-listed on the "
+                               "control and events sockets (the secret goes to that client only)")
+    curve.add_argument("name", help="who or what uses it (letters, digits, . _ -)")
+    curve.add_argument("--out", type=Path, help="write its key files here (default <data dir>/curve/clients)")
+    curve = actions.add_parser("curve-terminal", help="CURVE keys for the EA of one account, allow-listed on the EA "
+                               "sockets for that login only; prints the EA's three key inputs")
+    curve.add_argument("login", type=int)
+    curve.add_argument("--out", type=Path, help="write its key files here (default <data dir>/curve/terminals)")
+    actions.add_parser("curve-list", help="the executor's CURVE public key and the allow-listed keys")
+    curve = actions.add_parser("curve-revoke", help="take a CURVE client (or --terminal LOGIN) off its allow-list")
+    curve.add_argument("name")
+    curve.add_argument("--terminal", action="store_true", help="NAME is a terminal's login")
     for action in actions.choices.values():
         action.add_argument("--data-dir", type=Path, default=Path("data"), help="the executor's data dir (default ./data)")
+
+    secrets = sub.add_parser("secrets", help="the data dir's secret files: seal them at rest, check them")
+    secret_actions = secrets.add_subparsers(dest="secrets_command", required=True, metavar="ACTION")
+    secret_actions.add_parser("seal", help="seal every secret file (AES-256-GCM) with $EXECUTOR_SEAL_KEY or the OS "
+                              "keyring's key")
+    secret_actions.add_parser("unseal", help="write every sealed secret file back as plain text (owner-only)")
+    secret_actions.add_parser("check", help="secret files readable by others, or not sealed though a key is set")
+    new_key = secret_actions.add_parser("new-key", help="make a seal key: print it, or keep it in the OS keyring")
+    new_key.add_argument("--keyring", action="store_true", help="store it in the OS keyring instead of printing it")
+    for action in secret_actions.choices.values():
+        action.add_argument("--data-dir", type=Path, default=Path("data"), help="the executor's data dir (default ./data)")
+
+    audit = sub.add_parser("audit", help="the audit trail of control commands: verify its hash chain, show the newest")
+    audit_actions = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    audit_actions.add_parser("verify", help="find edited, deleted or reordered rows (exit 1 when there are)")
+    audit_actions.add_parser("tail", help="the newest rows").add_argument("-n", type=int, default=20,
+                                                                        help="how many (default 20)")
+    for action in audit_actions.choices.values():
+        action.add_argument("--data-dir", type=Path, default=Path("data"), help="the service's data dir (default ./data)")
 
     doc = sub.add_parser("doctor", help="is this executor ready for production? checks it, scores it, says what to do")
     doc.add_argument("--data-dir", type=Path, help="the service's data dir (default: the config's, else ./data)")
@@ -166,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"service": run_service, "sim": run_sim, "ctl": run_ctl, "replay": run_replay,
                 "otp-setup": run_otp_setup, "keys": run_keys, "backup": run_backup, "restore": run_restore,
-                "doctor": run_doctor, "config": run_config}
+                "doctor": run_doctor, "config": run_config, "secrets": run_secrets, "audit": run_audit}
     try:
         code = commands[args.command](args)
         sys.stdout.flush()  # inside the try: a reader gone away is seen here, not at exit
@@ -237,7 +278,7 @@ def run_sim(args: argparse.Namespace) -> int:
             always_open=args.always_open,
             calendar_file=args.calendar, prices_from_ea=args.prices_from_ea, prices_ctl=args.prices_ctl,
             prices_md=args.prices_md, faults=faults, state_file=args.state, reset_state=args.reset,
-            reset_hint="--reset")
+            reset_hint="--reset", curve=_sim_curve(args))
     except SimOptionsError as exc:
         print(f"run.py sim: {exc}", file=sys.stderr)
         return 2
@@ -251,6 +292,22 @@ def run_sim(args: argparse.Namespace) -> int:
         print(f"run.py sim: cannot start: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _sim_curve(args: argparse.Namespace):
+    """`run.py sim --server-key --client-key`: connect as a CURVE client, as an EA with keys does."""
+    from bridge.curve import CurveKeyError, client_keys
+    from bridge.sim.options import SimOptionsError
+
+    if not (args.server_key or args.client_key):
+        return None
+    if not (args.server_key and args.client_key):
+        raise SimOptionsError("--server-key and --client-key go together (`run.py keys curve-terminal LOGIN` "
+                              "writes the client's file; the server's is <data dir>/curve/server.key)")
+    try:
+        return client_keys(args.server_key, args.client_key)
+    except CurveKeyError as exc:
+        raise SimOptionsError(str(exc)) from None
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -357,8 +414,81 @@ def run_keys(args: argparse.Namespace) -> int:
             case "rotate":
                 print(keys.show_secret(*keys.rotate_key(args.data_dir, args.key_id), "rotated (the old secret "
                                                                                       "no longer works)"))
+            case _:
+                return run_curve_keys(args)
     except (keys.KeysError, OSError) as exc:
         print(f"run.py keys: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_curve_keys(args: argparse.Namespace) -> int:
+    from actors.runtime import curve_keys
+    from actors.runtime.curve_keys import CurveKeysError, show_made, show_lists
+
+    try:
+        match args.keys_command:
+            case "curve-client":
+                print(show_made(curve_keys.add_client(args.data_dir, args.name, args.out), args.data_dir))
+            case "curve-terminal":
+                print(show_made(curve_keys.add_terminal(args.data_dir, args.login, args.out), args.data_dir,
+                                terminal=True))
+            case "curve-list":
+                print(show_lists(args.data_dir))
+            case "curve-revoke":
+                kind = curve_keys.TERMINALS if args.terminal else curve_keys.CLIENTS
+                curve_keys.remove_entry(args.data_dir, kind, args.name)
+                print(f"{args.name} taken off {curve_keys.allow_list_path(args.data_dir, kind)}; a running executor "
+                      "refuses its key from its next connection")
+    except (CurveKeysError, OSError) as exc:
+        print(f"run.py keys: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_secrets(args: argparse.Namespace) -> int:
+    from actors.runtime import sealing
+
+    try:
+        match args.secrets_command:
+            case "new-key":
+                key = sealing.new_seal_key()
+                if args.keyring:
+                    sealing.store_in_keyring(key)
+                    print(f"seal key stored in the OS keyring ({sealing.KEYRING_SERVICE}/{sealing.KEYRING_USER}); "
+                          f"`run.py secrets seal --data-dir {args.data_dir}` seals the files with it")
+                else:
+                    print(key)
+                    print(f"keep it out of the data dir: set {sealing.ENV_VAR} to it in the service's environment, "
+                          f"then `run.py secrets seal --data-dir {args.data_dir}`", file=sys.stderr)
+            case "seal" | "unseal":
+                changed = sealing.reseal(args.data_dir, sealed=args.secrets_command == "seal")
+                print(f"{args.secrets_command}ed {len(changed)} file(s)" + "".join(f"\n  {p}" for p in changed))
+            case "check":
+                warnings = sealing.secret_file_warnings(args.data_dir)
+                print("\n".join(warnings) if warnings else f"secret files in {args.data_dir}: owner-only" +
+                      (", sealed" if sealing.seal_key() else " (not sealed: no seal key configured)"))
+                return 1 if warnings else 0
+    except sealing.SealError as exc:
+        print(f"run.py secrets: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"run.py secrets: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from actors.journal import audit_check
+
+    try:
+        if args.audit_command == "verify":
+            report = audit_check.verify(args.data_dir)
+            print(report.text())
+            return 0 if report.ok else 1
+        print(audit_check.show(audit_check.tail(args.data_dir, args.n)))
+    except audit_check.AuditReadError as exc:
+        print(f"run.py audit: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -367,6 +497,7 @@ def run_ctl(args: argparse.Namespace) -> int:
     from actors.control import ctl
     from actors.control.client import ControlClient, ControlTimeout
     from actors.control.keys import KeyNotFound, KeysError, client_key
+    from actors.runtime.curve_keys import CurveKeysError, client_keys_for
 
     if args.ctl_command == "logs":  # the data dir's log file: no executor needed
         return ctl.run_logs(args)
@@ -376,10 +507,15 @@ def run_ctl(args: argparse.Namespace) -> int:
         key, missing = None, str(exc)  # sent unsigned: an executor with auth off still answers
     except KeysError as exc:
         raise ctl.UsageError(str(exc)) from None
+    try:
+        args.curve = curve = client_keys_for(args.data_dir, args.server_key, args.client_key)
+    except CurveKeysError as exc:
+        raise ctl.UsageError(str(exc)) from None
     if args.ctl_command in ctl.LOCAL_COMMANDS:  # watch, top: a stream, not one reply
-        return ctl.run_live(args, lambda timeout_s: ControlClient(args.control, timeout_s=timeout_s, key=key))
+        return ctl.run_live(args, lambda timeout_s: ControlClient(args.control, timeout_s=timeout_s, key=key,
+                                                                  curve=curve))
     type_, data = ctl.build_request(args)
-    with ControlClient(args.control, timeout_s=ctl.timeout_s(args, type_), key=key) as client:
+    with ControlClient(args.control, timeout_s=ctl.timeout_s(args, type_), key=key, curve=curve) as client:
         try:
             before = ctl.before(args, client)
             reply = client.request(type_, data, **({"otp": args.otp} if args.otp else {}))

@@ -103,13 +103,24 @@ class ServiceConfig:
     # seconds (0: only the one right after the kill switch engages), the newest `backup_keep` kept.
     backup_every_s: float = 3600.0
     backup_keep: int = 48
+    # CURVE (actors/runtime/zap.py): encryption, and only the keys allow-listed in the data dir
+    # (curve/clients.txt: `run.py keys curve-client`; curve/terminals.txt: `keys curve-terminal`)
+    # connect to the control and events sockets (`curve`) or the EA sockets (`ea_curve`).
+    # Required when those endpoints are not loopback.
+    curve: bool = False
+    ea_curve: bool = False
+    # IP ranges allowed to connect ([]: any), e.g. ["10.0.0.0/8"]: control and events, EA sockets.
+    control_allow_ips: list[str] = field(default_factory=list)
+    ea_allow_ips: list[str] = field(default_factory=list)
+    # STATUS_REQUEST and PING audit rows: the first per key and command every this many seconds (0: every one).
+    audit_reads_every_s: float = 60.0
 
 
 # `run.py service` options -> the keys they set. An option not given (None) leaves the
 # file's value, else the default: that is the precedence.
 SERVICE_OPTIONS = {"data_dir": "data_dir", "control": "control_endpoint", "events": "events_endpoint",
                    "ea_ctl": "ea_ctl_endpoint", "ea_md": "ea_md_endpoint", "log_level": "log_level",
-                   "control_auth": "control_auth"}
+                   "control_auth": "control_auth", "curve": "curve", "ea_curve": "ea_curve"}
 SIM_OPTIONS = {"sim_speed": "speed", "sim_seed": "seed", "sim_account": "account", "sim_calendar": "calendar_file",
                "sim_broker": "broker_file", "sim_start": "start", "sim_always_open": "always_open",
                "sim_server_tz": "server_tz",
@@ -199,6 +210,7 @@ def _build(values: dict[str, Any], overrides: dict[str, Any]) -> ServiceConfig:
     if "data_dir" in values:
         values["data_dir"] = Path(values["data_dir"])
     _check_control(values)
+    _check_exposure(values)
     if "kill_lock_s" in values and not float(values["kill_lock_s"]) > 0:
         raise ConfigError("kill_lock_s must be a positive number of seconds")
     if not float(values.get("backup_every_s", 0)) >= 0 or not int(values.get("backup_keep", 1)) >= 1:
@@ -226,6 +238,30 @@ def _check_control(values: dict[str, Any]) -> None:
     if not auth and not is_loopback(endpoint):
         raise ConfigError(f"control authentication may be off only on a loopback bind, not {endpoint}; "
                           "keep it on and give remote clients a key (`run.py keys add`)")
+
+
+def _check_exposure(values: dict[str, Any]) -> None:
+    """An endpoint other hosts can reach is bound only with CURVE on (checked before any bind)."""
+    from actors.runtime.zap import ZapConfigError, parse_networks
+
+    sockets = ((("control_endpoint", DEFAULT_CONTROL), ("events_endpoint", DEFAULT_EVENTS)), "curve",
+               "set curve = true (--curve) and allow-list each client with `run.py keys curve-client NAME`"), \
+              ((("ea_ctl_endpoint", protocol.DEFAULT_CTL_ENDPOINT), ("ea_md_endpoint", protocol.DEFAULT_MD_ENDPOINT)),
+               "ea_curve", "set ea_curve = true (--ea-curve) and give each EA a key with "
+               "`run.py keys curve-terminal LOGIN`")
+    for endpoints, flag, what_to_do in sockets:
+        for key, default in endpoints:
+            endpoint = values.get(key, default)
+            if not is_loopback(endpoint) and values.get(flag) is not True:
+                raise ConfigError(f"{key} {endpoint} is reachable from other hosts and {flag} is off: {what_to_do}, "
+                                  "or bind 127.0.0.1")
+    for key in ("control_allow_ips", "ea_allow_ips"):
+        try:
+            parse_networks(values.get(key, []), f"config key {key}")
+        except ZapConfigError as exc:
+            raise ConfigError(str(exc)) from None
+    if not float(values.get("audit_reads_every_s", 0)) >= 0:
+        raise ConfigError("audit_reads_every_s must be 0 (every read audited) or more seconds")
 
 
 def is_loopback(endpoint: str) -> bool:

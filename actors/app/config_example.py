@@ -42,6 +42,19 @@ backup_keep = 48
 # true: no embedded simulated terminal; wait for a real EA (same as --no-sim).
 no_sim = false
 
+# CURVE encryption, and only allow-listed keys connect: on the control and events sockets
+# (`run.py keys curve-client NAME` makes a client's keys) and on the EA sockets (`run.py keys
+# curve-terminal LOGIN` makes an EA's). Required when those endpoints are not loopback.
+curve = false
+ea_curve = false
+# IP ranges allowed to connect (empty: any address), e.g. ["10.0.0.0/8", "192.168.1.7"].
+control_allow_ips = []
+ea_allow_ips = []
+
+# The audit trail keeps every command; STATUS_REQUEST and PING only the first per key and
+# command every this many seconds (0: every one).
+audit_reads_every_s = 60.0
+
 # Commands per control key and minute, by group (trading, strategy, admin, emergency, reads)
 # or by command type, over the built-in defaults. EMERGENCY_STOP always gets one a second.
 # [rate_limits]

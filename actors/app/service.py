@@ -23,7 +23,9 @@ from actors import messages as m
 from actors.app.config import ServiceConfig, file_values, sim_options
 from actors.app.data_dir_lock import DataDirLock
 from actors.journal.backup import RUNNING_CONFIG
+from actors.app import curve_setup
 from actors.control.keys import KeysError, ensure_keys, key_path
+from actors.runtime.curve_keys import CurveKeysError
 from actors.runtime.confirmation import OtpVerifier, read_secret
 from actors.runtime.directory import Directory
 from actors.runtime.kill_switch import KillGate
@@ -79,6 +81,10 @@ class Service:
                                 key_path(self.config.data_dir), self.config.data_dir)
             except (KeysError, OSError) as exc:
                 raise ServiceError(f"control keys: {exc}") from None
+        try:
+            curve_setup.ensure_keys(self.config)
+        except (CurveKeysError, OSError) as exc:
+            raise ServiceError(f"CURVE keys: {exc}") from None
         self.supervisor = Supervisor.start(config=self.config, directory=self.directory, board=self.board,
                                            gate=self.gate, fatal=self.fatal, otp=self.otp)
         try:
@@ -131,7 +137,7 @@ class Service:
 
 def _default_sim(config: ServiceConfig, *, reset: bool = False) -> SimTerminal | PaperTerminal:
     return build_terminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
-                          **sim_options(config, reset=reset))
+                          curve=curve_setup.sim_curve(config), **sim_options(config, reset=reset))
 
 
 def _write_json(path: Path, values: dict) -> None:

@@ -33,6 +33,8 @@ from actors.account.account import Account
 from actors.app.flattening import Flattening, Round
 from actors.runtime.confirmation import OtpVerifier
 from actors.control.server import ControlServer
+from actors.app.curve_setup import control_guard, ea_guard
+from actors.journal.audit import Sampler
 from actors.control.keys import KeyStore
 from actors.control.rate_limits import RateLimits
 from actors.runtime.directory import Directory
@@ -108,12 +110,14 @@ class Supervisor(pykka.ThreadingActor):
                                "terminal is back", list(self.kill.flatten_pending))
         self.otp.restore(self.directory.ask("journal", m.LoadOtpStep(), timeout=STOP_TIMEOUT_S))
         self._start_child(Child("gateway", lambda: Gateway.start(ctl_endpoint=c.ea_ctl_endpoint,
-                                                                 md_endpoint=c.ea_md_endpoint, directory=d)))
+                                                                 md_endpoint=c.ea_md_endpoint, directory=d,
+                                                                 guard=ea_guard(c))))
         self._start_child(Child("market_data", lambda: MarketData.start(directory=d, board=b)))
         self._start_child(Child("control", lambda: ControlServer.start(
             control_endpoint=c.control_endpoint, events_endpoint=c.events_endpoint, directory=d, board=b,
             gate=self.gate, otp=self.otp, keys=KeyStore(c.data_dir) if c.control_auth else None,
-            rate_limits=RateLimits(c.rate_limits))))
+            rate_limits=RateLimits(c.rate_limits), guard=control_guard(c),
+            audit_sampler=Sampler(c.audit_reads_every_s))))
         self._start_child(Child("strategies", lambda: StrategySupervisor.start(directory=d, board=b)))
         self._start_child(Child("backups", lambda: BackupSchedule.start(
             data_dir=c.data_dir, into=c.data_dir / BACKUPS, every_s=c.backup_every_s, keep=c.backup_keep,

@@ -4,6 +4,7 @@ tools use. One request, one reply; a request that gets no reply in time closes t
 
 Requests are signed (actors/control/auth.py) with `key`, or with the data dir's control.key,
 read when a request is sent: a client made before the executor's first start still finds it.
+Over CURVE (`curve`) the connection is encrypted and the executor admits allow-listed keys only.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import zmq
 
 from actors.control.auth import auth_frame
 from actors.control.keys import ControlKey, KeyNotFound, client_key
+from bridge.curve import ClientKeys
 
 _ids = itertools.count(1)
 
@@ -29,9 +31,11 @@ class ControlTimeout(TimeoutError):
 
 class ControlClient:
     def __init__(self, endpoint: str, timeout_s: float = 10.0, context: zmq.Context | None = None, *,
-                 key: ControlKey | None = None, data_dir: Path | None = None) -> None:
-        """Neither `key` nor `data_dir`: requests go unsigned (an executor with auth off)."""
+                 key: ControlKey | None = None, data_dir: Path | None = None, curve: ClientKeys | None = None) -> None:
+        """Neither `key` nor `data_dir`: requests go unsigned (an executor with auth off).
+        `curve`: the executor's server key and this client's pair, when its socket is CURVE."""
         self.endpoint = endpoint
+        self.curve = curve
         self.key = key
         self.data_dir = data_dir
         self.timeout_s = timeout_s
@@ -42,6 +46,8 @@ class ControlClient:
         if self._socket is None:
             self._socket = self._context.socket(zmq.REQ)
             self._socket.setsockopt(zmq.LINGER, 0)
+            if self.curve is not None:
+                self.curve.apply(self._socket)
             self._socket.connect(self.endpoint)
         return self._socket
 

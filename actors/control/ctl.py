@@ -38,6 +38,10 @@ def add_parser(sub: Any) -> None:
     ctl.add_argument("--data-dir", type=Path, default=Path("data"), help="the executor's data dir (for its key)")
     ctl.add_argument("--key-file", type=Path, help="sign with this key (a line KEY_ID:SECRET, as `run.py keys add` "
                      "prints) instead of the data dir's control.key; or set EXECUTOR_CONTROL_KEY")
+    ctl.add_argument("--server-key", metavar="KEY|FILE", help="the executor's CURVE public key (its curve/server.key, "
+                     "or the 40 characters) when it runs with curve on; default: the data dir's")
+    ctl.add_argument("--client-key", metavar="FILE", help="this client's CURVE keys (the .key_secret file `run.py keys "
+                     "curve-client NAME` wrote); default: the data dir's curve/clients/local.key_secret")
     ctl.add_argument("--events", type=endpoint_arg, default="tcp://127.0.0.1:5556",
                      help="the executor's events endpoint (watch, top)")
     ctl.add_argument("--json", action="store_true", help="print the raw reply as JSON (also after the subcommand)")

@@ -28,6 +28,7 @@ from rich.text import Text
 from actors import messages as m
 from actors.control import views
 from actors.control.client import ControlClient, ControlTimeout
+from bridge.curve import ClientKeys
 from actors.runtime.event_text import describe
 
 EVENT_NAMES = tuple(sorted(t.__name__ for t in m.EVENT_TYPES))
@@ -54,9 +55,12 @@ def event_line(topic: str, event: dict[str, Any], received_ms: int) -> str:
     return f"{views.utc(event.get('time') or received_ms)}  {topic:<21} {describe(topic, event)}"
 
 
-def subscribe(endpoint: str, names: list[str]) -> zmq.Socket:
+def subscribe(endpoint: str, names: list[str], curve: ClientKeys | None = None) -> zmq.Socket:
+    """`curve`: the executor's events socket is a CURVE server (`run.py ctl --server-key`)."""
     sub = zmq.Context.instance().socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
+    if curve is not None:
+        curve.apply(sub)
     for name in names or [""]:
         sub.setsockopt(zmq.SUBSCRIBE, name.encode())  # a prefix: `events` keeps exact names only
     sub.connect(endpoint)
@@ -86,7 +90,7 @@ def events(sub: zmq.Socket, names: list[str], timeout_ms: int) -> Iterator[tuple
 
 def watch(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
     names = topics(args.topics)
-    sub = subscribe(args.events, names)
+    sub = subscribe(args.events, names, getattr(args, "curve", None))
     print(f"watching {', '.join(names) or 'every event'} on {args.events} (Ctrl-C to stop)", file=sys.stderr,
           flush=True)
     seen = 0
@@ -146,7 +150,7 @@ def top(args: argparse.Namespace, client: Callable[[float], ControlClient], cons
         if args.once:
             console.print(dashboard(status(), [], args.control))
             return 0
-        sub = subscribe(args.events, [])
+        sub = subscribe(args.events, [], getattr(args, "curve", None))
         recent: collections.deque[str] = collections.deque(maxlen=RECENT_EVENTS)
         try:
             with Live(dashboard(status(), [], args.control), console=console, screen=False,

@@ -6,9 +6,13 @@ reply cache, per key (a repeated `id` is answered from memory, or parked behind 
 while it runs) -> the key's rate limit (RATE_LIMITED, not cached) -> per-command schema ->
 route -> the operator's TOTP code when the command raises a live account's risk (checked
 after routing, so a command refused anyway does not use a code up) -> the owning actor, told
-with a correlation id -> its `CommandReply` -> one reply frame, cached and audited. Nothing
+with a correlation id -> its `CommandReply` -> one reply frame, cached and audited (with the
+signing key, the peer and the duration; reads sampled: actors/journal/audit.py). Nothing
 on this path blocks: a command whose owner does not answer in time gets TIMEOUT, and its late
 answer still lands in the cache for a retry.
+
+Before any of that, a `guard` (CURVE with an allow-list of client keys, IP ranges) decides
+who may connect to either socket at all (actors/runtime/zap.py).
 
 Replies survive a crash (actors/control/stored_replies.py): each one but the reads is written
 through to the journal (told; memory stays the fast path) and loaded at start. An
@@ -34,6 +38,8 @@ from actors.control import protocol as cp
 from actors.control import stored_replies as stored
 from actors.control.auth import Refusal, authorize
 from actors.control.keys import KeyStore
+from actors.journal.audit import Sampler
+from actors.runtime.zap import CurveServer, GuardSpec
 from actors.control.rate_limits import RateLimits
 from actors.runtime.confirmation import ConfirmationRequired, OtpVerifier
 from actors.control.routes import TRADE_TIMEOUT_S, Route, live_accounts_concerned, route
@@ -62,13 +68,24 @@ class Pending:
 class _Inbound:
     socket: str
     frames: list[bytes]
+    peer: tuple[str, str] = ("", "")  # (IP address, ZAP user id) of the sender
+
+
+@dataclass(slots=True)
+class _Origin:
+    """Who sent the command being handled, and when it arrived: its audit row says so."""
+    peer: str = ""
+    key_id: str = ""
+    started: float = 0.0
 
 
 class ControlServer(Supervised):
     def __init__(self, *, control_endpoint: str, events_endpoint: str, directory: Directory,
                  board: StatusBoard, gate: KillGate, otp: OtpVerifier | None = None,
-                 keys: KeyStore | None = None, rate_limits: RateLimits | None = None) -> None:
-        """`keys` None: authentication is off (config.py allows that on loopback binds only)."""
+                 keys: KeyStore | None = None, rate_limits: RateLimits | None = None,
+                 guard: GuardSpec | None = None, audit_sampler: Sampler | None = None) -> None:
+        """`keys` None: authentication is off (config.py allows that on loopback binds only).
+        `guard`: CURVE and IP ranges on both sockets (actors/runtime/zap.py)."""
         super().__init__(name="control", parent="supervisor", directory=directory)
         self.otp = otp or OtpVerifier(None)
         self.control_endpoint = control_endpoint
@@ -89,11 +106,18 @@ class ControlServer(Supervised):
         self.pump: SocketPump | None = None
         self.ticker: Ticker | None = None
         self.counts = {"requests": 0, "errors": 0, "events": 0}
+        self.guard_spec = guard
+        self.guard: CurveServer | None = None
+        self.sampler = audit_sampler or Sampler()  # STATUS/PING: a row per key and minute
+        self._origin = _Origin()  # the command being handled now
+        self._origins: dict[str, _Origin] = {}  # corr -> the origin of a command in flight
 
     # --- lifecycle ---
     def on_start(self) -> None:
         self._load_replies()  # before the socket: no resent id may run before its first reply is known
-        self.pump = SocketPump("control", self._make_sockets, self._on_frames)
+        self.guard = self.guard_spec.start() if self.guard_spec else None
+        self.pump = SocketPump("control", self._make_sockets, self._on_frames, peers=("control",),
+                               context=self.guard.context if self.guard else None)
         self.pump.start()
         self.ticker = Ticker(self.actor_ref, 0.1).start()
         logger.info("control on {} (REQ), events on {} (SUB)", self.control_endpoint, self.events_endpoint)
@@ -108,6 +132,8 @@ class ControlServer(Supervised):
                                                             "after it restarts"), keep=False)
         if self.pump:
             self.pump.stop()
+        if self.guard:  # after the pump: its sockets live in the guard's context
+            self.guard.stop()
 
     def _load_replies(self) -> None:
         try:
@@ -131,6 +157,9 @@ class ControlServer(Supervised):
             router.setsockopt(zmq.LINGER, 0)
             router.setsockopt(zmq.MAXMSGSIZE, cp.SOCKET_MAX_MSG_BYTES)
             router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            if self.guard:
+                self.guard.apply(router)
+                self.guard.apply(pub)
             router.bind(self.control_endpoint)
             pub.setsockopt(zmq.LINGER, 0)
             pub.setsockopt(zmq.SNDHWM, 100_000)
@@ -141,14 +170,17 @@ class ControlServer(Supervised):
             raise
         return {"control": router, "events": pub}
 
-    def _on_frames(self, socket: str, frames: list[bytes]) -> None:
-        self.actor_ref.tell(_Inbound(socket, frames))  # runs in the pump thread: hand over only
+    def _on_frames(self, socket: str, frames: list[bytes], peer: tuple[str, str] = ("", "")) -> None:
+        self.actor_ref.tell(_Inbound(socket, frames, peer))  # runs in the pump thread: hand over only
 
     # --- messages ---
     def on_receive(self, message: Any) -> Any:
         match message:
-            case _Inbound(frames=frames):
+            case _Inbound(frames=frames, peer=peer):
+                self._origin = _Origin(" ".join(filter(None, peer)), "", time.monotonic())
                 self._on_request(frames)
+                for corr in self.pending.keys() - self._origins.keys():  # it runs on: keep who sent it
+                    self._origins[corr] = self._origin
             case m.CommandReply():
                 self._on_reply(message)
             case m.Tick():
@@ -180,6 +212,7 @@ class ControlServer(Supervised):
             if isinstance(verdict, Refusal):
                 return self._refuse(prefix, envelope, verdict)
             key_id = verdict.key_id
+            self._origin.key_id = key_id
         # Ids are the client's: two keys' ids may collide, and one key must not read another's replies.
         cache_key = f"{key_id}/{envelope.id}"
         cached = self.cache.get(cache_key)
@@ -299,6 +332,7 @@ class ControlServer(Supervised):
 
     def _finish(self, corr: str, build: Any, payload: dict[str, Any], *, keep: bool = True) -> None:
         pending = self.pending.pop(corr)
+        self._origin = self._origins.pop(corr, None) or _Origin()
         self.in_flight.pop(pending.cache_key, None)
         frame = build(pending.request_id, payload)
         if keep:
@@ -340,9 +374,17 @@ class ControlServer(Supervised):
     def _audit(self, request_id: str | None, type_: str, data: Any, err: dict[str, Any] | None) -> None:
         if err is not None:
             self.counts["errors"] += 1
+        origin = self._origin
+        left_out = self.sampler.take(origin.key_id, type_, err is None, time.monotonic())
+        if left_out is None:
+            return
+        data = data if isinstance(data, dict) else None
+        if left_out:
+            data = {**(data or {}), "unaudited_since_last": left_out}
         self.directory.tell("journal", m.AuditCommand(
-            request_id=request_id, type=type_ or "?", data=data if isinstance(data, dict) else None,
-            ok=err is None, error_code=(err or {}).get("code", "")))
+            request_id=request_id, type=type_ or "?", data=data, ok=err is None,
+            error_code=(err or {}).get("code", ""), client=origin.peer, key_id=origin.key_id,
+            duration_ms=int((time.monotonic() - origin.started) * 1000) if origin.started else 0))
 
 
 def _now_ms() -> int:

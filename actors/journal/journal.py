@@ -39,7 +39,7 @@ from loguru import logger
 
 from actors import messages as m
 from actors.account.order_ids import client_order_id, new_journal_tag
-from actors.journal import kill_switch_file, replies, rows
+from actors.journal import audit, kill_switch_file, replies, rows
 from actors.journal.backup import BACKUPS, integrity_problem, newest_backup
 from actors.journal.batch import Batch
 from actors.journal.models import (
@@ -100,6 +100,7 @@ class Journal(Supervised):
             unclean, problem = True, str(exc)
         if problem is not None:
             if self.db is not None:
+            audit.prepare(self.db)  # an older journal's audit table gets the chain's columns
                 self.db.close()
             # Trading on a damaged journal would break write-ahead (L1): refuse to start.
             newest = newest_backup(self.path.parent / BACKUPS)
@@ -181,8 +182,8 @@ class Journal(Supervised):
             case m.RecordDeals():
                 for params in rows.deal_rows(message):
                     self.batch.row(rows.DEAL_SQL, params, f"deal {params[2]} of account {message.account}")
-            case m.AuditCommand():
-                self.batch.row(rows.AUDIT_SQL, rows.audit_row(message, now), f"audit of {message.type!r}")
+            case m.AuditCommand():  # a step: it chains to the row before it (actors/journal/audit.py)
+                self.batch.step(functools.partial(audit.append, self.db, message, now), f"audit of {message.type!r}")
             case m.RecordCommand():
                 self.batch.row(replies.COMMAND_SQL, replies.command_row(message, now), f"command {message.key!r}")
             case m.StoreReply():

@@ -228,6 +228,10 @@ class EventRow(BaseModel):
 
 
 class AuditRow(BaseModel):
+    """Every control command, append-only and hash-chained: written and checked in
+    actors/journal/audit.py (whose `prepare`, at the Journal's start, adds these columns to an
+    older journal and the append-only triggers)."""
+
     id = pw.AutoField()
     ts = pw.BigIntegerField(index=True)
     request_id = pw.CharField(max_length=64, null=True)
@@ -235,7 +239,11 @@ class AuditRow(BaseModel):
     data = JSONField(null=True)
     ok = pw.BooleanField()
     error_code = pw.CharField(max_length=32, default="")
-    client = pw.CharField(max_length=64, default="")
+    client = pw.CharField(max_length=64, default="")  # the peer: address and ZAP name
+    key_id = pw.CharField(max_length=64, default="")
+    duration_ms = pw.IntegerField(default=0)
+    prev_hash = pw.CharField(max_length=64, null=True)
+    hash = pw.CharField(max_length=64, null=True)
 
     class Meta:
         table_name = "audit"

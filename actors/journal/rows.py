@@ -1,6 +1,6 @@
 """The hot rows of the journal as prepared statements and plain tuples.
 
-Intents, order outcomes, deals, events and audit lines arrive with every order; building a
+Intents, order outcomes, deals and events arrive with every order; building a
 peewee model per row costs more than the row. These statements name the columns of the
 tables in `models` (which still create the tables and serve the reads) and every NOT NULL
 column is bound: peewee's defaults live in Python, not in the schema.
@@ -11,9 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors import messages as m
-from actors.journal.models import safe_repr, to_json
-
-MAX_AUDIT_DATA = 4096
+from actors.journal.models import to_json
 
 INTENT_SQL = (
     "INSERT INTO order_intents (id, client_order_id, account, strategy_id, symbol, side, volume, closing,"
@@ -45,8 +43,6 @@ POSITION_OPENED_SQL = (
     " opened_at, closed_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'open')"
 )
 POSITION_MODIFIED_SQL = "UPDATE positions SET sl = ?, tp = ? WHERE account = ? AND ticket = ?"
-
-AUDIT_SQL = "INSERT INTO audit (ts, request_id, type, data, ok, error_code, client) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
 def intent_row(msg: m.RecordIntent, intent_id: int, coid: str, now: int) -> tuple:
@@ -80,13 +76,3 @@ def position_opened_row(event: m.PositionOpened, now: int) -> tuple:
 
 def position_modified_row(event: m.PositionModified) -> tuple:
     return event.sl, event.tp, event.account, event.ticket
-
-
-def audit_row(msg: m.AuditCommand, now: int) -> tuple:
-    data = msg.data
-    if data is not None:
-        text = safe_repr(data)
-        if len(text) > MAX_AUDIT_DATA:
-            data = {"truncated": text[:MAX_AUDIT_DATA]}
-    return (now, msg.request_id, str(msg.type)[:32], None if data is None else to_json(data), bool(msg.ok),
-            msg.error_code, str(msg.client)[:64])

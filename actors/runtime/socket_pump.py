@@ -33,10 +33,14 @@ class PumpStartError(RuntimeError):
 
 class SocketPump:
     def __init__(self, name: str, setup: SocketSetup, on_receive: Receiver,
-                 context: zmq.Context | None = None) -> None:
+                 context: zmq.Context | None = None, *, peers: tuple[str, ...] = ()) -> None:
+        """`peers`: sockets whose frames come to `on_receive` with a third argument, the
+        sender's (IP address, ZAP user id), "" where the transport has none: the control
+        socket's audit says who sent a command, the Gateway which key an EA holds."""
         self.name = name
         self._setup = setup
         self._on_receive = on_receive
+        self._peers = frozenset(peers)
         self._context = context or zmq.Context.instance()
         self._address = f"inproc://pump-{name}-{next(_ids)}"
         self._actor_end: zmq.Socket | None = None
@@ -131,13 +135,21 @@ class SocketPump:
 
     def _drain(self, sock: zmq.Socket, name: str, limit: int = 1000) -> None:
         # Bounded so one chatty socket cannot starve the outbound queue.
+        with_peer = name in self._peers
         for _ in range(limit):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                if with_peer:  # zero-copy frames carry the connection's properties
+                    parts = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                else:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
             try:
-                self._on_receive(name, frames)
+                if with_peer:
+                    self._on_receive(name, [p.bytes for p in parts], (_property(parts[-1], "Peer-Address"),
+                                                                      _property(parts[-1], "User-Id")))
+                else:
+                    self._on_receive(name, frames)
             except Exception:  # noqa: BLE001 - a receiver bug must not kill the pump
                 logger.exception("{}: receiver failed on a frame from {}", self.name, name)
 
@@ -153,3 +165,11 @@ class SocketPump:
         except zmq.ZMQError as exc:
             # ROUTER_MANDATORY: the peer is gone. The sender's timeout deals with it.
             logger.warning("{}: cannot send on {} to {!r}: {}", self.name, name, frames[0][:32], exc)
+
+
+def _property(frame: zmq.Frame, name: str) -> str:
+    try:
+        value = frame.get(name)
+    except zmq.ZMQError:  # the transport has none (inproc, ipc) or no ZAP handler named the peer
+        return ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -6,7 +6,9 @@ or ticks to MarketData. An EA of an unknown login is announced to the Supervisor
 starts the actors for that account; its messages wait here until they exist.
 
 It is the executor's boundary: every message is checked against the protocol's shapes
-(bridge.shapes) before any actor sees it. A refused one goes no further; its account's
+(bridge.shapes) before any actor sees it, and must say the login of its routing id (a
+hello's account too), else it is refused and logged. With CURVE (`guard`), only terminals
+whose key is on the allow-list connect, and each key speaks for its own login only. A refused one goes no further; its account's
 Terminal is told (it counts, logs and fails the request it answered), or, while that
 Terminal does not exist yet, the refusal is logged here.
 """
@@ -24,6 +26,7 @@ from actors import messages as m
 from actors.runtime.directory import Directory
 from actors.runtime.supervision import Supervised
 from actors.runtime.socket_pump import SocketPump
+from actors.runtime.zap import CurveServer, GuardSpec
 from bridge import protocol
 from bridge.shapes.messages import CTL, MD, check_message, kind_of
 from bridge.shapes.refusals import Refusals
@@ -35,26 +38,39 @@ MAX_PARKED = 100
 class _Inbound:
     socket: str
     frames: list[bytes]
+    peer: tuple[str, str] = ("", "")  # (IP address, ZAP user id: mt5-<login> of the CURVE key)
 
 
 class Gateway(Supervised):
-    def __init__(self, *, ctl_endpoint: str, md_endpoint: str, directory: Directory) -> None:
+    def __init__(self, *, ctl_endpoint: str, md_endpoint: str, directory: Directory,
+                 guard: GuardSpec | None = None) -> None:
+        """`guard`: CURVE with an allow-list of terminal keys, each bound to its login, and
+        IP ranges (actors/runtime/zap.py)."""
         super().__init__(name="gateway", parent="supervisor", directory=directory)
         self.ctl_endpoint = ctl_endpoint
         self.md_endpoint = md_endpoint
+        self.guard_spec = guard
+        self.guard: CurveServer | None = None
+        self.keys_bound = guard is not None and guard.secret is not None  # a frame's key must be its login's
         self.parked: dict[int, list[dict[str, Any]]] = {}
         self.pump: SocketPump | None = None
         self.rejected_frames = 0  # refused here: no account to tell, or not decodable
         self.refusals = Refusals()
 
     def on_start(self) -> None:
-        self.pump = SocketPump("gateway", self._make_sockets, lambda s, f: self.actor_ref.tell(_Inbound(s, f)))
+        self.guard = self.guard_spec.start() if self.guard_spec else None
+        self.pump = SocketPump("gateway", self._make_sockets,
+                               lambda s, f, peer=("", ""): self.actor_ref.tell(_Inbound(s, f, peer)),
+                               context=self.guard.context if self.guard else None,
+                               peers=("ctl", "md") if self.keys_bound else ())
         self.pump.start()
         logger.info("waiting for EAs on {} (CTL) and {} (MD)", self.ctl_endpoint, self.md_endpoint)
 
     def on_stop(self) -> None:
         if self.pump:
             self.pump.stop()
+        if self.guard:  # after the pump: its sockets live in the guard's context
+            self.guard.stop()
 
     def _make_sockets(self, ctx: zmq.Context) -> dict[str, zmq.Socket]:
         ctl = ctx.socket(zmq.ROUTER)
@@ -64,6 +80,9 @@ class Gateway(Supervised):
                                (zmq.MAXMSGSIZE, protocol.MAX_FRAME_BYTES), (zmq.SNDHWM, 10_000),
                                (zmq.RCVHWM, 10_000)):
                 ctl.setsockopt(opt, value)
+            if self.guard:
+                self.guard.apply(ctl)
+                self.guard.apply(md)
             ctl.bind(self.ctl_endpoint)
             for opt, value in ((zmq.LINGER, 0), (zmq.MAXMSGSIZE, protocol.MAX_FRAME_BYTES), (zmq.RCVHWM, 100_000),
                                (zmq.SUBSCRIBE, b"")):
@@ -77,12 +96,12 @@ class Gateway(Supervised):
 
     def on_receive(self, message: Any) -> Any:
         match message:
-            case _Inbound(socket=socket, frames=frames):
+            case _Inbound(socket=socket, frames=frames, peer=peer):
                 try:
                     if socket == "ctl":
-                        self._on_ctl(frames)
+                        self._on_ctl(frames, peer)
                     else:
-                        self._on_md(frames)
+                        self._on_md(frames, peer)
                 except Exception as exc:  # noqa: BLE001 - the last line: one frame never stops the Gateway
                     logger.opt(exception=True).debug("gateway failed on a {} frame", socket)
                     self._reject(f"{socket.upper()} frame that broke the Gateway: {type(exc).__name__}: {exc}")
@@ -95,10 +114,12 @@ class Gateway(Supervised):
                 return super().on_receive(message)
         return None
 
-    def _on_ctl(self, frames: list[bytes]) -> None:
+    def _on_ctl(self, frames: list[bytes], peer: tuple[str, str] = ("", "")) -> None:
         login = protocol.login_from_routing_id(frames[0])
         if login is None or len(frames) != 2:
             self._reject(f"CTL frame from {frames[0][:40]!r}: expected routing id mt5-<login> and one payload")
+            return
+        if self._impostor(login, peer, "CTL"):
             return
         try:
             body = protocol.unpack(frames[1])
@@ -110,6 +131,9 @@ class Gateway(Supervised):
             request_id = body.get("id") if protocol.is_reply(body) and isinstance(body.get("id"), str) else ""
             self._refuse(login, kind_of(body), why, request_id)
             return
+        if (claimed := claimed_login(body)) != login:
+            self._mismatch(login, claimed, body.get("type"), peer)
+            return
         if self.directory.get(f"terminal:{login}") is not None:
             self.directory.tell(f"terminal:{login}", m.EaMessage(account=login, message=body))
             return
@@ -120,7 +144,7 @@ class Gateway(Supervised):
         if len(parked) < MAX_PARKED:
             parked.append(body)
 
-    def _on_md(self, frames: list[bytes]) -> None:
+    def _on_md(self, frames: list[bytes], peer: tuple[str, str] = ("", "")) -> None:
         if len(frames) != 2:
             self._reject(f"MD message of {len(frames)} frames; expected [topic, payload]")
             return
@@ -132,6 +156,8 @@ class Gateway(Supervised):
         login = body.get("term")
         if type(login) is not int:
             self._reject("MD message without an integer 'term' (account login)")
+            return
+        if self._impostor(login, peer, "MD"):
             return
         why = check_message(body, MD)
         if why is not None:
@@ -157,7 +183,40 @@ class Gateway(Supervised):
             logger.warning("refused {} from the EA of account {}: {}{}", kind, login, reason,
                            f" ({unsaid} more like it since the last line)" if unsaid else "")
 
+    def _impostor(self, login: int, peer: tuple[str, str], channel: str) -> bool:
+        """With CURVE, a terminal's key is bound to its login: a frame for another login is refused."""
+        if not self.keys_bound or peer[1] == protocol.routing_id(login).decode():
+            return False
+        self.rejected_frames += 1
+        unsaid = self.refusals.refuse(login, "wrong-key", time.monotonic())
+        if unsaid is not None:
+            logger.warning("refused {} frames for account {} from {} holding the key of {}: a terminal's CURVE key "
+                           "is its own login's (`run.py keys curve-terminal {}` makes one){}", channel, login,
+                           peer[0] or "?", peer[1] or "no listed key", login,
+                           f" ({unsaid} more since the last line)" if unsaid else "")
+        return True
+
+    def _mismatch(self, login: int, claimed: Any, kind: Any, peer: tuple[str, str]) -> None:
+        """A terminal whose messages say another login than its routing id: refused, never
+        discovered, never routed (it would act on, or report for, another account)."""
+        self.rejected_frames += 1
+        unsaid = self.refusals.refuse(login, "login-mismatch", time.monotonic())
+        if unsaid is not None:
+            logger.warning("refused {} from routing id mt5-{} ({}): it says it is account {}; an EA connects as "
+                           "mt5-<its login>{}", kind, login, peer[0] or "no address", claimed,
+                           f" ({unsaid} more since the last line)" if unsaid else "")
+
     def _reject(self, what: str) -> None:
         self.rejected_frames += 1
         if self.rejected_frames <= 10 or self.rejected_frames % 1000 == 0:
             logger.warning("ignored {} (ignored so far: {})", what, self.rejected_frames)
+
+
+def claimed_login(body: dict[str, Any]) -> Any:
+    """The login a checked CTL message says it is from: its envelope's `term`, and a hello's
+    account login too when they differ (either one not the routing id's is a refusal)."""
+    term = body.get("term")
+    if body.get("type") == protocol.HELLO:
+        account = (body.get("account") or {}).get("login", term)
+        return term if account == term else account
+    return term

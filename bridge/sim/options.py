@@ -120,7 +120,10 @@ def build_terminal(*, ctl_endpoint: str, md_endpoint: str, **options: Any) -> Si
     """The simulated terminal the `options` of `terminal_arguments` describe, faults set,
     connecting to the executor at `ctl_endpoint` / `md_endpoint` once started. With
     `reset_state` the saved state file is first moved aside (kept, never deleted)."""
+    curve = options.pop("curve", None)  # ClientKeys: the executor's EA sockets are CURVE
     cls, arguments = terminal_arguments(**options)
+    if curve is not None:
+        arguments["curve"] = curve
     if options.get("reset_state") and "state_file" in arguments:
         aside = arguments["state_file"].set_aside()
         logger.warning("simulated terminal {}: a fresh paper account on purpose{}", arguments["login"],

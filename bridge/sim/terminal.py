@@ -29,6 +29,7 @@ from loguru import logger
 from zmq.utils.monitor import recv_monitor_message
 
 from bridge import mt5, protocol
+from bridge.curve import ClientKeys
 from bridge.sim.price_feed import RandomWalkFeed
 from bridge.sim.clock import SimClock
 from bridge.sim.events import ReplyCache, TradeEvents
@@ -69,11 +70,13 @@ class SimTerminal:
                  dead_man_s: float = protocol.DEAD_MAN_S, feed: Any = None,
                  poll_ms: int = POLL_MS, md_publish_s: float = MD_PUBLISH_S,
                  calendar: SimCalendar | None = None, saved: SavedState | None = None,
-                 state_file: StateFile | None = None) -> None:
+                 state_file: StateFile | None = None, curve: ClientKeys | None = None) -> None:
         """`saved`: the account to continue (from `state_file.load()`); `state_file`: where its
         state is kept from now on (None: nowhere, the account ends with the process).
         `server_tz`: the server's zone (bridge.server_tz: "NY+7", "Europe/Athens", 7200...);
-        `tz_offset_s`, a fixed one, is the older way to say it."""
+        `tz_offset_s`, a fixed one, is the older way to say it. `curve`: the executor's server
+        key and this terminal's pair, when its EA sockets are CURVE (as the EA's inputs)."""
+        self.curve = curve
         self.hello_repeat_s, self.dead_man_s = hello_repeat_s, dead_man_s
         self.ctl_endpoint, self.md_endpoint, self.login = ctl_endpoint, md_endpoint, login
         if clock is not None and start_ms is not None:
@@ -300,10 +303,13 @@ class SimTerminal:
         ctl.setsockopt(zmq.ROUTING_ID, protocol.routing_id(self.login))
         ctl.setsockopt(zmq.LINGER, 0)
         ctl.setsockopt(zmq.IMMEDIATE, 1)
-        monitor = ctl.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
-        ctl.connect(self.ctl_endpoint)
         md = context.socket(zmq.PUB)
         md.setsockopt(zmq.LINGER, 0)
+        if self.curve is not None:  # before connect, as Link.mqh does
+            self.curve.apply(ctl)
+            self.curve.apply(md)
+        monitor = ctl.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        ctl.connect(self.ctl_endpoint)
         md.connect(self.md_endpoint)
         return ctl, md, monitor
 
