@@ -47,8 +47,11 @@ def test_an_operator_halt_keeps_positions_and_survives_a_restart(executor):
 def test_after_the_lock_a_breach_still_holding_keeps_the_account_halted(executor_factory):
     executor = executor_factory(kill_lock_s=1.0)
     executor.wait_connected()
-    executor.ok("UPDATE_RISK_LIMITS", {"limits": {"max_daily_loss_pct": 0.01}})
+    # A hedge of two opposite lots loses both spreads whichever way the price walks, so the
+    # day's loss is certain to outlast the lock (one lot alone could close at a profit).
     executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 1.0})
+    executor.ok("OPEN_POSITION", {"symbol": "EURUSD", "side": "sell", "volume": 1.0})
+    executor.ok("UPDATE_RISK_LIMITS", {"limits": {"max_daily_loss_pct": 0.01}})
     wait_for(lambda: executor.status()["accounts"][0]["trading_state"] == "HALTED", timeout=15,
              message="the breach to halt the account")
     wait_for(lambda: executor.sim.server.positions_get() == [], message="the account to be flat")
