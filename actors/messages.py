@@ -230,6 +230,11 @@ class AccountFlattened:
 # ----------------------------------------------------------- account <-> risk guard ---
 @message
 class CheckOrder:
+    """An order to judge. Told with `reply_to` (a directory name) and `corr`, the RiskGuard
+    tells `reply_to` its `RiskDecision` carrying that `corr` (the Account's form: it waits
+    for nobody); asked without them, the decision is the reply."""
+    reply_to: str = ""
+    corr: str = ""
     account: int
     strategy_id: str
     symbol: str
@@ -247,6 +252,7 @@ class CheckOrder:
 
 @message
 class RiskDecision:
+    corr: str = ""  # the CheckOrder's, when it was told
     approved: bool
     reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()

@@ -4,6 +4,7 @@ for a risk rule, and the Account replies with that code whatever the reasons say
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 from typing import Any
 
@@ -37,14 +38,20 @@ class Recorder(pykka.ThreadingActor):
 
 
 class Stub(pykka.ThreadingActor):
-    """Stands in for the journal or a RiskGuard: answers each message type as scripted."""
+    """Stands in for the journal or a RiskGuard: answers each message type as scripted, to
+    an ask as its reply, to a CheckOrder told with `reply_to` as a told decision with its `corr`."""
 
-    def __init__(self, answers: dict[type, Any]) -> None:
+    def __init__(self, answers: dict[type, Any], directory: Directory | None = None) -> None:
         super().__init__()
         self.answers = answers
+        self.directory = directory
 
     def on_receive(self, message: Any) -> Any:
-        return self.answers.get(type(message))
+        answer = self.answers.get(type(message))
+        if isinstance(message, m.CheckOrder) and message.reply_to:
+            self.directory.tell(message.reply_to, dataclasses.replace(answer, corr=message.corr))
+            return None
+        return answer
 
 
 def reply_to(inbox: queue.Queue, corr: str) -> m.CommandReply:
@@ -71,7 +78,7 @@ def ready_account(directory: Directory, board: StatusBoard, decision: m.RiskDeci
     server.on_quote("EURUSD", 1_000, 1.08000, 1.08010)
     board.post(f"quote:{LOGIN}:EURUSD", (1_000, 1.08000, 1.08010))
     board.post("supervisor", {"kill_switch": {"active": True, "reason": "test", "locked_until": LOCKED_UNTIL}})
-    directory.register(f"risk:{LOGIN}", Stub.start({m.CheckOrder: decision}))
+    directory.register(f"risk:{LOGIN}", Stub.start({m.CheckOrder: decision}, directory))
     account = Account.start(login=LOGIN, directory=directory, board=board)
     account.tell(m.LinkStateChanged(account=LOGIN, connected=True))
     account.tell(m.SymbolsUpdated(account=LOGIN, symbols={"EURUSD": server.symbol_info("EURUSD")}))

@@ -1,31 +1,40 @@
 """The Account actor: one per MT5 account; its view of the account and every order's life.
 
 Life of an order here: intent (from a strategy or OPEN_POSITION) -> size from the symbol's
-real properties -> RiskGuard (asked; refusal = RiskRejected event) -> journal row committed
-(asked; write-before-send) -> Terminal -> OrderResult -> journal, events, the command's
-reply. Positions are whatever the terminal last reported; a position that shrinks or
+real properties -> RiskGuard (told, its decision told back; refusal = RiskRejected event) ->
+journal row committed (told, IntentRecorded told back after the commit: write-before-send)
+-> Terminal -> OrderResult -> journal, events, the command's reply. The Account waits for
+nobody: while one order waits for an answer, others move (actors.account.pipeline). Positions are whatever the terminal last reported; a position that shrinks or
 disappears (our close, SL, TP, stop-out) is explained by its deals, fetched from history,
 so every close is recorded once with its real profit.
 
 This module is the actor shell: it owns the parts and routes each message to one of them.
 Entries (opening), Orders (sending and results), Recovery (retries and doubts), ExitManager
 (smart exits), CloseJobs (close-all, strategy exits, flatten) and EntrySizing share the
-view and the dict of orders in flight, both held here and handed to each explicitly.
+view, the dict of orders in flight and the pipeline of orders not yet sent, all held here
+and handed to each explicitly.
+
+The account's status (`account:<login>` on the board: positions, `busy`) is posted once the
+mailbox has drained, at most every POST_EVERY_S under a mailbox that never drains, and at
+once before a command's reply or a Ping: building it costs a row per position, and a burst
+of orders changes it many times over.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from actors import messages as m
 from actors.account.entries import Entries
-from actors.account.entry_sizing import ASK_TIMEOUT_S, EntrySizing
+from actors.account.entry_sizing import EntrySizing
 from actors.account.exit_manager import ExitManager
 from actors.account.in_flight import InFlight
 from actors.account.job_runner import CloseJobs
 from actors.account.market import Market
 from actors.account.orders import Orders
+from actors.account.pipeline import JOURNAL, Pipeline
 from actors.account.recovery import Recovery
 from actors.account.resolutions import Resolutions
 from actors.account.view import AccountView
@@ -33,6 +42,9 @@ from actors.runtime.directory import Directory
 from actors.runtime.status_board import StatusBoard
 from actors.runtime.supervision import Supervised
 from actors.runtime.ticker import Ticker
+
+START_TIMEOUT_S = 5.0
+POST_EVERY_S = 0.05
 
 
 class Account(Supervised):
@@ -42,26 +54,32 @@ class Account(Supervised):
         self.board = board
         self.view = AccountView(login)
         self.in_flight: dict[str, InFlight] = {}  # client order id -> an order sent and not yet answered
+        self.pipeline = Pipeline()  # orders not sent yet, each waiting for an answer (by correlation id)
         market = Market(login=login, view=self.view, board=board)
         self.recovery = Recovery(login=login, view=self.view, market=market, in_flight=self.in_flight,
                                  directory=directory)
         self.orders = Orders(login=login, view=self.view, market=market, in_flight=self.in_flight,
-                             recovery=self.recovery, directory=directory, post=self._post, on_done=self._order_done)
-        sizing = EntrySizing(login=login, view=self.view, board=board, in_flight=self.in_flight, directory=directory)
-        self.entries = Entries(login=login, market=market, sizing=sizing, orders=self.orders, board=board,
-                               directory=directory, ready=self._ready)
+                             pipeline=self.pipeline, recovery=self.recovery, directory=directory, post=self._post,
+                             flush=self._flush_post, on_done=self._order_done)
+        sizing = EntrySizing(login=login, view=self.view, board=board, flights=self._flights)
+        self.entries = Entries(login=login, market=market, sizing=sizing, orders=self.orders, pipeline=self.pipeline,
+                               board=board, directory=directory, ready=self._ready)
         self.exits = ExitManager(login=login, view=self.view, board=board, orders=self.orders, directory=directory)
-        self.jobs = CloseJobs(login=login, view=self.view, orders=self.orders, in_flight=self.in_flight,
-                              directory=directory, post=self._post)
+        self.jobs = CloseJobs(login=login, view=self.view, orders=self.orders, flights=self._flights,
+                              directory=directory, post=self._post, flush=self._flush_post)
         self.resolutions = Resolutions(login=login, view=self.view, orders=self.orders, in_flight=self.in_flight,
                                        directory=directory, ready=self._ready)  # resent OPEN_POSITIONs after a crash
         self.ticker: Ticker | None = None
+        self._balance_told: int | None = None  # the tz offset of the last RecordBalance told
+        self._dirty = False  # the status changed since it was last posted
+        self._posted_at = 0.0
+        self._posted_busy = -1
 
     def on_start(self) -> None:
-        known = self.directory.ask("journal", m.LoadOpenPositions(account=self.login), timeout=ASK_TIMEOUT_S)
+        known = self.directory.ask("journal", m.LoadOpenPositions(account=self.login), timeout=START_TIMEOUT_S)
         self.view.strategy_of_ticket.update(known or {})
         self.ticker = Ticker(self.actor_ref, 1.0).start()
-        self._post()
+        self._flush_post()
 
     def on_stop(self) -> None:
         if self.ticker:
@@ -69,6 +87,16 @@ class Account(Supervised):
         self.board.remove(f"account:{self.login}")
 
     def on_receive(self, message: Any) -> Any:
+        try:
+            return self._route(message)
+        finally:
+            if self._busy() != self._posted_busy:
+                self._dirty = True  # an order entered or left the pipeline, the flights or the jobs
+            if self._dirty and (isinstance(message, m.Ping) or self.actor_inbox.empty()
+                                or time.monotonic() - self._posted_at >= POST_EVERY_S):
+                self._flush_post()
+
+    def _route(self, message: Any) -> Any:
         match message:
             case m.LinkStateChanged(connected=connected):
                 self.view.connected = connected
@@ -102,11 +130,20 @@ class Account(Supervised):
                     cancel_orders=False, reply_to=message.reply_to)
             case m.Flatten():
                 self.jobs.start(message.corr, "flatten", self.view.select(), message.reason, cancel_orders=True)
+            case m.RiskDecision():
+                self.entries.on_decision(message)
+            case m.TradeProfitsLoaded():
+                self.entries.on_profits(message)
+            case m.IntentRecorded():
+                self.orders.on_recorded(message)
+            case m.IntentNotRecorded():
+                self.orders.on_not_recorded(message)
             case m.OrderResult():
                 self.orders.on_result(message)
             case m.DealsFetched():
                 self.orders.on_deals(message)
             case m.Tick():
+                self._expire(time.monotonic())
                 self.recovery.retry_due()
                 self.jobs.on_tick(time.monotonic())
             case m.TickBatch():
@@ -122,9 +159,13 @@ class Account(Supervised):
     def _on_account_info(self, message: m.AccountInfoUpdated, info: dict[str, Any]) -> None:
         self.view.info = dict(info)
         self.directory.tell(f"risk:{self.login}", message)  # type, balance, equity: its limits
-        if "balance" in info:  # the journal keeps the first: where the performance report's equity starts
+        tz_offset_s = int(self.board.get(f"terminal:{self.login}", {}).get("tz_offset_s", 0))
+        # The journal keeps the first balance (where the performance report's equity starts) and the
+        # latest offset: told once, and again when the offset changes, not on every equity tick.
+        if "balance" in info and tz_offset_s != self._balance_told:
+            self._balance_told = tz_offset_s
             self.directory.tell("journal", m.RecordBalance(account=self.login, balance=float(info["balance"]),
-                tz_offset_s=int(self.board.get(f"terminal:{self.login}", {}).get("tz_offset_s", 0))))
+                                                           tz_offset_s=tz_offset_s))
         self._post()
 
     def _on_snapshot(self, snap: m.PositionsSnapshot) -> None:
@@ -146,10 +187,37 @@ class Account(Supervised):
             self.exits.sync()  # the new position, managed from its fill on
         self.jobs.count(flight, filled)
 
+    def _expire(self, now: float) -> None:
+        """Orders whose question went unanswered in time end unsent (their peer restarting or gone)."""
+        for pending in self.pipeline.expired(now):
+            if pending.stage == JOURNAL:
+                self.orders.unsent(pending, "the journal did not confirm its row in time")
+            else:
+                self.entries.expired(pending)
+            self._post()
+
+    def _flights(self) -> Iterator[InFlight]:
+        """Every order not ended: sent and unanswered, or still in the pipeline."""
+        yield from self.in_flight.values()
+        yield from self.pipeline.flights()
+
     def _post(self) -> None:
-        # `busy`: orders in flight and close jobs running (a replay waits for it to reach 0).
-        self.board.post(f"account:{self.login}", {**self.view.snapshot(), "busy": len(self.in_flight) + len(self.jobs),
-                                                  "ready": self._ready()})
+        self._dirty = True
+
+    def _busy(self) -> int:
+        """Orders in the pipeline or in flight and close jobs running (a replay waits for 0)."""
+        return len(self.pipeline) + len(self.in_flight) + len(self.jobs)
+
+    def _flush_post(self) -> None:
+        self._dirty, self._posted_at, self._posted_busy = False, time.monotonic(), self._busy()
+        snapshot = self.view.snapshot()
+        # `held`: strategy id -> {side: positions}, what each Strategy reads on every bar.
+        held: dict[str, dict[str, int]] = {}
+        for row in snapshot["positions"]:
+            sides = held.setdefault(row["strategy_id"], {})
+            sides[row["side"]] = sides.get(row["side"], 0) + 1
+        self.board.post(f"account:{self.login}", {**snapshot, "held": held, "ready": self._ready(),
+                                                  "busy": self._posted_busy})
 
     def _ready(self) -> bool:
         """Connected, reconciled and knowing its symbols: orders can be priced and sent."""

@@ -39,6 +39,8 @@ class ExitManager:
         self.sync()
 
     def sync(self) -> None:
+        if not self.book.plans and not self.book.states:
+            return  # no strategy asked for exits: nothing to start or forget (this runs on every fill)
         # A position the view learnt from its fill has no time yet: it opened "now" on the
         # terminal's clock (its newest quote), never this machine's, which a fast simulator or
         # a replay leaves far behind.

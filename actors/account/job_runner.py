@@ -7,7 +7,7 @@ flatten to the Supervisor, anything else to whoever asked. One job's state is a 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from loguru import logger
@@ -21,14 +21,15 @@ from actors.runtime.directory import Directory
 
 
 class CloseJobs:
-    def __init__(self, *, login: int, view: AccountView, orders: Orders, in_flight: dict[str, InFlight],
-                 directory: Directory, post: Callable[[], None]) -> None:
+    def __init__(self, *, login: int, view: AccountView, orders: Orders, flights: Callable[[], Iterable[InFlight]],
+                 directory: Directory, post: Callable[[], None], flush: Callable[[], None]) -> None:
         self.login = login
         self.view = view
         self.orders = orders
-        self.in_flight = in_flight
+        self.flights = flights  # every order not ended: in flight, or in the pipeline
         self.directory = directory
         self.post = post
+        self.flush = flush
         self.jobs: dict[str, CloseJob] = {}
 
     def __len__(self) -> int:
@@ -41,8 +42,9 @@ class CloseJobs:
         job = CloseJob(name=name, kind=kind, corr=corr, reason=reason, reply_to=reply_to,
                        tickets={p["ticket"] for p in positions}, orders={o["ticket"] for o in orders})
         self.jobs[name] = job
-        logger.info("account {}: {} ({}) closes {} positions, cancels {} orders", self.login, kind, reason,
-                    len(job.tickets), len(job.orders))
+        if kind != "close_strategy":  # a strategy's exit is said once, when it is done (one line per bar each)
+            logger.info("account {}: {} ({}) closes {} positions, cancels {} orders", self.login, kind, reason,
+                        len(job.tickets), len(job.orders))
         self._advance(job)
 
     def count(self, flight: InFlight, filled: bool) -> None:
@@ -57,26 +59,32 @@ class CloseJobs:
 
     def on_snapshot(self) -> None:
         """The terminal's fresh view: a job whose positions and orders are all gone is done."""
+        if not self.jobs:
+            return
+        positions, orders = set(self.view.positions), {o["ticket"] for o in self.view.orders}
+        sending = self._sending()
         for job in list(self.jobs.values()):
-            job.forget_gone(set(self.view.positions), {o["ticket"] for o in self.view.orders})
-            if job.done and not self._sending(job):
+            job.forget_gone(positions, orders)
+            if job.done and job.name not in sending:
                 self._finish(job)
 
     def on_tick(self, now: float) -> None:
+        sending = self._sending()
         for job in list(self.jobs.values()):
             if job.expired(now):
                 self._finish(job)
-            elif not self._sending(job):
+            elif job.name not in sending:
                 self._advance(job)  # retry whatever is still open
 
-    def _sending(self, job: CloseJob) -> bool:
-        return any(f.job == job.name for f in self.in_flight.values())
+    def _sending(self) -> set[str]:
+        """The jobs with an order not ended yet."""
+        return {f.job for f in self.flights() if f.job}
 
     def _advance(self, job: CloseJob) -> None:
         job.forget_gone(set(self.view.positions), {o["ticket"] for o in self.view.orders})
         if job.done:
             return self._finish(job)
-        busy = {f.ticket for f in self.in_flight.values()}
+        busy = {f.ticket for f in self.flights()}  # a ticket being closed is never closed twice at once
         for ticket in job.tickets - busy:
             position = self.view.positions[ticket]
             job.attempts += 1
@@ -86,9 +94,11 @@ class CloseJobs:
 
     def _finish(self, job: CloseJob) -> None:
         del self.jobs[job.name]
+        self.post()
+        self.flush()  # STATUS agrees with the report before anyone reads it
         log = logger.info if job.done else logger.error
-        log("account {}: {} finished: closed {}, cancelled {}, remaining {}", self.login, job.kind, job.closed,
-            job.cancelled, job.remaining)
+        log("account {}: {} ({}) finished: closed {}, cancelled {}, remaining {}", self.login, job.kind, job.reason,
+            job.closed, job.cancelled, job.remaining)
         if job.kind == "flatten":
             self.directory.tell("supervisor", m.AccountFlattened(
                 corr=job.corr, account=self.login, closed_positions=job.closed, cancelled_orders=job.cancelled,
@@ -96,4 +106,3 @@ class CloseJobs:
         elif job.corr:
             self.directory.tell(job.reply_to, m.CommandReply(corr=job.corr, ok=True, data={
                 "closed": job.closed, "remaining": job.remaining}))
-        self.post()

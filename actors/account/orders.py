@@ -1,6 +1,12 @@
 """The Account's order path after the decision to trade: every order is journaled before it
 is sent (write-before-send), tracked in flight, and ended by its result: journal, events and
-the command's reply. A close is answered once its deal, fetched from history, tells the real
+the command's reply.
+
+Write-before-send without waiting: `send` tells the Journal the intent with a correlation id
+(the order waits in the pipeline's JOURNAL stage) and the order leaves for the terminal only
+when `IntentRecorded` says the group holding its row has committed, under the client order
+id given there. `IntentNotRecorded`, or no answer in time, ends the order unsent; an intent
+committed after that is marked REJECTED in the journal, never sent. A close is answered once its deal, fetched from history, tells the real
 profit. What did not plainly succeed goes to Recovery first.
 
 `Orders` sends opens (built by actors.account.entries), closes, stop changes and order
@@ -10,6 +16,7 @@ the parts that follow orders: smart exits and close jobs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -18,10 +25,10 @@ from loguru import logger
 from actors import errors
 from actors import messages as m
 from actors.account import order_requests as orq
-from actors.account.entry_sizing import ASK_TIMEOUT_S
 from actors.account.in_flight import InFlight
 from actors.account.market import Market
 from actors.account.order_ids import magic_for
+from actors.account.pipeline import JOURNAL, Pending, Pipeline
 from actors.account.recovery import NEVER_PLACED, Recovery
 from actors.account.view import AccountView
 from actors.runtime.directory import Directory
@@ -40,15 +47,18 @@ def reply_error(directory: Directory, corr: str, code: str, message: str, detail
 
 class Orders:
     def __init__(self, *, login: int, view: AccountView, market: Market, in_flight: dict[str, InFlight],
-                 recovery: Recovery, directory: Directory, post: Callable[[], None],
-                 on_done: Callable[[InFlight, bool], None]) -> None:
+                 pipeline: Pipeline, recovery: Recovery, directory: Directory, post: Callable[[], None],
+                 flush: Callable[[], None], on_done: Callable[[InFlight, bool], None]) -> None:
         self.login = login
+        self.me = f"account:{login}"
         self.view = view
         self.market = market
         self.in_flight = in_flight
+        self.pipeline = pipeline
         self.recovery = recovery
         self.directory = directory
-        self.post = post
+        self.post = post  # the status changed: posted when the Account's mailbox drains
+        self.flush = flush  # posted now: a command's reply never gets ahead of STATUS
         self.on_done = on_done
         self.awaiting_deal: dict[int, InFlight] = {}  # deal ticket -> the close that made it
 
@@ -99,15 +109,43 @@ class Orders:
 
     # --- sending: the journal first, then the terminal ---
     def send(self, request: dict[str, Any], flight: InFlight, *, closing: bool) -> None:
-        intent_id, coid = self._record(request, flight, closing)
-        self._submit({**request, "magic": magic_for(intent_id), "comment": coid}, coid, flight, closing)
+        """Journal the intent; the order leaves on `on_recorded`, once its row is committed."""
+        pending = self.pipeline.start(JOURNAL, flight, time.monotonic(), request=request, closing=closing)
+        told = self.directory.tell("journal", m.RecordIntent(
+            reply_to=self.me, corr=pending.corr, account=self.login, strategy_id=flight.strategy_id,
+            symbol=flight.symbol, side=flight.side, volume=flight.volume, closing=closing,
+            position_ticket=flight.ticket, request=request, command_corr=flight.corr))
+        if not told:
+            self.pipeline.drop(pending)
+            return self.unsent(pending, "the journal is not running")
+        self.post()
 
-    def _record(self, request: dict[str, Any], flight: InFlight, closing: bool) -> tuple[int, str]:
-        """The journal row, committed before anything leaves: its id and the client order id."""
-        return self.directory.ask("journal", m.RecordIntent(
-            account=self.login, strategy_id=flight.strategy_id, symbol=flight.symbol, side=flight.side,
-            volume=flight.volume, closing=closing, position_ticket=flight.ticket, request=request,
-            command_corr=flight.corr), timeout=ASK_TIMEOUT_S)
+    def on_recorded(self, msg: m.IntentRecorded) -> None:
+        pending = self.pipeline.take(msg.corr, JOURNAL)
+        if pending is None:
+            # Committed after this Account gave up on it (or for its previous instance): the
+            # order never leaves, and its row must not stay PENDING as if it might have.
+            logger.warning("account {}: intent {} committed after its order was given up; marked not sent",
+                           self.login, msg.client_order_id)
+            self.directory.tell("journal", m.RecordOrderOutcome(
+                client_order_id=msg.client_order_id, status="REJECTED", message="not sent: journaled too late"))
+            return
+        coid = msg.client_order_id
+        self._submit({**pending.request, "magic": magic_for(msg.intent_id), "comment": coid}, coid, pending.flight,
+                     pending.closing)
+
+    def on_not_recorded(self, msg: m.IntentNotRecorded) -> None:
+        pending = self.pipeline.take(msg.corr, JOURNAL)
+        if pending is not None:
+            self.unsent(pending, msg.error)
+
+    def unsent(self, pending: Pending, why: str) -> None:
+        """An order that never left: its journal row was not committed (or not in time)."""
+        flight = pending.flight
+        logger.error("account {}: {} {} {} not sent: {}", self.login, flight.kind, flight.side, flight.symbol, why)
+        self._reply_error(flight.corr, errors.UNAVAILABLE, f"order not sent: {why}; nothing was traded")
+        self.on_done(flight, False)
+        self.post()
 
     def _submit(self, request: dict[str, Any], coid: str, flight: InFlight, closing: bool) -> None:
         flight.extra["request"] = request
@@ -115,6 +153,16 @@ class Orders:
         self.directory.tell(f"terminal:{self.login}", m.SubmitOrder(
             account=self.login, client_order_id=coid, request=request, closing=closing))
         self.post()
+
+    def _reply_ok(self, corr: str, data: dict[str, Any]) -> None:
+        if corr:
+            self.flush()
+            reply_ok(self.directory, corr, data)
+
+    def _reply_error(self, corr: str, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        if corr:
+            self.flush()
+            reply_error(self.directory, corr, code, message, details)
 
     # --- results ---
     def on_result(self, res: m.OrderResult) -> None:
@@ -164,7 +212,7 @@ class Orders:
             account=self.login, strategy_id=flight.strategy_id, ticket=ticket, symbol=flight.symbol,
             side=flight.side, volume=result["volume"], price_open=result["price"],
             sl=float(request.get("sl", 0.0)), tp=float(request.get("tp", 0.0))))
-        reply_ok(self.directory, flight.corr, {"ticket": ticket, "price": result["price"], "volume": result["volume"]})
+        self._reply_ok(flight.corr, {"ticket": ticket, "price": result["price"], "volume": result["volume"]})
         self.directory.tell(f"terminal:{self.login}", m.FetchDeals(  # journals the opening deal
             account=self.login, position=ticket, reply_to=f"account:{self.login}"))
 
@@ -185,7 +233,7 @@ class Orders:
             position.update(sl=sl, tp=tp)
             self.post()
         self.directory.publish(m.PositionModified(account=self.login, ticket=flight.ticket, sl=sl, tp=tp))
-        reply_ok(self.directory, flight.corr, {"ticket": flight.ticket, "sl": sl, "tp": tp})
+        self._reply_ok(flight.corr, {"ticket": flight.ticket, "sl": sl, "tp": tp})
 
     def _failed(self, res: m.OrderResult, flight: InFlight) -> None:
         text = mt5.retcode_text(res.retcode) if res.ok else res.error
@@ -198,12 +246,12 @@ class Orders:
         logger.error("account {}: {} {} {} failed: {} {}", self.login, flight.kind, flight.side, flight.symbol,
                      res.retcode or "", text)
         if res.ok:
-            reply_error(self.directory, flight.corr, errors.BROKER_ERROR, f"MT5 refused the order: {res.retcode} "
-                        f"{text}", {"retcode": res.retcode})
+            self._reply_error(flight.corr, errors.BROKER_ERROR, f"MT5 refused the order: {res.retcode} {text}",
+                              {"retcode": res.retcode})
         elif status == "UNKNOWN":
-            reply_error(self.directory, flight.corr, errors.TIMEOUT, text)
+            self._reply_error(flight.corr, errors.TIMEOUT, text)
         else:
-            reply_error(self.directory, flight.corr, errors.UNAVAILABLE, text)
+            self._reply_error(flight.corr, errors.UNAVAILABLE, text)
         self.on_done(flight, False)
 
     def on_deals(self, msg: m.DealsFetched) -> None:
@@ -223,5 +271,5 @@ class Orders:
             if flight is None and self.awaiting_deal.get(0) is not None and self.awaiting_deal[0].ticket == closed.ticket:
                 flight = self.awaiting_deal.pop(0)  # a close settled by reconciliation: its deal was unknown
             if flight is not None:
-                reply_ok(self.directory, flight.corr, {"ticket": closed.ticket, "closed_volume": closed.volume,
-                                                       "price": closed.price_close, "profit": closed.profit})
+                self._reply_ok(flight.corr, {"ticket": closed.ticket, "closed_volume": closed.volume,
+                                             "price": closed.price_close, "profit": closed.profit})

@@ -2,8 +2,9 @@
 
 Each decision carries its error code, chosen here by the rule that refused: TRADING_LOCKED
 when the kill switch did or the account is halted under a breach lock, RISK_REJECTED
-otherwise. The Account asks it synchronously before each order; RiskGuard never calls the
-Account back, so the ask cannot deadlock.
+otherwise. The Account tells it each `CheckOrder` with a correlation id and goes on with
+other work; the decision is told back carrying that id (a CheckOrder asked without one, at
+the edges and in tests, gets the decision as the reply).
 
 This module is the actor shell. It owns the account's limits (GuardLimits: defaults by the
 account type the terminal reports, the operator's updates, validated and journaled), its
@@ -73,6 +74,8 @@ class RiskGuard(Supervised):
 
     def on_receive(self, message: Any) -> Any:
         match message:
+            case m.CheckOrder(reply_to=reply_to) if reply_to:
+                self.directory.tell(reply_to, self._check(message))
             case m.CheckOrder():
                 return self._check(message)
             case m.AccountInfoUpdated(info=info):
@@ -113,8 +116,9 @@ class RiskGuard(Supervised):
         # the kill switch, or this account's breach lock (HALTED until locked_until), is a lock.
         locked = rc.check_kill_switch(order, book, limits) is not None or (
             not msg.closing and state.locked(_now_ms()))
-        return m.RiskDecision(approved=result.approved, reasons=result.reasons, warnings=result.warnings,
-                              volume=result.volume, code=errors.TRADING_LOCKED if locked else errors.RISK_REJECTED)
+        return m.RiskDecision(corr=msg.corr, approved=result.approved, reasons=result.reasons,
+                              warnings=result.warnings, volume=result.volume,
+                              code=errors.TRADING_LOCKED if locked else errors.RISK_REJECTED)
 
     def _kill_switch(self) -> bool:
         return self.gate.tripped or self.board.get("supervisor", {}).get("kill_switch", {}).get("active", False)
