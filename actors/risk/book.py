@@ -1,5 +1,10 @@
 """What the RiskGuard knows of its account between orders (pure): money, the day's start,
 the equity peak, recent order times. It turns a CheckOrder into the `Book` the checks read.
+
+Order times are kept only for the rate window (a minute of server time), per account and per
+strategy, so a check costs the same after a million orders as after ten. Times are pruned
+against the newest time seen; a server clock that goes back (a new terminal, a replay run
+again) may then count fewer of the orders from before it went back.
 """
 
 from __future__ import annotations
@@ -9,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.risk.checks import orders_in_window
 from actors.risk.model import Book
 
 DAY_MS = 86_400_000
@@ -22,7 +26,8 @@ class RiskBook:
     peak_equity: float | None = None
     day: int | None = None  # the broker-server day the day-start balance belongs to
     day_start_balance: float | None = None
-    sent: deque = field(default_factory=lambda: deque(maxlen=10_000))  # (time_ms, strategy_id) of openings
+    sent: deque = field(default_factory=deque)  # time_ms of the openings in the rate window, oldest first
+    sent_by_strategy: dict[str, deque] = field(default_factory=dict)  # the same, per strategy
 
     def on_account(self, info: Mapping[str, Any], now_ms: int, tz_offset_s: int) -> None:
         """A new AccountInfo: track the equity peak and the balance the server day started with."""
@@ -35,11 +40,25 @@ class RiskBook:
             self.day, self.day_start_balance = day, float(info["balance"])
 
     def record_sent(self, now_ms: int, strategy_id: str) -> None:
-        self.sent.append((now_ms, strategy_id))
+        self.sent.append(now_ms)
+        self.sent_by_strategy.setdefault(strategy_id, deque()).append(now_ms)
+
+    def _in_window(self, times: deque, now_ms: int) -> int:
+        """How many of `times` fall in the rate window ending at `now_ms` (older ones are dropped)."""
+        while times and times[0] <= now_ms - RATE_WINDOW_MS:
+            times.popleft()
+        later = 0  # after now: recorded before the clock went back, not counted (orders_in_window's rule)
+        for t in reversed(times):
+            if t <= now_ms:
+                break
+            later += 1
+        return len(times) - later
 
     def book(self, order: Any, *, now_ms: int, trading_state: str, kill_switch: bool) -> Book:
-        times = [t for t, _ in self.sent]
-        own = [t for t, s in self.sent if s == order.strategy_id]
+        own = self.sent_by_strategy.get(order.strategy_id)
+        own_count = 0 if own is None else self._in_window(own, now_ms)
+        if own is not None and not own:
+            del self.sent_by_strategy[order.strategy_id]
         info = self.info
         return Book(
             open_positions=order.open_positions, open_positions_of_strategy=order.open_positions_of_strategy,
@@ -49,8 +68,8 @@ class RiskBook:
             margin_level=info.get("margin_level") or None, required_margin=order.required_margin,
             positions=tuple(tuple(p) for p in order.positions),
             currencies={k: tuple(v) for k, v in (order.currencies or {}).items()},
-            orders_last_minute=orders_in_window(times, now_ms, RATE_WINDOW_MS),
-            orders_last_minute_of_strategy=orders_in_window(own, now_ms, RATE_WINDOW_MS),
+            orders_last_minute=self._in_window(self.sent, now_ms),
+            orders_last_minute_of_strategy=own_count,
         )
 
     def account_book(self, *, trading_state: str, kill_switch: bool) -> Book:

@@ -4,7 +4,10 @@ The time, news and correlation checks need the terminal's view of the world, whi
 arrives asynchronously (the RiskGuard answers the Account synchronously and cannot wait on
 the terminal). So this context is refreshed ahead of need: `due()` says what to ask the
 terminal for, the answers are folded in with `on_*`, and `for_order()` gives the checks what
-is known now. Every refresh is bounded: sessions once per terminal symbol list, the calendar
+is known now, computed once per change and shared by every order until the next: the closes
+(and the correlation of each pair of them, `correlations`) change once per bar of the
+correlation timeframe, the news on the server's clock once per calendar answer or offset
+change. Every refresh is bounded: sessions once per terminal symbol list, the calendar
 a day ahead refreshed every hour of server time, closes once per bar of `timeframe` for the
 symbols that matter (all of them on a small terminal, else those traded or held).
 """
@@ -17,6 +20,7 @@ from typing import Any
 
 from bridge import protocol
 from bridge.candles import bar_open_time
+from actors.risk.correlation import Correlations
 from actors.risk.model import NewsEvent, Session
 
 HOUR_MS = 3_600_000
@@ -48,6 +52,8 @@ class RiskContext:
     _closes_bar: dict[str, int] = field(default_factory=dict)  # the bar (server clock) the closes are fresh for
     _bar_asked: dict[str, int] = field(default_factory=dict)
     _asked: dict[tuple, float] = field(default_factory=dict)  # what is in flight, since when (wall s)
+    _correlations: Correlations | None = None  # over `closes` as they are now; None once they change
+    _server_news: tuple[int, tuple[NewsEvent, ...]] | None = None  # (tz offset, `news` on that clock)
 
     # --- what the terminal offers and what matters ---
     def set_symbols(self, names: Iterable[str]) -> None:
@@ -61,6 +67,7 @@ class RiskContext:
         if timeframe != self.timeframe:
             self.timeframe = timeframe
             self.closes.clear()
+            self._correlations = None
             self._closes_bar.clear()
             self._asked = {k: v for k, v in self._asked.items() if k[0] != "rates"}
 
@@ -118,6 +125,7 @@ class RiskContext:
             return
         self._asked.pop(("calendar",), None)
         self._calendar_from_ms = date_from + CALENDAR_BEHIND_MS
+        self._server_news = None
         self.news = tuple(NewsEvent(time_ms=int(e["time"]), currency=str(e.get("currency", "")),
                                     impact=int(e.get("importance", 0)), title=str(e.get("event_name", "")))
                           for e in events if isinstance(e, Mapping) and isinstance(e.get("time"), int))
@@ -131,6 +139,7 @@ class RiskContext:
         self._closes_bar[symbol] = self._bar_asked.get(symbol, 0)
         closes = list(rates.get("close") or ())
         self.closes[symbol] = tuple(float(c) for c in closes[:-1])  # the last bar is still forming
+        self._correlations = None
 
     def summary(self) -> dict[str, int]:
         """How much the checks know: symbols with sessions and with closes, calendar events."""
@@ -139,15 +148,24 @@ class RiskContext:
     # --- what the checks see ---
     def server_news(self, tz_offset_s: int) -> tuple[NewsEvent, ...]:
         """The events on the server's clock, as the checks compare them with server time."""
-        shift = tz_offset_s * 1000
-        return tuple(NewsEvent(time_ms=e.time_ms + shift, currency=e.currency, impact=e.impact, title=e.title)
-                     for e in self.news)
+        if self._server_news is None or self._server_news[0] != tz_offset_s:
+            shift = tz_offset_s * 1000
+            self._server_news = (tz_offset_s, tuple(
+                NewsEvent(time_ms=e.time_ms + shift, currency=e.currency, impact=e.impact, title=e.title)
+                for e in self.news))
+        return self._server_news[1]
 
     def sessions_of(self, symbol: str) -> tuple[Session, ...] | None:
         return self.sessions.get(symbol)
 
     def closes_for(self, names: Iterable[str]) -> dict[str, tuple[float, ...]]:
         return {n: self.closes[n] for n in names if n in self.closes}
+
+    def correlations(self) -> Correlations:
+        """The pairs' correlations over the closes held now, shared until they change."""
+        if self._correlations is None:
+            self._correlations = Correlations(dict(self.closes))
+        return self._correlations
 
 
 def _sessions(rows: Any) -> list[Session]:

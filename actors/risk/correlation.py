@@ -20,8 +20,8 @@ units of each currency with contract sizes and prices.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -64,6 +64,21 @@ def correlation(closes_a: Sequence[float], closes_b: Sequence[float], *, window:
     return rho if math.isfinite(rho) else None
 
 
+@dataclass
+class Correlations:
+    """ρ of pairs of symbols over a set of closes, each pair computed once and shared by every
+    order checked until the closes change (once per bar of the correlation timeframe): the
+    RiskGuard makes a new one when they do."""
+    closes: Mapping[str, Sequence[float]]
+    _rho: dict[tuple[str, str, int], float | None] = field(default_factory=dict)
+
+    def rho(self, a: str, b: str, window: int) -> float | None:
+        key = (a, b, window)
+        if key not in self._rho:
+            self._rho[key] = correlation(self.closes[a], self.closes[b], window=window)
+        return self._rho[key]
+
+
 def symbol_currencies(symbol: str, currencies: Mapping[str, tuple[str, str]] | None = None) -> tuple[str, str]:
     """(base, profit) currencies: from the symbol's properties, else from a 6-letter FX name."""
     if currencies and symbol in currencies:
@@ -98,14 +113,17 @@ def currency_exposure(positions: Sequence[Position], currencies: Mapping[str, tu
 
 def decide(symbol: str, side: str, volume: float, positions: Sequence[Position],
            closes: Mapping[str, Sequence[float]], *, max_correlation: float, action: str = REDUCE,
-           window: int = DEFAULT_WINDOW) -> CorrelationDecision:
-    """Whether a new `side` order of `volume` lots on `symbol` may go, given the open `positions`."""
+           window: int = DEFAULT_WINDOW,
+           rho_of: Callable[[str, str, int], float | None] | None = None) -> CorrelationDecision:
+    """Whether a new `side` order of `volume` lots on `symbol` may go, given the open `positions`.
+    `rho_of(a, b, window)`, when given, answers ρ from pairs already computed (`Correlations.rho`)."""
     correlated: dict[str, tuple[float, str]] = {}
     hedges: dict[str, float] = {}
     for other, other_side, _ in positions:
         if other == symbol or symbol not in closes or other not in closes:
             continue
-        rho = correlation(closes[symbol], closes[other], window=window)
+        rho = rho_of(symbol, other, window) if rho_of is not None else \
+            correlation(closes[symbol], closes[other], window=window)
         if rho is None:
             continue
         c = rho if other_side == side else -rho

@@ -29,7 +29,8 @@ def check_correlation(order: OrderToCheck, book: Book, limits: Mapping[str, Any]
         return text if limits.get("correlation_action", corr.REDUCE) == corr.REFUSE else RiskWarning(text)
     decision = corr.decide(order.symbol, order.side, order.volume, book.positions, book.closes,
                            max_correlation=float(limit), action=limits.get("correlation_action", corr.REDUCE),
-                           window=int(limits.get("correlation_window", corr.DEFAULT_WINDOW)))
+                           window=int(limits.get("correlation_window", corr.DEFAULT_WINDOW)),
+                           rho_of=book.correlation)
     if decision.reason is not None:
         return decision.reason
     if decision.warning is None:

@@ -43,7 +43,7 @@ class GuardMarket:
         return dataclasses.replace(
             book, server_time_ms=None if server_ms is None else server_ms + tz_offset_s * 1000,
             sessions=self.context.sessions_of(msg.symbol), news=self.context.server_news(tz_offset_s),
-            closes=self.context.closes_for(symbols))
+            closes=self.context.closes_for(symbols), correlation=self.context.correlations().rho)
 
     def refresh(self, limits: dict[str, Any]) -> None:
         """On the guard's tick: ask the terminal for whatever is due."""

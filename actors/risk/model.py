@@ -65,6 +65,8 @@ class Book:
     # symbol -> recent closes, oldest first. None: correlation not judged at all; a mapping
     # without a symbol involved means that symbol's history is not known (yet).
     closes: Mapping[str, Sequence[float]] | None = None
+    # rho(a, b, window) of those closes, computed once per pair while they last (None: computed per order)
+    correlation: Callable[[str, str, int], float | None] | None = None
     server_time_ms: int | None = None
     sessions: tuple[Session, ...] | None = None  # of the order's symbol; None = unknown, () = never open
     news: tuple[NewsEvent, ...] = ()
