@@ -3,8 +3,10 @@
 Two strategies on the same account, symbol and timeframe see the same closed bars; when
 they also evaluate the same window length at the same last bar, their indicator series are
 identical, so each is computed once. The rules language stores outputs in the dict this
-cache hands out, keyed by the full indicator call (`sma(close, 10)`), read-only. Only the
-newest bar of each series is kept: memory does not grow with uptime.
+cache hands out, keyed by the full indicator call (`sma(close, 10)`), read-only; a Strategy
+also keeps there the Signals of its rules text (a tuple key, see actors.strategy.strategy),
+so strategies with the same rules evaluate them once. Only the newest bar of each series is
+kept: memory does not grow with uptime.
 """
 
 from __future__ import annotations

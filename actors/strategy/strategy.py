@@ -4,10 +4,17 @@ The definition is compiled once (actors.rules); bars come from MarketData (histo
 then each closed bar) into the strategy's own ring buffer. A signal becomes an intent for
 the Account: an exit closes the strategy's positions on that side, an entry asks for a new
 position sized and protected by the strategy's settings. Paused: exits only.
+
+Strategies with the same rules on the same bars reach the same signals: the first to
+evaluate a bar leaves them in the bar's shared store (actors.indicators.cache), the others
+read them there, so a bar costs the rules once per distinct strategy definition, not once
+per strategy. What each strategy holds is read from the Account's board entry by strategy,
+not by scanning every position.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -26,6 +33,7 @@ HISTORY_MARGIN = 10
 MIN_HISTORY = 50
 WINDOW_STEP = 100  # windows are rounded up to this, so strategies on a series share indicators
 ATR_SIZING = ("atr_based", "volatility_based")
+SIGNALS = "signals"  # first item of a shared-store key that holds a rules text's Signals
 
 
 class Strategy(Supervised):
@@ -39,6 +47,7 @@ class Strategy(Supervised):
         self.paused = paused
         self.board = board
         self.rules = compile_rules(definition["rules"])
+        self.rules_key = json.dumps(definition["rules"], sort_keys=True, default=str)  # the same text, the same signals
         self.history = max(MIN_HISTORY, self.rules.required_bars + HISTORY_MARGIN)
         # A bounded window: each bar costs the same however long the strategy has run.
         self.window = -(-self.history // WINDOW_STEP) * WINDOW_STEP
@@ -92,16 +101,20 @@ class Strategy(Supervised):
                              int(bar.tick_volume), int(bar.spread)))
         tz_offset_s = int(self.board.get(f"terminal:{self.account}", {}).get("tz_offset_s", 0))
         shared = None if self.cache is None else self.cache.for_bars(self.series_key, bar.time, len(self.bars))
-        signals = self.rules.evaluate(self.bars.arrays(), tz_offset_s=tz_offset_s, cache=shared)
+        key = (SIGNALS, self.rules_key, tz_offset_s)
+        signals = None if shared is None else shared.get(key)
+        if signals is None:
+            signals = self.rules.evaluate(self.bars.arrays(), tz_offset_s=tz_offset_s, cache=shared)
+            if shared is not None:
+                shared[key] = signals
         self._act(signals, bar)
         self.directory.tell(f"account:{self.account}", m.StrategyBar(strategy_id=self.strategy_id,
                                                                     account=self.account, time=bar.time))
         self._post()  # after the intents are told: whoever sees this bar here may expect them queued
 
     def _act(self, signals: Signals, bar: m.BarClosed) -> None:
-        mine = [p for p in self.board.get(f"account:{self.account}", {}).get("positions", [])
-                if p["strategy_id"] == self.strategy_id]
-        held = {side: sum(1 for p in mine if p["side"] == side) for side in ("buy", "sell")}
+        held = {"buy": 0, "sell": 0, **self.board.get(f"account:{self.account}", {}).get("held", {}).get(
+            self.strategy_id, {})}
         if signals.exit_long and held["buy"]:
             self._signal("exit_long", bar, "closing its buy positions")
             self._close("buy", "exit_long")
