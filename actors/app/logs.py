@@ -5,12 +5,22 @@ handler sends their records (an actor's unhandled exception, for one) to the sam
 
 A traceback is for the developer: stderr shows an exception as one line (its type and text)
 unless the level is DEBUG or TRACE; the JSON file always keeps the whole traceback.
+
+The JSON file is written by a thread of its own (`_FileWriter`): a line costs the actor that
+logs it its JSON and a queue put, never a file write, a rotation, or a wait behind a slow
+disk. (loguru's `enqueue=True` pickles every line through a multiprocessing pipe, about four
+times dearer, and the order path logs every event.) The writer drains what is waiting and
+writes it at once, through loguru's own file sink: same file, same rotation and retention.
 """
 
 from __future__ import annotations
 
+import atexit
+import copy
 import logging
+import queue
 import sys
+import threading
 from pathlib import Path
 
 from loguru import logger
@@ -38,6 +48,60 @@ def stderr_format(level: str):
     return format_
 
 
+class _FileWriter:
+    """The JSON lines file, written from its own thread; `put` is the sink the logger calls."""
+
+    _STOP = object()
+
+    def __init__(self, path: Path) -> None:
+        # An independent logger (loguru's documented way: a deep copy of the logger while it has
+        # no handler) whose one handler is the rotating file; lines arrive serialized, go out raw.
+        self._file = copy.deepcopy(logger)
+        self._file.add(path, level=0, format="{message}", rotation=LOG_ROTATION, retention=LOG_RETENTION,
+                       backtrace=False, diagnose=False, catch=True)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, line: str) -> None:
+        self._queue.put(line)
+
+    def stop(self) -> None:
+        """Write what is waiting, then end the thread."""
+        if self._thread.is_alive():
+            self._queue.put(self._STOP)
+            self._thread.join(5.0)
+        self._file.remove()
+
+    def _run(self) -> None:
+        while True:
+            lines = [self._queue.get()]
+            while len(lines) < 1000:
+                try:
+                    lines.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = lines[-1] is self._STOP
+            text = "".join(line for line in lines if line is not self._STOP)
+            if text:
+                self._file.opt(raw=True).log("DEBUG", text)
+            if stop:
+                return
+
+
+_writer: _FileWriter | None = None
+
+
+def _stop_writer() -> None:
+    global _writer
+    if _writer is not None:
+        _writer.stop()
+        _writer = None
+
+
+atexit.register(_stop_writer)
+
+
 class _InterceptHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -48,11 +112,13 @@ class _InterceptHandler(logging.Handler):
 
 
 def setup_logging(data_dir: Path | None, level: str = "INFO", *, stderr: bool = True) -> None:
+    global _writer
     logger.remove()
+    _stop_writer()
+    if data_dir is not None:  # first: the writer's logger is a copy of this one while it has no handler
+        (data_dir / LOG_FILE).parent.mkdir(parents=True, exist_ok=True)
+        _writer = _FileWriter(data_dir / LOG_FILE)
+        logger.add(_writer.put, level="DEBUG", serialize=True, backtrace=False, diagnose=False)
     if stderr:
         logger.add(sys.stderr, level=level, format=stderr_format(level), backtrace=False, diagnose=False)
-    if data_dir is not None:
-        (data_dir / LOG_FILE).parent.mkdir(parents=True, exist_ok=True)
-        logger.add(data_dir / LOG_FILE, level="DEBUG", serialize=True, rotation=LOG_ROTATION,
-                   retention=LOG_RETENTION, enqueue=True, backtrace=False, diagnose=False)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)
