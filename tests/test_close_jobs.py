@@ -77,3 +77,15 @@ def test_jobs_do_not_share_default_orders():
     b = CloseJob(name="b", kind="flatten", corr="", reason="r", tickets={2})
     a.orders.add(5)
     assert b.orders == set()
+
+
+def test_a_close_that_filled_is_not_sent_again_before_a_snapshot_shows_it_gone():
+    """Found by the stress harness: on its 1 s tick a job re-sent the close of a position whose
+    close had filled, because the view still held it until the next snapshot (10036)."""
+    j = job(tickets={1, 2}, orders={10})
+    assert j.to_send(busy={2}) == ({1}, {10})
+    j.filled.update({1, 10})  # their close and removal filled
+    assert j.to_send(busy=set()) == ({2}, set())
+    j.forget_gone({1, 2}, {10})  # a snapshot from after the fills still shows 1: only partly closed
+    j.snapshot_seen()
+    assert j.to_send(busy=set()) == ({1, 2}, {10})

@@ -27,6 +27,19 @@ class CloseJob:
     cancelled: int = 0
     attempts: int = 0
     deadline: float = field(default_factory=lambda: time.monotonic() + JOB_TIMEOUT_S)
+    # Closes and removals that filled, until a snapshot shows them gone: the view still holds
+    # them till then, and a close sent again on the tick would earn 10036 "position closed".
+    filled: set[int] = field(default_factory=set)
+
+    def to_send(self, busy: set[int]) -> tuple[set[int], set[int]]:
+        """The positions to close and the orders to cancel now: neither one being sent
+        (`busy`) nor one that filled and awaits the terminal's next snapshot."""
+        skip = busy | self.filled
+        return self.tickets - skip, self.orders - skip
+
+    def snapshot_seen(self) -> None:
+        """A snapshot came after those fills: it is the word on them from now on."""
+        self.filled.clear()
 
     def forget_gone(self, open_positions: set[int], open_orders: set[int]) -> None:
         """What the terminal no longer reports is done, whoever closed it. A flatten also

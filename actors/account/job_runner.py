@@ -56,6 +56,7 @@ class CloseJobs:
             job.closed += 1
         elif flight.kind == "remove":
             job.cancelled += 1
+        job.filled.add(flight.ticket)  # not sent again before a snapshot says whether it is gone
 
     def on_snapshot(self) -> None:
         """The terminal's fresh view: a job whose positions and orders are all gone is done."""
@@ -65,6 +66,7 @@ class CloseJobs:
         sending = self._sending()
         for job in list(self.jobs.values()):
             job.forget_gone(positions, orders)
+            job.snapshot_seen()
             if job.done and job.name not in sending:
                 self._finish(job)
 
@@ -85,11 +87,12 @@ class CloseJobs:
         if job.done:
             return self._finish(job)
         busy = {f.ticket for f in self.flights()}  # a ticket being closed is never closed twice at once
-        for ticket in job.tickets - busy:
+        tickets, orders = job.to_send(busy)
+        for ticket in tickets:
             position = self.view.positions[ticket]
             job.attempts += 1
             self.orders.close(position, position["volume"], "", job=job.name)
-        for ticket in job.orders - busy:
+        for ticket in orders:
             self.orders.remove(next(o for o in self.view.orders if o["ticket"] == ticket), job=job.name)
 
     def _finish(self, job: CloseJob) -> None:
