@@ -17,6 +17,11 @@
 input string InpCtlEndpoint = PROTO_DEFAULT_CTL_ENDPOINT; // CTL endpoint (executor ROUTER, run.py --ea-ctl)
 input string InpMdEndpoint  = PROTO_DEFAULT_MD_ENDPOINT;  // MD endpoint (executor SUB, run.py --ea-md)
 input int    InpTimerMs     = 10;                     // how often requests are drained (ms)
+// CURVE (encrypted, only allow-listed keys; required when the executor is on another host):
+// `python run.py keys curve-terminal LOGIN` on the executor prints these three. All empty: no CURVE.
+input string InpServerKey   = "";                     // CURVE: the executor's public key (40 characters)
+input string InpPublicKey   = "";                     // CURVE: this terminal's public key
+input string InpSecretKey   = "";                     // CURVE: this terminal's secret key (keep it private)
 
 CBridgeSession g_session;
 
@@ -31,7 +36,7 @@ int OnInit(void)
       Print("ExecutorBridge: cannot start the timer (error ", GetLastError(), "); attach the EA again");
       return INIT_FAILED;
      }
-   g_session.Start(InpCtlEndpoint, InpMdEndpoint);
+   g_session.Start(InpCtlEndpoint, InpMdEndpoint, InpServerKey, InpPublicKey, InpSecretKey);
    return INIT_SUCCEEDED;
   }
 

@@ -15,6 +15,12 @@
 //| Close(): CTL lingers EB_STOP_LINGER_MS so "EA stopping" leaves.  |
 //| A send or receive error other than EAGAIN is logged with its     |
 //| zmq_errno() (at most one line per EB_ERROR_LOG_MS).              |
+//| CURVE (SetCurve, before Open): both sockets become CURVE clients |
+//| of the executor's public key with this terminal's pair, as       |
+//| `run.py keys curve-terminal LOGIN` printed them; required by an  |
+//| executor whose EA endpoints are not loopback (--ea-curve). A key |
+//| the executor has not allow-listed for this login is refused in   |
+//| the handshake: the EA then says hello forever, unanswered.       |
 //+------------------------------------------------------------------+
 #ifndef EXECUTOR_BRIDGE_LINK_MQH
 #define EXECUTOR_BRIDGE_LINK_MQH
@@ -30,6 +36,7 @@
 #define EB_MAX_TOPICS           512
 #define EB_STOP_LINGER_MS       250     // at stop only: long enough for the last frames, short enough for OnDeinit
 #define EB_ERROR_LOG_MS         10000
+#define EB_CURVE_KEY_CHARS      40      // a CURVE key in Z85
 
 struct EbFrame
   {
@@ -61,6 +68,9 @@ private:
    int           m_dropped;
    ulong         m_next_error_log_at;
    int           m_errors_unlogged;
+   string        m_server_key;     // CURVE: all three set, or none
+   string        m_public_key;
+   string        m_secret_key;
 
    // A zmq_send/zmq_recv failure: EAGAIN is "try later" and silent; anything else is logged.
    void SocketError(const string what)
@@ -103,6 +113,13 @@ private:
       return zmq_setsockopt(socket, option, bytes, (ulong)n) == 0;
      }
 
+   // Before connect. The secret key only ever goes to libzmq: never to a log line.
+   bool SetCurveKeys(const long socket)
+     {
+      return SetBytes(socket, ZMQ_CURVE_SERVERKEY, m_server_key) && SetBytes(socket, ZMQ_CURVE_PUBLICKEY, m_public_key)
+             && SetBytes(socket, ZMQ_CURVE_SECRETKEY, m_secret_key);
+     }
+
    static string NewBoot(void)
      {
       // 12 hex digits like secrets.token_hex(6); only needs to differ between OnInit calls.
@@ -135,7 +152,23 @@ public:
       m_out_head = 0; m_out_count = 0; m_ctl_seq = 0; m_event_no = 0;
       m_hello_acked = false; m_next_hello_at = 0; m_last_ping_at = 0; m_next_hb_at = 0; m_dropped = 0;
       m_next_error_log_at = 0; m_errors_unlogged = 0;
+      m_server_key = ""; m_public_key = ""; m_secret_key = "";
      }
+
+   // The EA's CURVE inputs; "" when they are all empty (no CURVE), else what is wrong with them.
+   string SetCurve(const string server_key, const string public_key, const string secret_key)
+     {
+      m_server_key = ""; m_public_key = ""; m_secret_key = "";
+      if(server_key == "" && public_key == "" && secret_key == "")
+         return "";
+      if(StringLen(server_key) != EB_CURVE_KEY_CHARS || StringLen(public_key) != EB_CURVE_KEY_CHARS
+         || StringLen(secret_key) != EB_CURVE_KEY_CHARS)
+         return "CURVE needs all three keys, 40 characters each, as `run.py keys curve-terminal LOGIN` prints them";
+      m_server_key = server_key; m_public_key = public_key; m_secret_key = secret_key;
+      return "";
+     }
+
+   bool Curve(void) const { return m_server_key != ""; }
 
    static string ErrnoName(const int e)
      {
@@ -182,6 +215,9 @@ public:
          || !SetInt(m_ctl, ZMQ_LINGER, 0) || !SetInt(m_ctl, ZMQ_IMMEDIATE, 1)
          || !SetLong(m_ctl, ZMQ_MAXMSGSIZE, EB_MAX_REQUEST_BYTES) || !SetInt(m_md, ZMQ_LINGER, 0))
         { error = "zmq_setsockopt failed, errno " + IntegerToString(zmq_errno()); return false; }
+      if(Curve() && !(SetCurveKeys(m_ctl) && SetCurveKeys(m_md)))
+        { error = "the CURVE keys were refused (zmq_errno " + IntegerToString(zmq_errno())
+                  + "): copy them again from `run.py keys curve-terminal`, and is libzmq.dll 4.3.5 with CURVE?"; return false; }
       uchar endpoint[];
       StringToCharArray(ctl_endpoint, endpoint, 0, -1, CP_UTF8);
       if(zmq_connect(m_ctl, endpoint) != 0)

@@ -54,6 +54,7 @@ private:
    bool              m_open;
    string            m_ctl_endpoint;
    string            m_md_endpoint;
+   string            m_curve_error;   // the CURVE inputs are unusable: said instead of connecting
    string            m_waiting;       // what the start waits for; "" once open
    ulong             m_next_try_at;
    ulong             m_next_nag_at;
@@ -186,6 +187,8 @@ private:
                + "or in Tools > Options > Expert Advisors";
       else if(login == 0)
          why = "an account: login reads 0 (the terminal is still starting, or no account is logged in)";
+      else if(m_curve_error != "")
+         why = "usable CURVE inputs: " + m_curve_error + " (or leave all three empty)";
       else
         {
          m_clock.Sync();
@@ -218,6 +221,7 @@ private:
       m_events.Init(GetPointer(m_link), m_handlers.Records());
       m_market.Init(GetPointer(m_link), m_handlers.Records(), GetPointer(m_handlers), GetPointer(m_clock), GetPointer(m_gate));
       Print("ExecutorBridge: account ", login, " boot ", m_link.Boot(), " connecting CTL ", m_ctl_endpoint, " MD ", m_md_endpoint,
+            m_link.Curve() ? " with CURVE" : "",
             ", tz_offset_s ", m_clock.TzOffsetS(), ", ", m_market.StreamedCount(), " symbol(s) to stream, ",
             m_cache.Count(), " remembered order_send ids; saying hello every ", PROTO_HELLO_REPEAT_MS / 1000,
             " s until the executor answers");
@@ -255,13 +259,16 @@ private:
      }
 
 public:
-                     CBridgeSession(void) { m_open = false; m_waiting = ""; m_next_try_at = 0; m_next_nag_at = 0; }
+                     CBridgeSession(void) { m_open = false; m_waiting = ""; m_curve_error = ""; m_next_try_at = 0; m_next_nag_at = 0; }
 
    // Opens now if the terminal is ready, else OnTimer keeps trying; never fails for good.
-   void Start(const string ctl_endpoint, const string md_endpoint)
+   // The keys: the EA's CURVE inputs (all empty: no CURVE).
+   void Start(const string ctl_endpoint, const string md_endpoint, const string server_key = "",
+              const string public_key = "", const string secret_key = "")
      {
       m_ctl_endpoint = ctl_endpoint;
       m_md_endpoint = md_endpoint;
+      m_curve_error = m_link.SetCurve(server_key, public_key, secret_key);
       TryOpen();
      }
 

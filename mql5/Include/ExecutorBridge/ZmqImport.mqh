@@ -42,6 +42,9 @@
 #define ZMQ_SNDHWM        23
 #define ZMQ_RCVHWM        24
 #define ZMQ_IMMEDIATE     39
+#define ZMQ_CURVE_PUBLICKEY 48 // CURVE keys: 40 Z85 characters (libzmq decodes them), before connect
+#define ZMQ_CURVE_SECRETKEY 49
+#define ZMQ_CURVE_SERVERKEY 50 // setting it makes the socket a CURVE client of that server
 #define ZMQ_DONTWAIT      1
 #define ZMQ_SNDMORE       2
 
