@@ -118,7 +118,12 @@ class ControlServer(Supervised):
         self.guard = self.guard_spec.start() if self.guard_spec else None
         self.pump = SocketPump("control", self._make_sockets, self._on_frames, peers=("control",),
                                context=self.guard.context if self.guard else None)
-        self.pump.start()
+        try:
+            self.pump.start()
+        except BaseException:
+            if self.guard:  # no on_stop after a failed start: its thread must not outlive us
+                self.guard.stop()
+            raise
         self.ticker = Ticker(self.actor_ref, 0.1).start()
         logger.info("control on {} (REQ), events on {} (SUB)", self.control_endpoint, self.events_endpoint)
         if self.keys is None:

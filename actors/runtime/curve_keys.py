@@ -271,10 +271,10 @@ def show_made(made: Made, data_dir: Path, *, terminal: bool = False) -> str:
     return "\n".join([
         f"client {made.name}: CURVE keys written to {made.secret_file} (secret, owner-only) and {made.public_file}; "
         f"its public key is allow-listed in {allow_list_path(data_dir, CLIENTS)}.",
-        f"Copy {made.secret_file.name} to that client only, with the executor's public key {server} "
-        f"({curve_dir(data_dir) / (SERVER + '.key')}), and use "
-        f"`run.py ctl --control tcp://HOST:5555 --server-key {server} --client-key {made.secret_file.name} "
-        "--key-file KEYFILE status`.",
+        f"Copy {made.secret_file.name} to that client only, with the executor's public key file "
+        f"{curve_dir(data_dir) / (SERVER + '.key')} ({server}), and use there "
+        f"`run.py ctl --control tcp://HOST:5555 --server-key {SERVER}.key --client-key {made.secret_file.name} "
+        "--key-file KEYFILE status` (KEYFILE: a signing key, `run.py keys add`).",
         "The service needs curve = true (--curve)."])
 
 
@@ -284,6 +284,6 @@ def show_lists(data_dir: Path) -> str:
              if public_file.exists() else "executor: no CURVE keypair yet (made on the first start with curve on)"]
     for kind in (CLIENTS, TERMINALS):
         entries = read_allow_list(allow_list_path(data_dir, kind))
-        lines.append(f"{kind} ({allow_list_path(data_dir, kind)}): " + ("none" if not entries else ""))
+        lines.append(f"{kind} ({allow_list_path(data_dir, kind)}):" + ("" if entries else " none"))
         lines += [f"  {name:<20} {key}" for key, name in entries.items()]
     return "\n".join(lines)

@@ -63,7 +63,12 @@ class Gateway(Supervised):
                                lambda s, f, peer=("", ""): self.actor_ref.tell(_Inbound(s, f, peer)),
                                context=self.guard.context if self.guard else None,
                                peers=("ctl", "md") if self.keys_bound else ())
-        self.pump.start()
+        try:
+            self.pump.start()
+        except BaseException:
+            if self.guard:  # no on_stop after a failed start: its thread must not outlive us
+                self.guard.stop()
+            raise
         logger.info("waiting for EAs on {} (CTL) and {} (MD)", self.ctl_endpoint, self.md_endpoint)
 
     def on_stop(self) -> None:
