@@ -335,6 +335,25 @@ class DealsFetched:
 
 
 @message
+class FetchDealsSince:
+    """history_deals_get(date_from=...) on behalf of `reply_to`: every deal since then (ms UTC),
+    what reconciliation reads to decide the orders in doubt."""
+    account: int
+    date_from: int
+    reply_to: str
+    corr: str = ""
+
+
+@message
+class DealsSinceFetched:
+    account: int
+    corr: str
+    ok: bool
+    deals: tuple[Map, ...] = ()
+    error: str = ""
+
+
+@message
 class TradeTransaction:
     account: int
     trans: Map
@@ -604,6 +623,26 @@ class LoadOpenPositions:
 
 
 @message
+class LoadReconciliation:
+    """What reconciliation needs from the journal (told; answered `ReconciliationLoaded` to
+    `reply_to` with `corr`): the account's intents not final and those of `intent_ids` (the
+    rows the terminal's magics name), its open positions, and the newest deal time it holds."""
+    reply_to: str
+    corr: str
+    account: int
+    intent_ids: tuple[int, ...] = ()
+
+
+@message
+class ReconciliationLoaded:
+    corr: str
+    account: int
+    intents: tuple[Map, ...]  # id, client_order_id, strategy_id, status, closing, position_ticket, request, created_at
+    positions: tuple[Map, ...]  # ticket, strategy_id, volume, opened_at: the rows still open
+    last_deal_ms: int | None = None
+
+
+@message
 class AuditCommand:
     request_id: str | None
     type: str
@@ -800,6 +839,22 @@ class KillSwitchEngaged:
 
 
 @message
+class Reconciled:
+    """An account's reconciliation is done (on start and after every reconnect): what it found
+    and what it did. `orphans` were adopted as EXTERNAL or closed, as `orphan_policy` says."""
+    account: int
+    reason: str  # start | reconnect
+    confirmed: int
+    filled_while_down: int
+    never_placed: int
+    orphans: int
+    phantoms: int
+    duplicates: int = 0
+    orphan_policy: str = "adopt"
+    duration_ms: int = 0
+
+
+@message
 class TradingStateChanged:
     """An account's trading state changed (a breach halted it, or an operator)."""
     account: int
@@ -847,7 +902,7 @@ class Tick:
 EVENT_TYPES = (
     OrderFilled, OrderRejected, RiskRejected, PositionOpened, PositionClosed, ExitActionTaken,
     PositionModified, KillSwitchEngaged, KillSwitchReset, StrategyStateChanged,
-    LinkStateChanged, TradingStateChanged,
+    LinkStateChanged, TradingStateChanged, Reconciled,
 )
 
 __all__ = [name for name in MESSAGE_TYPES] + ["encode", "decode", "to_map", "MESSAGE_TYPES", "EVENT_TYPES", "field"]

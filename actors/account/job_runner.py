@@ -36,9 +36,10 @@ class CloseJobs:
         return len(self.jobs)
 
     def start(self, corr: str, kind: str, positions: list[dict[str, Any]], reason: str, *,
-              cancel_orders: bool, reply_to: str = "control") -> None:
+              cancel_orders: bool, reply_to: str = "control", orders: list[dict[str, Any]] | None = None) -> None:
+        """`orders`: the pending orders to cancel, when not all of them (`cancel_orders`) or none."""
         name = corr or f"job-{time.monotonic_ns()}"
-        orders = list(self.view.orders) if cancel_orders else []
+        orders = list(self.view.orders) if cancel_orders else list(orders or ())
         job = CloseJob(name=name, kind=kind, corr=corr, reason=reason, reply_to=reply_to,
                        tickets={p["ticket"] for p in positions}, orders={o["ticket"] for o in orders})
         self.jobs[name] = job

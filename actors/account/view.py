@@ -33,6 +33,9 @@ class AccountView:
     strategy_of_ticket: dict[int, str] = field(default_factory=dict)
     _seen_deals: set[int] = field(default_factory=set)
     _seen_order: deque = field(default_factory=deque)
+    # (position, close time ms) of closes the journal already holds as trades: a deal read again
+    # after a restart (reconciliation reads a position's whole history) is not a second trade.
+    traded: set[tuple[int, int]] = field(default_factory=set)
 
     def apply_snapshot(self, positions: Iterable[Mapping[str, Any]], orders: Iterable[Mapping[str, Any]]) -> list[int]:
         """Replace the view with the terminal's; return the tickets that shrank or vanished."""
@@ -86,6 +89,8 @@ class AccountView:
             return None
         self._remember(ticket)
         position = int(deal["position_id"])
+        if (position, int(deal.get("time_msc", 0))) in self.traded:
+            return None
         # A closing SELL deal ends a long position, and vice versa.
         side = "buy" if deal["type"] == mt5.DEAL_TYPE_SELL else "sell"
         net = float(deal.get("profit", 0.0)) + float(deal.get("swap", 0.0)) + float(deal.get("commission", 0.0)) \

@@ -43,7 +43,7 @@ from actors.journal import audit, kill_switch_file, replies, rows
 from actors.journal.backup import BACKUPS, integrity_problem, newest_backup
 from actors.journal.batch import Batch
 from actors.journal.models import (
-    IntentRow, KillSwitchRow, MetaRow, PositionRow, RiskLimitsRow, StrategyRow, TradeRow, open_database,
+    DealRow, IntentRow, KillSwitchRow, MetaRow, PositionRow, RiskLimitsRow, StrategyRow, TradeRow, open_database,
 )
 from actors.journal.reports import performance_report
 from actors.runtime.directory import Directory
@@ -61,7 +61,8 @@ TZ_OFFSET = "tz_offset_s:"
 FLATTEN_PENDING = kill_switch_file.FLATTEN_PENDING  # MetaRow key: accounts the kill switch has still to flatten
 # Messages answered from the database: the group is committed before they are read.
 READS = (m.LoadStrategies, m.LoadKillSwitch, m.LoadRiskLimits, m.LoadTradingState, m.LoadOtpStep, m.LoadIntents,
-         m.LoadTradeProfits, m.LoadOpenPositions, m.PerformanceRequest, m.LoadJournalStats, m.LoadReplies)
+         m.LoadTradeProfits, m.LoadOpenPositions, m.PerformanceRequest, m.LoadJournalStats, m.LoadReplies,
+         m.LoadReconciliation)
 
 
 class JournalDamaged(RuntimeError):
@@ -234,6 +235,8 @@ class Journal(Supervised):
                 return dict(self.stats)
             case m.LoadReplies():
                 return replies.load(_now_ms())
+            case m.LoadReconciliation():
+                self.directory.tell(message.reply_to, self._load_reconciliation(message))
         return None
 
     # --- orders ---
@@ -266,6 +269,29 @@ class Journal(Supervised):
         query = IntentRow.select().where((IntentRow.account == account) & ~(IntentRow.status << FINAL_STATUSES))
         return [{"id": r.id, "client_order_id": r.client_order_id, "strategy_id": r.strategy_id,
                  "status": r.status, "symbol": r.symbol, "side": r.side, "closing": r.closing} for r in query]
+
+    def _load_reconciliation(self, msg: m.LoadReconciliation) -> m.ReconciliationLoaded:
+        """Reconciliation's journal side (actors/account/reconcile.py): the intents in doubt and
+        those the terminal names, the open positions with the closes already traded (a deal
+        read again is not a second trade), the newest deal time (where the history to read starts)."""
+        doubt = ~(IntentRow.status << FINAL_STATUSES)
+        named = IntentRow.id << list(msg.intent_ids) if msg.intent_ids else doubt
+        intents = [{"id": r.id, "client_order_id": r.client_order_id, "strategy_id": r.strategy_id,
+                    "status": r.status, "closing": r.closing, "position_ticket": r.position_ticket,
+                    "request": r.request or {}, "created_at": r.created_at, "symbol": r.symbol, "side": r.side,
+                    "volume": r.volume}
+                   for r in IntentRow.select().where((IntentRow.account == msg.account) & (doubt | named))]
+        rows = list(PositionRow.select().where((PositionRow.account == msg.account) & (PositionRow.state == "open")))
+        traded: dict[int, list[int]] = {}
+        if rows:
+            for trade in TradeRow.select(TradeRow.ticket, TradeRow.close_time).where(
+                    (TradeRow.account == msg.account) & (TradeRow.ticket << [r.ticket for r in rows])):
+                traded.setdefault(trade.ticket, []).append(trade.close_time)
+        positions = tuple({"ticket": r.ticket, "strategy_id": r.strategy_id, "volume": r.volume,
+                           "opened_at": r.opened_at, "traded": traded.get(r.ticket, [])} for r in rows)
+        last = DealRow.select(pw.fn.MAX(DealRow.time_msc)).where(DealRow.account == msg.account).scalar()
+        return m.ReconciliationLoaded(corr=msg.corr, account=msg.account, intents=tuple(intents), positions=positions,
+                                      last_deal_ms=None if last is None else int(last))
 
     # --- strategies, limits, states, balances: cold writes, run as steps of the group ---
     def _save(self, msg: Any, now: int) -> None:

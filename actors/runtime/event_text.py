@@ -75,6 +75,12 @@ def describe(name: str, e: Mapping[str, Any]) -> str:
             if e.get("connected"):
                 return f"{account}EA link up (EA boot {e.get('boot') or '-'}): reconciling positions and orders"
             return f"{account}EA link DOWN: {e.get('reason') or 'no reason given'}; orders wait until it is back"
+        case "Reconciled":
+            closed = "closed" if e.get("orphan_policy") == "close" else "adopted as external"
+            dup = f", {e.get('duplicates')} DUPLICATED" if e.get("duplicates") else ""
+            return (f"{account}reconciled ({e.get('reason')}): {e.get('confirmed')} confirmed, "
+                    f"{e.get('filled_while_down')} filled while away, {e.get('never_placed')} never placed, "
+                    f"{e.get('orphans')} orphans {closed}, {e.get('phantoms')} closed while away{dup}")
         case "TradingStateChanged":
             until = f", locked until {utc(e.get('locked_until'))}" if e.get("locked_until") else ""
             return f"{account}trading state {e.get('state')}: {e.get('reason') or '-'}{until}"

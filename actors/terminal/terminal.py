@@ -22,6 +22,7 @@ from loguru import logger
 
 from actors import messages as m
 from actors.runtime.directory import Directory
+from actors.runtime.generations import Generations
 from actors.runtime.supervision import Supervised
 from actors.terminal.ea_link import EaLink, PendingRequest
 from actors.terminal.handshake import Handshake, step_of
@@ -37,18 +38,20 @@ from bridge.shapes.refusals import Refusals
 # A Fetch answered NOT_READY ("not ready, retry": the EA's history is still synchronising) is
 # asked again after these delays, then answered with the EA's last reason.
 NOT_READY_BACKOFF_S = (0.5, 1.0, 2.0, 4.0)
-FETCHES = (m.FetchRates, m.FetchTicks, m.FetchDeals, m.FetchSessions, m.FetchCalendar)
+FETCHES = (m.FetchRates, m.FetchTicks, m.FetchDeals, m.FetchDealsSince, m.FetchSessions, m.FetchCalendar)
 # After the link comes up, orders wait for the first pong: the EA's dead-man refuses trade
 # requests until it has heard a ping again. One not confirmed in this time is not sent.
 HOLD_ORDERS_S = 5.0
 
 
 class Terminal(Supervised):
-    def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate) -> None:
+    def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate,
+                 generations: Generations | None = None) -> None:
         super().__init__(name=f"terminal:{login}", parent="supervisor", directory=directory)
         self.login = login
         self.board = board
         self.gate = gate
+        self.generations = generations or Generations()  # the Account's incarnation: older ones are fenced off
         self.link = EaLink(login)
         self._introducing = False
         self.positions: tuple = ()  # the terminal's last word on open positions and orders
@@ -92,6 +95,8 @@ class Terminal(Supervised):
                            date_from=message.date_from, count=message.count, flags=mt5.COPY_TICKS_ALL)
             case m.FetchDeals():
                 self._send(protocol.HISTORY_DEALS_GET, purpose=message, position=message.position)
+            case m.FetchDealsSince():
+                self._send(protocol.HISTORY_DEALS_GET, purpose=message, date_from=message.date_from)
             case m.FetchSessions():
                 self._send(protocol.SYMBOL_SESSIONS, purpose=message, symbols=list(message.symbols))
             case m.FetchCalendar():
@@ -138,7 +143,8 @@ class Terminal(Supervised):
                 self.directory.tell(self.account_name, m.OrderResult(
                     account=self.login, client_order_id=order.client_order_id, ok=False,
                     error=f"UNKNOWN: {pending.type} {pending.id}: {why}; reconciliation decides"))
-            case m.FetchRates() | m.FetchTicks() | m.FetchDeals() | m.FetchSessions() | m.FetchCalendar():
+            case m.FetchRates() | m.FetchTicks() | m.FetchDeals() | m.FetchDealsSince() | m.FetchSessions() \
+                    | m.FetchCalendar():
                 self.directory.tell(pending.purpose.reply_to, self._fetched(pending.purpose, False, None, why))
             case ("introduce", _):
                 self._introducing = False  # the next message from the EA asks again
@@ -241,7 +247,8 @@ class Terminal(Supervised):
                 self.directory.tell(self.account_name, m.OrderResult(
                     account=self.login, client_order_id=order.client_order_id, ok=ok, retcode=retcode,
                     result=data if ok else None, error="" if ok else f"{error[0]}: {error[1]}"))
-            case m.FetchRates() | m.FetchTicks() | m.FetchDeals() | m.FetchSessions() | m.FetchCalendar():
+            case m.FetchRates() | m.FetchTicks() | m.FetchDeals() | m.FetchDealsSince() | m.FetchSessions() \
+                    | m.FetchCalendar():
                 tries = self._not_ready_tries.pop(pending.id, 0)
                 if protocol.is_not_ready(body) and tries < len(NOT_READY_BACKOFF_S):
                     self._not_ready_later.append((now + NOT_READY_BACKOFF_S[tries], tries + 1, pending))
@@ -294,6 +301,13 @@ class Terminal(Supervised):
 
     def _submit(self, order: m.SubmitOrder, now: float) -> None:
         refusal = None
+        if self.generations.stale(self.account_name, order.generation):
+            # A zombie: an Account replaced after it hung (its thread still runs). Not sent, and
+            # not answered either: the Account that sent it is gone, the new one never knew it.
+            logger.error("terminal {}: order {} from {} generation {} refused: the running one is {}", self.login,
+                         order.client_order_id, self.account_name, order.generation,
+                         self.generations.current(self.account_name))
+            return
         if self.gate.tripped and not order.closing:
             refusal = f"kill switch engaged ({self.gate.reason}): only closing orders may leave"
         elif not self.link.up:
@@ -391,6 +405,9 @@ class Terminal(Supervised):
             case m.FetchDeals():
                 return m.DealsFetched(account=self.login, position=req.position, ok=ok,
                                       deals=tuple(data or ()) if ok else (), error=error)
+            case m.FetchDealsSince():
+                return m.DealsSinceFetched(account=self.login, corr=req.corr, ok=ok,
+                                           deals=tuple(data or ()) if ok else (), error=error)
             case m.FetchSessions():
                 ok = ok and isinstance(data, dict)
                 return m.SessionsFetched(account=self.login, symbols=req.symbols, ok=ok,
