@@ -114,6 +114,13 @@ class ServiceConfig:
     ea_allow_ips: list[str] = field(default_factory=list)
     # STATUS_REQUEST and PING audit rows: the first per key and command every this many seconds (0: every one).
     audit_reads_every_s: float = 60.0
+    # Reconciliation (actors/account/reconciliation.py): positions and pending orders no intent of
+    # the journal explains (opened by hand, another journal's) are adopted as EXTERNAL or closed.
+    reconcile_orphans: str = "adopt"
+    # The supervisor pings every child this often; 3 unanswered = hung, replaced (actors/runtime/watch.py).
+    ping_every_s: float = 2.0
+    # A warning when a mailbox holds this many messages (depths are in STATUS `mailboxes`).
+    mailbox_warn_depth: int = 10_000
 
 
 # `run.py service` options -> the keys they set. An option not given (None) leaves the
@@ -215,6 +222,11 @@ def _build(values: dict[str, Any], overrides: dict[str, Any]) -> ServiceConfig:
         raise ConfigError("kill_lock_s must be a positive number of seconds")
     if not float(values.get("backup_every_s", 0)) >= 0 or not int(values.get("backup_keep", 1)) >= 1:
         raise ConfigError("backup_every_s must be 0 (no scheduled backups) or more, backup_keep at least 1")
+    if values.get("reconcile_orphans", "adopt") not in ("adopt", "close"):
+        raise ConfigError(f"reconcile_orphans must be 'adopt' (kept, as EXTERNAL) or 'close', "
+                          f"got {values['reconcile_orphans']!r}")
+    if not float(values.get("ping_every_s", 1)) > 0 or not int(values.get("mailbox_warn_depth", 1)) >= 1:
+        raise ConfigError("ping_every_s must be a positive number of seconds and mailbox_warn_depth at least 1")
     sim_settings = None if (no_sim or sim is None) else SimSettings(**sim)
     if sim_settings is not None and not sim_settings.speed > 0:
         raise ConfigError(f"sim speed must be positive, got {sim_settings.speed}")

@@ -55,6 +55,16 @@ ea_allow_ips = []
 # command every this many seconds (0: every one).
 audit_reads_every_s = 60.0
 
+# Reconciliation on every start and reconnect: positions and pending orders no order of
+# this journal explains (opened by hand, another journal's) are "adopt"ed as EXTERNAL
+# (journaled, shown in STATUS) or "close"d.
+reconcile_orphans = "adopt"
+
+# The supervisor pings every actor this often; 3 pings unanswered = hung, and replaced.
+ping_every_s = 2.0
+# A warning when an actor's mailbox holds this many messages (STATUS shows `mailboxes`).
+mailbox_warn_depth = 10000
+
 # Commands per control key and minute, by group (trading, strategy, admin, emergency, reads)
 # or by command type, over the built-in defaults. EMERGENCY_STOP always gets one a second.
 # [rate_limits]
@@ -84,6 +94,7 @@ seed = 0
 # balance = 10000.0
 # leverage = 100
 # tz_offset_s = 7200
+# server_tz = "NY+7"          # its zone instead: seconds, "UTC+2", an IANA name or "NY+7"
 # account = "demo"            # or "live": the account type it reports
 # Minutes of history it holds before the start.
 history_minutes = 10080

@@ -49,6 +49,7 @@ from actors.risk.guard import RiskGuard
 from actors.runtime.status_board import StatusBoard
 from actors.strategy.supervisor import StrategySupervisor
 from actors.runtime.supervision import RestartIntensity, stop_actor
+from actors.runtime.watch import HUNG, PING, MailboxWatch, PingWatch
 from actors.terminal.terminal import Terminal
 from actors.runtime.ticker import Ticker
 
@@ -80,6 +81,13 @@ class Supervisor(pykka.ThreadingActor):
         self.started = time.monotonic()
         self.state = "starting"
         self.ticker: Ticker | None = None
+        # Hung children (pings unanswered) and deep mailboxes: actors/runtime/watch.py.
+        self.pings = PingWatch()
+        self.mailboxes = MailboxWatch(getattr(config, "mailbox_warn_depth", MailboxWatch.warn_depth))
+        self.ping_every_s = float(getattr(config, "ping_every_s", 2.0))
+        self._ping_futures: dict[str, pykka.Future] = {}
+        self._next_ping_at = 0.0
+        self._depths: dict[str, int] = {}
 
     # --- lifecycle ---
     def on_start(self) -> None:
@@ -205,7 +213,59 @@ class Supervisor(pykka.ThreadingActor):
             if child.ref is not None and not child.ref.is_alive():
                 self._on_failure(child.name, "actor died")
         if self.state == "running":
+            self._watch(time.monotonic())
             self._flatten_tick()
+
+    def _watch(self, now: float) -> None:
+        """Mailbox depths every second (STATUS, a warning past the threshold); pings every
+        `ping_every_s`: a child that leaves MISSED_LIMIT of them unanswered is hung, and replaced."""
+        depths = {c.name: c.ref.actor_inbox.qsize() for c in self.children if c.ref is not None}
+        for name in self.mailboxes.check(depths):
+            logger.warning("{} has {} messages waiting in its mailbox (threshold {})", name, depths[name],
+                           self.mailboxes.warn_depth)
+        if depths != self._depths:
+            self._depths = depths
+            self._post()
+        if now < self._next_ping_at:
+            return
+        self._next_ping_at = now + self.ping_every_s
+        for child in list(self.children):
+            if child.ref is None:
+                continue
+            verdict = self.pings.beat(child.name, self._answered(child.name))
+            if verdict == PING:
+                self._ping_futures[child.name] = child.ref.ask(m.Ping(), block=False)
+            elif verdict == HUNG:
+                return self._hung(child, depths.get(child.name, 0))
+            elif self.pings.missed[child.name] > 1:
+                logger.warning("{} has not answered a ping for {:g} s ({} messages waiting)", child.name,
+                               self.pings.missed[child.name] * self.ping_every_s, depths.get(child.name, 0))
+
+    def _answered(self, name: str) -> bool:
+        future = self._ping_futures.get(name)
+        if future is None:
+            return True
+        try:
+            future.get(timeout=0)
+        except pykka.Timeout:
+            return False
+        except Exception:  # noqa: BLE001 - dead: the is_alive poll deals with it
+            pass
+        return True
+
+    def _hung(self, child: Child, depth: int) -> None:
+        """Replaced like a crashed child (rest_for_one); its thread cannot be killed and is left
+        with a stop to find if it ever wakes, fenced off from trading by its generation."""
+        ref = child.ref
+        logger.error("{} is hung: {} pings unanswered in {:g} s ({} messages waiting); replacing it", child.name,
+                     self.pings.limit, self.pings.limit * self.ping_every_s, depth)
+        self.directory.unregister(child.name, ref)
+        child.ref = None
+        try:
+            ref.stop(block=False)
+        except pykka.ActorDeadError:
+            pass
+        self._restart(child.name, "hung: pings unanswered")
 
     def _on_failure(self, name: str, error: str) -> None:
         """rest_for_one: restart the crashed child and every child started after it, since
@@ -218,6 +278,13 @@ class Supervisor(pykka.ThreadingActor):
             return
         self.directory.unregister(name, child.ref)
         child.ref = None
+        self._restart(name, error)
+
+    def _restart(self, name: str, error: str) -> None:
+        index = next(i for i, c in enumerate(self.children) if c.name == name)
+        for child in self.children[index:]:
+            self.pings.forget(child.name)
+            self._ping_futures.pop(child.name, None)
         if not self.intensity.allow():
             return self._escalate(f"{name} crashed ({error}) and restarts exceeded 3 in 60 s")
         later = self.children[index + 1:]
@@ -353,7 +420,7 @@ class Supervisor(pykka.ThreadingActor):
 
     def _post(self) -> None:
         self.board.post("supervisor", {"state": self.state, "started_monotonic": self.started,
-                                       "kill_switch": self.kill.as_status()})
+                                       "kill_switch": self.kill.as_status(), "mailboxes": dict(self._depths)})
 
 
 def _now_ms() -> int:

@@ -225,4 +225,5 @@ def status(board: StatusBoard) -> dict[str, Any]:
         "positions": [p for a in accts for p in a["positions"]],
         "orders": [o for a in accts for o in a["orders"]],
         "strategies": [{**row, **_last_signal(board, row["strategy_id"])} for row in board.get("strategies", [])],
+        "mailboxes": dict(sup.get("mailboxes", {})),  # messages waiting per actor (actors/runtime/watch.py)
     }
