@@ -14,6 +14,10 @@ Entries (opening), Orders (sending and results), Recovery (retries and doubts), 
 view, the dict of orders in flight and the pipeline of orders not yet sent, all held here
 and handed to each explicitly.
 
+The mailbox has an urgent lane (actors.runtime.mailbox): the answers that let an order leave
+(a risk decision, a committed intent) and the kill switch's flatten go before the bookkeeping
+queued ahead of them (results, snapshots, deals, quotes), in their own order.
+
 The account's status (`account:<login>` on the board: positions, `busy`) is posted once the
 mailbox has drained, at most every POST_EVERY_S under a mailbox that never drains, and at
 once before a command's reply or a Ping: building it costs a row per position, and a burst
@@ -39,15 +43,23 @@ from actors.account.recovery import Recovery
 from actors.account.resolutions import Resolutions
 from actors.account.view import AccountView
 from actors.runtime.directory import Directory
+from actors.runtime.mailbox import LanedInbox
 from actors.runtime.status_board import StatusBoard
 from actors.runtime.supervision import Supervised
 from actors.runtime.ticker import Ticker
 
 START_TIMEOUT_S = 5.0
 POST_EVERY_S = 0.05
+# What goes before the bookkeeping queued ahead of it: answers that let an order leave, and
+# the kill switch's (or a breach's) flatten.
+URGENT = (m.RiskDecision, m.IntentRecorded, m.IntentNotRecorded, m.TradeProfitsLoaded, m.Flatten)
 
 
 class Account(Supervised):
+    @staticmethod
+    def _create_actor_inbox() -> LanedInbox:
+        return LanedInbox(URGENT)
+
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard) -> None:
         super().__init__(name=f"account:{login}", parent="supervisor", directory=directory)
         self.login = login

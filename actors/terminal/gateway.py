@@ -11,6 +11,10 @@ hello's account too), else it is refused and logged. With CURVE (`guard`), only 
 whose key is on the allow-list connect, and each key speaks for its own login only. A refused one goes no further; its account's
 Terminal is told (it counts, logs and fails the request it answered), or, while that
 Terminal does not exist yet, the refusal is logged here.
+
+Frames for an EA (`SendToEa`: orders among them) go out before the EA's messages still
+waiting to be checked (actors.runtime.mailbox): after a burst of trades the EA's replies and
+snapshots queue up here, and an order that waited behind them would leave late for nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from loguru import logger
 
 from actors import messages as m
 from actors.runtime.directory import Directory
+from actors.runtime.mailbox import LanedInbox
 from actors.runtime.supervision import Supervised
 from actors.runtime.socket_pump import SocketPump
 from actors.runtime.zap import CurveServer, GuardSpec
@@ -42,6 +47,10 @@ class _Inbound:
 
 
 class Gateway(Supervised):
+    @staticmethod
+    def _create_actor_inbox() -> LanedInbox:
+        return LanedInbox((m.SendToEa,))
+
     def __init__(self, *, ctl_endpoint: str, md_endpoint: str, directory: Directory,
                  guard: GuardSpec | None = None) -> None:
         """`guard`: CURVE with an allow-list of terminal keys, each bound to its login, and
