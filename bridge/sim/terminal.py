@@ -133,6 +133,7 @@ class SimTerminal:
         self._peer_up = False  # an executor has completed a handshake on CTL
         self._new_session()
         self._event_no = 0
+        self._snapshot_due = False  # an order_send was answered this step: its events follow the step's replies
         self._status = self._terminal_status()
         self._pending_ticks: dict[str, tuple[list, list, list, list]] = {}
         self._pending_bars: list[tuple[str, str, Any]] = []
@@ -264,7 +265,10 @@ class SimTerminal:
         if self._restart_requested:
             self._restart(ctl, now)
         self._advance_market()
-        self._queue_events(self.events.collect(now))
+        # One snapshot for all the orders this step answered (each order's reply went out already):
+        # one per order would cost O(positions) each, O(n^2) for a burst of n orders.
+        self._queue_events(self.events.collect(now, snapshots=self._snapshot_due))
+        self._snapshot_due = False
         self._check_terminal_status()
         if self._peer_up and not self._hello_acked and now >= self._next_hello_at:
             self._send_hello(ctl, now)
@@ -419,7 +423,7 @@ class SimTerminal:
         if reply["ok"] and request_id:
             self.replies.put(request_id, {"ok": True, "data": reply["data"]}, now)
         self._reply(self._recorded(message, reply))
-        self._queue_events(self.events.collect(now, snapshots=True))
+        self._snapshot_due = True  # the trade events follow this step's replies (_step)
 
     def _recorded(self, message: dict[str, Any], reply: dict[str, Any], cached: bool = False) -> dict[str, Any]:
         if self.recorder is not None:
