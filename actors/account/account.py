@@ -119,6 +119,8 @@ class Account(Supervised):
             case m.SymbolsUpdated(symbols=symbols):
                 self.view.symbols = dict(symbols)
                 self._post()
+            case m.PositionsSnapshot(seq=seq) if seq and seq < self.board.get(f"positions_seq:{self.login}", 0):
+                pass  # a newer snapshot is queued behind this one: it says all this one does
             case m.PositionsSnapshot():
                 self._on_snapshot(message)
             case m.TradeTransaction():

@@ -14,6 +14,7 @@ Who writes what (each key has exactly one writer), and who reads it:
 | `terminal:<login>`          | terminal/terminal.py           | link state, account info, tz offset, refused EA messages | market data, risk guard, account, strategy, control routes |
 | `clock:<login>`             | terminal/terminal.py           | the server clock's last reading   | risk guard, control routes (clock skew) |
 | `tz:<login>`                | terminal/terminal.py           | the server's zone (bridge.server_tz.ServerTz): its offsets over time | market data |
+| `positions_seq:<login>`     | terminal/terminal.py           | the number of the newest positions snapshot told | account (skips older ones queued) |
 | `symbols:<login>`           | terminal/terminal.py           | symbol properties by name         | market data, risk guard |
 | `quote:<login>:<symbol>`    | terminal/market_data.py        | (time_msc, bid, ask) of the newest tick | account, exits, risk guard |
 | `account:<login>`           | account/account.py             | money, positions, orders          | risk guard, strategy, control routes, replay |
@@ -28,8 +29,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-KEY_PREFIXES = ("terminal:", "clock:", "tz:", "symbols:", "quote:", "account:", "risk:", "supervisor", "strategies",
-                "strategy:")
+KEY_PREFIXES = ("terminal:", "clock:", "tz:", "positions_seq:", "symbols:", "quote:", "account:", "risk:", "supervisor",
+                "strategies", "strategy:")
 
 
 class StatusBoard:

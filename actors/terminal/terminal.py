@@ -290,8 +290,13 @@ class Terminal(Supervised):
         self.directory.publish(event)
 
     def _tell_snapshot(self) -> None:
+        # Each snapshot is the whole state: posted before it is told, the newest one's number lets
+        # an Account behind skip the older ones queued (the EA sends one after every trade). On the
+        # process's monotonic clock, so a restarted Terminal's numbers still grow.
+        seq = time.monotonic_ns()
+        self.board.post(f"positions_seq:{self.login}", seq)
         self.directory.tell(self.account_name, m.PositionsSnapshot(account=self.login, positions=self.positions,
-                                                                   orders=self.orders))
+                                                                   orders=self.orders, seq=seq))
 
     # --- outbound ---
     def _send(self, type_: str, *, purpose: Any = None, id: str | None = None, **fields: Any) -> str:
