@@ -73,6 +73,13 @@ class JournalWriteError(RuntimeError):
     """An asked-for row was not written (the journal's log says why); do not act on it."""
 
 
+_POSITION_OF_SQL = "SELECT opened_at, price_open, volume FROM positions WHERE account = ? AND ticket = ?"
+_TRADE_SQL = ("INSERT INTO trades (account, ticket, strategy_id, symbol, side, volume, open_time, open_price,"
+              " close_time, close_price, profit, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_POSITION_SHRANK_SQL = "UPDATE positions SET volume = ? WHERE account = ? AND ticket = ?"
+_POSITION_CLOSED_SQL = "UPDATE positions SET volume = 0.0, state = 'closed', closed_at = ? WHERE account = ? AND ticket = ?"
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -94,6 +101,7 @@ class Journal(Supervised):
     def on_start(self) -> None:
         try:
             self.db = open_database(self.path)
+            audit.prepare(self.db)  # an older journal's audit table gets the chain's columns
             unclean = self._unclean_shutdown()
             problem = integrity_problem(self.db.connection()) if unclean else None
             problem = None if problem is None else f"integrity_check: {problem}"
@@ -101,7 +109,6 @@ class Journal(Supervised):
             unclean, problem = True, str(exc)
         if problem is not None:
             if self.db is not None:
-            audit.prepare(self.db)  # an older journal's audit table gets the chain's columns
                 self.db.close()
             # Trading on a damaged journal would break write-ahead (L1): refuse to start.
             newest = newest_backup(self.path.parent / BACKUPS)
@@ -355,22 +362,20 @@ class Journal(Supervised):
                     StrategyRow.strategy_id == event.strategy_id).execute()
 
     def _position_closed(self, event: m.PositionClosed, now: int) -> None:
-        where = (PositionRow.account == event.account) & (PositionRow.ticket == event.ticket)
-        position = PositionRow.get_or_none(where)
+        # Prepared statements, not models: one of these comes with every closing deal.
+        cursor = self.db.cursor()
+        position = cursor.execute(_POSITION_OF_SQL, (event.account, event.ticket)).fetchone()
+        opened_at, price_open, volume = position if position is not None else (now, 0.0, None)
         # The terminal's deal times and prices when known; our own records otherwise.
-        TradeRow.create(
-            account=event.account, ticket=event.ticket, strategy_id=event.strategy_id, symbol=event.symbol,
-            side=event.side, volume=event.volume, close_price=event.price_close, close_time=event.close_time or now,
-            open_time=event.open_time or (position.opened_at if position else now),
-            open_price=event.open_price or (position.price_open if position else 0.0),
-            profit=event.profit, reason=event.reason,
-        )
-        if position is not None:
-            remaining = round(position.volume - event.volume, 8)
+        cursor.execute(_TRADE_SQL, (event.account, event.ticket, event.strategy_id, event.symbol, event.side,
+                                    event.volume, event.open_time or opened_at, event.open_price or price_open,
+                                    event.close_time or now, event.price_close, event.profit, event.reason))
+        if volume is not None:
+            remaining = round(volume - event.volume, 8)
             if remaining > 1e-9:
-                PositionRow.update(volume=remaining).where(where).execute()
+                cursor.execute(_POSITION_SHRANK_SQL, (remaining, event.account, event.ticket))
             else:
-                PositionRow.update(volume=0.0, state="closed", closed_at=now).where(where).execute()
+                cursor.execute(_POSITION_CLOSED_SQL, (now, event.account, event.ticket))
 
     # --- balances: where the performance report's equity curves start ---
     def _record_balance(self, msg: m.RecordBalance) -> None:
