@@ -200,6 +200,8 @@ class Account(Supervised):
         elif flight.kind == "open":
             self.exits.sync()  # the new position, managed from its fill on
         self.jobs.count(flight, filled)
+        if filled and flight.kind == "open":
+            self.jobs.on_opened()  # a flatten running takes it on at once
 
     def _expire(self, now: float) -> None:
         """Orders whose question went unanswered in time end unsent (their peer restarting or gone)."""

@@ -30,12 +30,16 @@ class CloseJob:
     # Closes and removals that filled, until a snapshot shows them gone: the view still holds
     # them till then, and a close sent again on the tick would earn 10036 "position closed".
     filled: set[int] = field(default_factory=set)
+    tried: set[int] = field(default_factory=set)  # every ticket a close or removal was sent for
 
-    def to_send(self, busy: set[int]) -> tuple[set[int], set[int]]:
+    def to_send(self, busy: set[int], *, new_only: bool = False) -> tuple[set[int], set[int]]:
         """The positions to close and the orders to cancel now: neither one being sent
-        (`busy`) nor one that filled and awaits the terminal's next snapshot."""
-        skip = busy | self.filled
-        return self.tickets - skip, self.orders - skip
+        (`busy`) nor one that filled and awaits the terminal's next snapshot; `new_only`:
+        nor one tried before (a retry waits for the tick)."""
+        skip = busy | self.filled | (self.tried if new_only else set())
+        tickets, orders = self.tickets - skip, self.orders - skip
+        self.tried |= tickets | orders
+        return tickets, orders
 
     def snapshot_seen(self) -> None:
         """A snapshot came after those fills: it is the word on them from now on."""

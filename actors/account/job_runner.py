@@ -70,6 +70,14 @@ class CloseJobs:
             job.snapshot_seen()
             if job.done and job.name not in sending:
                 self._finish(job)
+            elif job.kind == "flatten":
+                self._advance(job, new_only=True)  # what appeared since it started closes now, not on the tick
+
+    def on_opened(self) -> None:
+        """A position just filled: a flatten running closes it now, not on its next tick."""
+        for job in list(self.jobs.values()):
+            if job.kind == "flatten":
+                self._advance(job, new_only=True)
 
     def on_tick(self, now: float) -> None:
         sending = self._sending()
@@ -83,12 +91,12 @@ class CloseJobs:
         """The jobs with an order not ended yet."""
         return {f.job for f in self.flights() if f.job}
 
-    def _advance(self, job: CloseJob) -> None:
+    def _advance(self, job: CloseJob, *, new_only: bool = False) -> None:
         job.forget_gone(set(self.view.positions), {o["ticket"] for o in self.view.orders})
         if job.done:
             return self._finish(job)
         busy = {f.ticket for f in self.flights()}  # a ticket being closed is never closed twice at once
-        tickets, orders = job.to_send(busy)
+        tickets, orders = job.to_send(busy, new_only=new_only)
         for ticket in tickets:
             position = self.view.positions[ticket]
             job.attempts += 1
