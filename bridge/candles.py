@@ -181,6 +181,10 @@ class CandleBuilder:
         self.series = BarSeries(capacity)
         self._forming: _FormingBar | None = None
         self._last_tick_ms: int | None = None
+        self._period_ms = timeframe_ms(timeframe)
+        # [open, end) in ms UTC of the bar last aligned, and the zone it was aligned with: a tick
+        # inside it needs no alignment (most ticks; a simulator builds every timeframe per tick).
+        self._span: tuple[int, int, ServerTz | None] = (0, 0, None)
 
     @property
     def forming(self) -> Bar | None:
@@ -191,26 +195,38 @@ class CandleBuilder:
 
     def on_tick(self, time_msc: int, bid: float, ask: float, volume: float = 0.0) -> Bar | None:
         """Add a tick; returns the bar it closed, if it opened a new period."""
-        if not self._accepts(time_msc):
+        # An out-of-order tick would rewrite a close already seen or reopen a closed bar.
+        if self._last_tick_ms is not None and time_msc < self._last_tick_ms:
+            return None
+        forming = self._forming
+        start, end, tz = self._span
+        if forming is not None and tz is self.tz and start <= time_msc < end and forming.time == start:
+            self._last_tick_ms = time_msc  # the forming bar's own period: newer than any closed bar
+            forming.update(bid, self.spread_points(bid, ask), volume)
+            return None
+        opened = self._open_time(time_msc)
+        last_closed = self.series.last_time
+        if last_closed is not None and opened <= last_closed:
             return None
         self._last_tick_ms = time_msc
         spread = self.spread_points(bid, ask)
-        opened = bar_open_time(time_msc, self.timeframe, self.tz)
-        if self._forming is not None and opened == self._forming.time:
-            self._forming.update(bid, spread, volume)
+        if forming is not None and opened == forming.time:
+            forming.update(bid, spread, volume)
             return None
         closed = self._close_forming()
         self._forming = _FormingBar(opened, bid, spread, volume)
         return closed
 
-    def _accepts(self, time_msc: int) -> bool:
-        # An out-of-order tick would rewrite a close already seen or reopen a closed bar.
-        if self._last_tick_ms is not None and time_msc < self._last_tick_ms:
-            return False
-        last_closed = self.series.last_time
-        if last_closed is not None and bar_open_time(time_msc, self.timeframe, self.tz) <= last_closed:
-            return False
-        return True
+    def _open_time(self, time_msc: int) -> int:
+        """`bar_open_time` of the tick, remembering its bar's span for the ticks after it. A span
+        with an offset switch in it is not remembered: such a bar's length is not the period's."""
+        tz = self.tz
+        opened = bar_open_time(time_msc, self.timeframe, tz)
+        end = opened + self._period_ms
+        if not tz.is_fixed and any(opened < switch <= end for switch, _ in tz.entries):
+            end = opened
+        self._span = (opened, end, tz)
+        return opened
 
     def _close_forming(self) -> Bar | None:
         if self._forming is None:
