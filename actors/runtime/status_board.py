@@ -14,7 +14,7 @@ Who writes what (each key has exactly one writer), and who reads it:
 | `terminal:<login>`          | terminal/terminal.py           | link state, account info, tz offset, refused EA messages | market data, risk guard, account, strategy, control routes |
 | `clock:<login>`             | terminal/terminal.py           | the server clock's last reading   | risk guard, control routes (clock skew) |
 | `tz:<login>`                | terminal/terminal.py           | the server's zone (bridge.server_tz.ServerTz): its offsets over time | market data |
-| `positions_seq:<login>`     | terminal/terminal.py           | the number of the newest positions snapshot told | account (skips older ones queued) |
+| `positions_seq:<login>`     | terminal/terminal.py           | (number, EA version) of the newest positions snapshot told | account (skips older ones queued), replay |
 | `symbols:<login>`           | terminal/terminal.py           | symbol properties by name         | market data, risk guard |
 | `quote:<login>:<symbol>`    | terminal/market_data.py        | (time_msc, bid, ask) of the newest tick | account, exits, risk guard |
 | `account:<login>`           | account/account.py             | money, positions, orders          | risk guard, strategy, control routes, replay |
@@ -27,22 +27,47 @@ Who writes what (each key has exactly one writer), and who reads it:
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 KEY_PREFIXES = ("terminal:", "clock:", "tz:", "positions_seq:", "symbols:", "quote:", "account:", "risk:", "supervisor",
                 "strategies", "strategy:")
+RECHECK_S = 0.05  # `wait` checks again this often anyway: a condition may also read state that is not posted
 
 
 class StatusBoard:
     def __init__(self) -> None:
         self._items: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._posted = threading.Condition(self._lock)  # for `wait`: told of every post
+        self._posts = 0
 
     def post(self, key: str, snapshot: Any) -> None:
         # A key outside the table above would be shared state nobody documented.
         assert key.startswith(KEY_PREFIXES), f"status board key {key!r} is not in the documented table"
         with self._lock:
             self._items[key] = snapshot
+            self._posts += 1
+            self._posted.notify_all()
+
+    def wait(self, condition: Callable[[], Any], timeout: float) -> Any:
+        """Until `condition()` is true (called without the board's lock: it may read the board,
+        and other state), checked again after each post: its value, or None after `timeout`
+        seconds. For the edges (the replay driver, tests), never an actor: actors are told."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                seen = self._posts
+            value = condition()
+            if value:
+                return value
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            with self._lock:
+                if self._posts == seen:  # nothing posted since the check: wait for the next post
+                    self._posted.wait(min(left, RECHECK_S))
 
     def remove(self, key: str) -> None:
         with self._lock:

@@ -7,11 +7,14 @@ one, the usual assumption about the path inside a bar), then the close, with up 
 near its level rather than at the far extreme. Asks are bid plus the bar's spread (or the
 symbol's typical spread). A tick file needs no path: `file_ticks` hands out its ticks as
 they are, grouped by the strategy's bars. The replay driver pushes ticks in; the terminal's
-loop takes them out, so the terminal never runs ahead of the executor.
+loop takes them out, so the terminal never runs ahead of the executor. A push also wakes the
+terminal's loop (`fileno`, a pipe it polls with its sockets) instead of leaving the ticks for
+its next poll timeout: a replay waits for each push.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -68,12 +71,35 @@ class ReplayFeed:
         self._lock = threading.Lock()
         self._drained = threading.Condition(self._lock)
         self.clock: Any = None  # the terminal's ManualClock: moved to each tick's time
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    def fileno(self) -> int:
+        """Readable when ticks were pushed: the terminal's loop polls it."""
+        return self._wake_r
+
+    def close(self) -> None:
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def push(self, ticks: list[Tick]) -> None:
         with self._lock:
             self._ticks.extend(ticks)
+        try:
+            os.write(self._wake_w, b"!")
+        except OSError:  # full (the loop is already woken) or closed
+            pass
 
     def advance(self, to_ms: int) -> list[Tick]:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except OSError:  # empty (BlockingIOError) or closed
+            pass
         with self._lock:
             ticks = list(self._ticks)
             self._ticks.clear()

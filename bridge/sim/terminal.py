@@ -245,6 +245,8 @@ class SimTerminal:
             poller = zmq.Poller()
             poller.register(ctl, zmq.POLLIN)
             poller.register(monitor, zmq.POLLIN)
+            if hasattr(self.feed, "fileno"):  # a feed that says when it has prices (a replay's) wakes the loop
+                poller.register(self.feed.fileno(), zmq.POLLIN)
             self._ready.set()
             logger.info("simulated terminal {} connecting CTL {} MD {}", self.login, self.ctl_endpoint, self.md_endpoint)
             while not self._stop.is_set():
