@@ -65,7 +65,9 @@ def test_opens_lost_on_their_way_at_kill9_are_placed_once_when_resent(procs):
     sim.resume()
 
     start(executor)
-    assert executor.ok("STATUS_REQUEST")["positions"] == []  # nothing reached the terminal
+    # The kill mostly loses them with the socket; now and then the terminal had read some, which
+    # filled and were found by reconciliation. Either way each is placed once, before or now.
+    assert len(executor.ok("STATUS_REQUEST")["positions"]) <= len(ids)
     replies = resend(executor, ids)
     positions = executor.ok("STATUS_REQUEST")["positions"]
     assert sorted(r["data"]["ticket"] for r in replies.values()) == sorted(p["ticket"] for p in positions)

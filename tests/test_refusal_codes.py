@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import queue
+import time
 from typing import Any
 
 import pykka
@@ -51,6 +52,10 @@ class Stub(pykka.ThreadingActor):
         if isinstance(message, m.CheckOrder) and message.reply_to:
             self.directory.tell(message.reply_to, dataclasses.replace(answer, corr=message.corr))
             return None
+        if isinstance(message, m.LoadReconciliation):  # an empty journal: nothing to reconcile
+            self.directory.tell(message.reply_to, m.ReconciliationLoaded(corr=message.corr, account=message.account,
+                                                                         intents=(), positions=()))
+            return None
         return answer
 
 
@@ -66,7 +71,7 @@ def wired():
     directory, board, inbox = Directory(), StatusBoard(), queue.Queue()
     directory.register("control", Recorder.start(inbox))
     directory.register("journal", Stub.start({m.LoadOpenPositions: {}, m.LoadRiskLimits: {},
-                                              m.LoadTradingState: None}))
+                                              m.LoadTradingState: None}, directory))
     yield directory, board, inbox
     pykka.ActorRegistry.stop_all()
 
@@ -83,6 +88,10 @@ def ready_account(directory: Directory, board: StatusBoard, decision: m.RiskDeci
     account.tell(m.LinkStateChanged(account=LOGIN, connected=True))
     account.tell(m.SymbolsUpdated(account=LOGIN, symbols={"EURUSD": server.symbol_info("EURUSD")}))
     account.tell(m.PositionsSnapshot(account=LOGIN, positions=()))
+    deadline = time.monotonic() + 5  # reconciled (the journal's answer) before it takes orders
+    while not board.get(f"account:{LOGIN}", {}).get("ready") and time.monotonic() < deadline:
+        account.ask(m.Ping(), timeout=5)  # a Ping posts the account's status
+        time.sleep(0.01)
     return account
 
 

@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from actors import errors
 from actors import messages as m
 from actors.account.entries import Entries
 from actors.account.entry_sizing import EntrySizing
@@ -39,6 +40,7 @@ from actors.account.job_runner import CloseJobs
 from actors.account.market import Market
 from actors.account.orders import Orders
 from actors.account.pipeline import JOURNAL, Pipeline
+from actors.account.reconciliation import Reconciliation
 from actors.account.recovery import Recovery
 from actors.account.resolutions import Resolutions
 from actors.account.view import AccountView
@@ -60,7 +62,10 @@ class Account(Supervised):
     def _create_actor_inbox() -> LanedInbox:
         return LanedInbox(URGENT)
 
-    def __init__(self, *, login: int, directory: Directory, board: StatusBoard) -> None:
+    def __init__(self, *, login: int, directory: Directory, board: StatusBoard, generation: int = 0,
+                 orphans: str = "adopt") -> None:
+        """`generation`: this incarnation's number, on every order it sends (actors/runtime/generations.py);
+        `orphans`: what reconciliation does with positions no intent explains (adopt | close)."""
         super().__init__(name=f"account:{login}", parent="supervisor", directory=directory)
         self.login = login
         self.board = board
@@ -69,10 +74,11 @@ class Account(Supervised):
         self.pipeline = Pipeline()  # orders not sent yet, each waiting for an answer (by correlation id)
         market = Market(login=login, view=self.view, board=board)
         self.recovery = Recovery(login=login, view=self.view, market=market, in_flight=self.in_flight,
-                                 directory=directory)
+                                 directory=directory, generation=generation)
         self.orders = Orders(login=login, view=self.view, market=market, in_flight=self.in_flight,
                              pipeline=self.pipeline, recovery=self.recovery, directory=directory, post=self._post,
-                             flush=self._flush_post, on_done=self._order_done)
+                             flush=self._flush_post, on_done=self._order_done, generation=generation,
+                             ask_deals=lambda ticket, exit_needed: self.reconciliation.want_deals(ticket, exit_needed))
         sizing = EntrySizing(login=login, view=self.view, board=board, flights=self._flights)
         self.entries = Entries(login=login, market=market, sizing=sizing, orders=self.orders, pipeline=self.pipeline,
                                board=board, directory=directory, ready=self._ready)
@@ -80,7 +86,12 @@ class Account(Supervised):
         self.jobs = CloseJobs(login=login, view=self.view, orders=self.orders, flights=self._flights,
                               directory=directory, post=self._post, flush=self._flush_post)
         self.resolutions = Resolutions(login=login, view=self.view, orders=self.orders, in_flight=self.in_flight,
-                                       directory=directory, ready=self._ready)  # resent OPEN_POSITIONs after a crash
+                                       directory=directory, ready=self._ready,
+                                       generation=generation)  # resent OPEN_POSITIONs after a crash
+        # On start and every reconnect (fail closed: `_ready` waits for it), the deals owed, L5's bound.
+        self.reconciliation = Reconciliation(login=login, view=self.view, orders=self.orders, jobs=self.jobs,
+                                             in_flight=self.in_flight, directory=directory, board=board,
+                                             orphans=orphans, on_done=self._reconciled)
         self.ticker: Ticker | None = None
         self._balance_told: int | None = None  # the tz offset of the last RecordBalance told
         self._dirty = False  # the status changed since it was last posted
@@ -112,7 +123,8 @@ class Account(Supervised):
         match message:
             case m.LinkStateChanged(connected=connected):
                 self.view.connected = connected
-                self.view.synced = False  # fail closed until the terminal's positions arrive
+                self.view.synced = False  # fail closed until the terminal's positions arrive, and reconciliation
+                self.reconciliation.link_changed(connected)
                 self._post()
             case m.AccountInfoUpdated(info=info):
                 self._on_account_info(message, info)
@@ -125,6 +137,8 @@ class Account(Supervised):
                 self._on_snapshot(message)
             case m.TradeTransaction():
                 pass  # a positions snapshot follows every change; deals are read from history
+            case m.OrderIntent() if (why := self.reconciliation.blocked(message.strategy_id)):
+                self.entries.refuse(message, "", [f"strategy {message.strategy_id} waits: {why}"], errors.UNAVAILABLE)
             case m.OrderIntent():
                 self.entries.open(message, corr="")
             case m.OpenPosition():
@@ -155,8 +169,14 @@ class Account(Supervised):
             case m.OrderResult():
                 self.orders.on_result(message)
             case m.DealsFetched():
+                self.reconciliation.deals_answered(message)
                 self.orders.on_deals(message)
+            case m.ReconciliationLoaded():
+                self.reconciliation.on_loaded(message)
+            case m.DealsSinceFetched():
+                self.reconciliation.on_deals(message)
             case m.Tick():
+                self.reconciliation.on_tick(time.monotonic())
                 self._expire(time.monotonic())
                 self.recovery.retry_due()
                 self.jobs.on_tick(time.monotonic())
@@ -183,14 +203,23 @@ class Account(Supervised):
         self._post()
 
     def _on_snapshot(self, snap: m.PositionsSnapshot) -> None:
+        first = not self.view.synced  # the first since the link came up: reconcile before trading
         changed = self.view.apply_snapshot(snap.positions, snap.orders)
-        self.orders.settle_doubts()
+        if first:
+            self.reconciliation.begin()
+        elif self.reconciliation.done:  # while it runs, it decides the orders in doubt, from the deals too
+            self.orders.settle_doubts()
         self.resolutions.settle()
         self.exits.sync()
         for ticket in changed:  # shrank or vanished: its deals say why and for how much
-            self.directory.tell(f"terminal:{self.login}", m.FetchDeals(
-                account=self.login, position=ticket, reply_to=f"account:{self.login}"))
+            self.reconciliation.want_deals(ticket, exit_needed=True)
         self.jobs.on_snapshot()
+        self._post()
+
+    def _reconciled(self) -> None:
+        """Reconciliation is done: orders may go, and resent OPEN_POSITIONs waiting are settled."""
+        self.resolutions.settle()
+        self.exits.sync()
         self._post()
 
     def _order_done(self, flight: InFlight, filled: bool) -> None:
@@ -233,8 +262,10 @@ class Account(Supervised):
             sides = held.setdefault(row["strategy_id"], {})
             sides[row["side"]] = sides.get(row["side"], 0) + 1
         self.board.post(f"account:{self.login}", {**snapshot, "held": held, "ready": self._ready(),
-                                                  "busy": self._posted_busy})
+                                                  "busy": self._posted_busy,
+                                                  "reconciliation": self.reconciliation.last,
+                                                  "reconciling": self.reconciliation.waiting_for})
 
     def _ready(self) -> bool:
         """Connected, reconciled and knowing its symbols: orders can be priced and sent."""
-        return self.view.connected and self.view.synced and bool(self.view.symbols)
+        return self.view.connected and self.view.synced and self.reconciliation.done and bool(self.view.symbols)

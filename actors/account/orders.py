@@ -48,7 +48,8 @@ def reply_error(directory: Directory, corr: str, code: str, message: str, detail
 class Orders:
     def __init__(self, *, login: int, view: AccountView, market: Market, in_flight: dict[str, InFlight],
                  pipeline: Pipeline, recovery: Recovery, directory: Directory, post: Callable[[], None],
-                 flush: Callable[[], None], on_done: Callable[[InFlight, bool], None]) -> None:
+                 flush: Callable[[], None], on_done: Callable[[InFlight, bool], None], generation: int = 0,
+                 ask_deals: Callable[[int, bool], None] | None = None) -> None:
         self.login = login
         self.me = f"account:{login}"
         self.view = view
@@ -60,6 +61,10 @@ class Orders:
         self.post = post  # the status changed: posted when the Account's mailbox drains
         self.flush = flush  # posted now: a command's reply never gets ahead of STATUS
         self.on_done = on_done
+        self.generation = generation  # this Account's incarnation, on every order: a zombie's are refused
+        # (ticket, exit_needed) -> its deals fetched, and fetched again until they come (Reconciliation)
+        self.ask_deals = ask_deals or (lambda ticket, _exit: self.directory.tell(
+            f"terminal:{self.login}", m.FetchDeals(account=self.login, position=ticket, reply_to=self.me)))
         self.awaiting_deal: dict[int, InFlight] = {}  # deal ticket -> the close that made it
 
     # --- closing, modifying, removing ---
@@ -151,7 +156,7 @@ class Orders:
         flight.extra["request"] = request
         self.in_flight[coid] = flight
         self.directory.tell(f"terminal:{self.login}", m.SubmitOrder(
-            account=self.login, client_order_id=coid, request=request, closing=closing))
+            account=self.login, client_order_id=coid, request=request, closing=closing, generation=self.generation))
         self.post()
 
     def _reply_ok(self, corr: str, data: dict[str, Any]) -> None:
@@ -213,8 +218,7 @@ class Orders:
             side=flight.side, volume=result["volume"], price_open=result["price"],
             sl=float(request.get("sl", 0.0)), tp=float(request.get("tp", 0.0))))
         self._reply_ok(flight.corr, {"ticket": ticket, "price": result["price"], "volume": result["volume"]})
-        self.directory.tell(f"terminal:{self.login}", m.FetchDeals(  # journals the opening deal
-            account=self.login, position=ticket, reply_to=f"account:{self.login}"))
+        self.ask_deals(ticket, False)  # journals the opening deal
 
     def _closed(self, coid: str, flight: InFlight, result: dict[str, Any]) -> None:
         self.directory.publish(m.OrderFilled(
@@ -223,8 +227,7 @@ class Orders:
             closing=True, retcode=result["retcode"]))
         flight.extra.update(price=result["price"], volume=result["volume"])
         self.awaiting_deal[int(result.get("deal", 0))] = flight  # answered when its deal arrives
-        self.directory.tell(f"terminal:{self.login}", m.FetchDeals(
-            account=self.login, position=flight.ticket, reply_to=f"account:{self.login}"))
+        self.ask_deals(flight.ticket, True)
 
     def _modified(self, flight: InFlight) -> None:
         sl, tp = flight.extra["sl"], flight.extra["tp"]

@@ -50,12 +50,13 @@ class Settled:
 
 class Recovery:
     def __init__(self, *, login: int, view: AccountView, market: Market, in_flight: dict[str, InFlight],
-                 directory: Directory) -> None:
+                 directory: Directory, generation: int = 0) -> None:
         self.login = login
         self.view = view
         self.market = market
         self.in_flight = in_flight
         self.directory = directory
+        self.generation = generation  # this Account's incarnation, on every retry
         self.retries: list[Retry] = []  # retry-safe refusals waiting for their backoff
 
     def recover(self, res: m.OrderResult, flight: InFlight) -> bool:
@@ -74,6 +75,7 @@ class Recovery:
             logger.error("account {}: outcome of {} uncertain ({}); asking the terminal", self.login,
                          res.client_order_id, res.retcode or res.error)
             flight.extra["doubt"] = True
+            flight.extra.setdefault("doubt_since", time.monotonic())  # L5: decided within 30 s (Reconciliation)
             self.in_flight[res.client_order_id] = flight
             self.directory.tell(f"terminal:{self.login}", m.RefreshPositions(account=self.login))
             return True
@@ -98,7 +100,7 @@ class Recovery:
             flight.extra["request"] = request
             self.directory.tell(f"terminal:{self.login}", m.SubmitOrder(
                 account=self.login, client_order_id=retry.coid, request=request, closing=flight.kind == "close",
-                attempt=flight.extra["attempt"]))
+                attempt=flight.extra["attempt"], generation=self.generation))
 
     def settle_doubts(self) -> Iterator[Settled]:
         """After a fresh snapshot: decide every order in doubt by what the terminal shows.

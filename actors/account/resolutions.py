@@ -34,13 +34,14 @@ MANUAL = "manual"  # OPEN_POSITION's strategy id (actors.account.entries)
 
 class Resolutions:
     def __init__(self, *, login: int, view: AccountView, orders: Orders, in_flight: dict[str, InFlight],
-                 directory: Directory, ready: Callable[[], bool]) -> None:
+                 directory: Directory, ready: Callable[[], bool], generation: int = 0) -> None:
         self.login = login
         self.view = view
         self.orders = orders
         self.in_flight = in_flight
         self.directory = directory
         self.ready = ready
+        self.generation = generation  # this Account's incarnation, on the order asked again
         self.waiting: dict[str, m.ResolveOrder] = {}  # client order id -> the resend waiting for it
 
     def resolve(self, msg: m.ResolveOrder) -> None:
@@ -72,4 +73,4 @@ class Resolutions:
             logger.warning("account {}: order {} of a resent request is not at the terminal; asking the EA under "
                            "its own id", self.login, coid)
             self.directory.tell(f"terminal:{self.login}", m.SubmitOrder(
-                account=self.login, client_order_id=coid, request=request, closing=False))
+                account=self.login, client_order_id=coid, request=request, closing=False, generation=self.generation))

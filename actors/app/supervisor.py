@@ -38,6 +38,7 @@ from actors.journal.audit import Sampler
 from actors.control.keys import KeyStore
 from actors.control.rate_limits import RateLimits
 from actors.runtime.directory import Directory
+from actors.runtime.generations import Generations
 from actors.terminal.gateway import Gateway
 from actors.journal.backup import BACKUPS
 from actors.journal.backup_schedule import BackupSchedule
@@ -81,6 +82,7 @@ class Supervisor(pykka.ThreadingActor):
         self.started = time.monotonic()
         self.state = "starting"
         self.ticker: Ticker | None = None
+        self.generations = Generations()  # each Account start numbered; its Terminal refuses older numbers
         # Hung children (pings unanswered) and deep mailboxes: actors/runtime/watch.py.
         self.pings = PingWatch()
         self.mailboxes = MailboxWatch(getattr(config, "mailbox_warn_depth", MailboxWatch.warn_depth))
@@ -197,9 +199,12 @@ class Supervisor(pykka.ThreadingActor):
                                                                            gate=self.gate, otp=self.otp,
                                                                            defaults=self.config.risk_limits,
                                                                            lock_s=self.config.kill_lock_s)),
-                          Child(f"account:{login}", lambda: Account.start(login=login, directory=d, board=b)),
+                          Child(f"account:{login}", lambda: Account.start(
+                              login=login, directory=d, board=b, orphans=self.config.reconcile_orphans,
+                              generation=self.generations.begin(f"account:{login}"))),
                           Child(f"terminal:{login}", lambda: Terminal.start(login=login, directory=d, board=b,
-                                                                            gate=self.gate))):
+                                                                            gate=self.gate,
+                                                                            generations=self.generations))):
                 try:
                     self._start_child(child)
                 except RuntimeError as exc:
