@@ -204,6 +204,10 @@ class Run:
         data.measured_from_step = self.step + 1
         schedule = self._fault_schedule()
         self.phase = "measuring"
+        if config.drop_order_replies_pct or config.delay_order_replies_pct:
+            self.terminal.command(faults={"random_replies": {
+                "drop_pct": config.drop_order_replies_pct, "delay_pct": config.delay_order_replies_pct,
+                "delay_s": config.delay_s, "seed": config.seed}})
         t0 = data.measured_t0 = time.monotonic()
         kill_at = t0 + config.steps / config.tick_rate / 2 if config.kill_executor else None
         last_poll = 0.0
@@ -351,6 +355,9 @@ class Run:
             time.sleep(0.1)
         if self.tail.final is None:
             self.data.notes.append("the terminal wrote no final state: positions and deals not checked")
+        else:  # the seeded reply faults, as the terminal counted them
+            self.data.fault_counts.update({f"order_replies_{k}" if k != "order_replies" else k: v
+                                           for k, v in self.tail.final.get("faults", {}).items()})
         self.data.last_step = self.step
 
     def _progress(self, phase: str, done: int | None = None, total: int | None = None) -> None:

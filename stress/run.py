@@ -30,7 +30,8 @@ FIELDS = {"strategies": "strategies", "symbols": "symbols", "tick_rate": "tick_r
           "delay_s": "delay_s", "requotes_every": "requotes_every_s",
           "restart_strategy_every": "restart_strategy_every_s", "spike_every": "spike_every_bars",
           "spike_pips": "spike_pips", "kill_executor": "kill_executor", "warmup_bars": "warmup_bars",
-          "settle": "settle_s", "floor_samples": "floor_samples"}
+          "settle": "settle_s", "floor_samples": "floor_samples", "drop_order_replies": "drop_order_replies_pct",
+          "delay_order_replies": "delay_order_replies_pct"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--delay-replies-every", type=float, metavar="S", help="hold one order reply every S s")
     faults.add_argument("--delay-s", type=float, metavar="D", help="for D s (default 3)")
     faults.add_argument("--requotes-every", type=float, metavar="S", help="requote one deal every S s")
+    faults.add_argument("--drop-order-replies", type=float, metavar="PCT",
+                        help="lose this percentage of the first answers to orders (seeded)")
+    faults.add_argument("--delay-order-replies", type=float, metavar="PCT",
+                        help="hold this percentage of the first answers to orders --delay-s seconds (seeded)")
     faults.add_argument("--restart-strategy-every", type=float, metavar="S",
                         help="restart one strategy (UPDATE_STRATEGY) every S s: the control API cannot crash one")
     faults.add_argument("--spike-every", type=int, metavar="BARS", help="a volatility spike every BARS bars")

@@ -35,6 +35,10 @@ class RunConfig:
     delay_replies_every_s: float = 0.0
     delay_s: float = 3.0
     requotes_every_s: float = 0.0
+    # Seeded, per first answer to an order during the measured window: lost, or held `delay_s`
+    # (past the executor's 2.5 s request timeout when delay_s > 2.5).
+    drop_order_replies_pct: float = 0.0
+    delay_order_replies_pct: float = 0.0
     restart_strategy_every_s: float = 0.0
     spike_every_bars: int = 0
     spike_pips: float = 30.0
@@ -65,6 +69,9 @@ class RunConfig:
             found.append("--tick-rate must be above 0 and at most 200 ticks/s")
         if self.ticks_per_bar < 1 or 60_000 % self.ticks_per_bar:
             found.append("--ticks-per-bar must divide 60000 (a bar's milliseconds)")
+        if not (0 <= self.drop_order_replies_pct and 0 <= self.delay_order_replies_pct
+                and self.drop_order_replies_pct + self.delay_order_replies_pct <= 100):
+            found.append("--drop-order-replies and --delay-order-replies are percentages that add up to 100 at most")
         if self.terminal not in ("sim", "relay"):
             found.append("--terminal must be sim or relay")
         if self.terminal == "relay" and self.fault_options():
@@ -75,7 +82,8 @@ class RunConfig:
     def fault_options(self) -> list[str]:
         names = {"disconnect_every_s": "--disconnect-every", "drop_replies_every_s": "--drop-replies-every",
                  "delay_replies_every_s": "--delay-replies-every", "requotes_every_s": "--requotes-every",
-                 "restart_strategy_every_s": "--restart-strategy-every", "kill_executor": "--kill-executor"}
+                 "restart_strategy_every_s": "--restart-strategy-every", "kill_executor": "--kill-executor",
+                 "drop_order_replies_pct": "--drop-order-replies", "delay_order_replies_pct": "--delay-order-replies"}
         return [flag for key, flag in names.items() if getattr(self, key)]
 
     def replace(self, **changes: Any) -> "RunConfig":
@@ -106,6 +114,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                  disconnect_every_s=300.0, disconnect_for_s=20.0, settle_s=40.0,
                  targets={"rss_growth_mb": ("<", 5.0), "lost": ("==", 0), "duplicates": ("==", 0),
                           "orphans": ("==", 0)}),
+    # 1 000 orders (50 strategies x 20 bars) with 10% of the order answers lost and 5% late past the
+    # request timeout: every order once, nothing lost, nothing unknown (RELIABILITY.md L2-L5).
+    "faults": dict(strategies=50, symbols=10, tick_rate=0.5, bars=20, drop_order_replies_pct=10.0,
+                   delay_order_replies_pct=5.0, delay_s=4.0, settle_s=40.0, floor_samples=0,
+                   targets={"lost": ("==", 0), "duplicates": ("==", 0), "orphans": ("==", 0), "unsettled": ("==", 0),
+                            "phantoms": ("==", 0)}),
     "paper": dict(strategies=50, symbols=10, tick_rate=0.5, bars=44,
                   targets={"trades": (">=", 1000), "lost": ("==", 0), "duplicates": ("==", 0), "orphans": ("==", 0),
                            "unsettled": ("==", 0)}),

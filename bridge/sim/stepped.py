@@ -34,6 +34,7 @@ import numpy as np
 import zmq
 
 from bridge.sim.price_feed import RandomWalkFeed, Tick, quote
+from bridge.trade_server.faults import RandomReplies
 
 MS_PER_MINUTE = 60_000
 MAX_CATCH_UP_STEPS = 10_000  # a terminal that was away quotes at most this many missed steps
@@ -185,9 +186,9 @@ class Stamps:
     def event(self, kind: str, **fields: Any) -> None:
         self._write({"k": kind, "t": time.monotonic_ns(), **fields})
 
-    def final(self, server: Any) -> None:
+    def final(self, server: Any, faults: dict[str, int] | None = None) -> None:
         self._write({"k": "final", "t": time.monotonic_ns(), "positions": server.positions_get(),
-                     "deals": server.history_deals_get(0, 2**62)})
+                     "deals": server.history_deals_get(0, 2**62), "faults": faults or {}})
         self.flush()
 
     def flush(self) -> None:
@@ -205,6 +206,8 @@ def apply_faults(terminal: Any, faults: Mapping[str, Any]) -> None:
     server_faults.requotes += int(faults.get("requotes", 0))
     server_faults.rejects += int(faults.get("rejects", 0))
     terminal.drop_replies += int(faults.get("drop_replies", 0))
+    if faults.get("random_replies"):  # {drop_pct, delay_pct, delay_s, seed}: from now on
+        terminal.random_replies = RandomReplies(**faults["random_replies"])
     if faults.get("delay_replies"):
         terminal.delayed.types = frozenset({"order_send"})
         terminal.delayed.delay_s = float(faults.get("delay_s", terminal.delayed.delay_s))
@@ -242,7 +245,7 @@ def run_stepped(terminal: Any, plan_path: str | Path) -> int:
                 last_flush = time.monotonic()
     finally:
         terminal.stop()
-        stamps.final(terminal.server)
+        stamps.final(terminal.server, terminal.random_replies.counts() if terminal.random_replies else None)
         stamps.close()
         context.destroy(linger=0)
     return 0

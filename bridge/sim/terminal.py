@@ -33,7 +33,7 @@ from bridge.curve import ClientKeys
 from bridge.sim.price_feed import RandomWalkFeed
 from bridge.sim.clock import SimClock
 from bridge.sim.events import ReplyCache, TradeEvents
-from bridge.trade_server.faults import DelayedReplies
+from bridge.trade_server.faults import DelayedReplies, RandomReplies
 from bridge.sim.market import SimMarket, tick_columns
 from bridge.sim.calendar import SimCalendar
 from bridge.sim.requests import BadRequest, RequestContext, dispatch, terminal_info, to_wire
@@ -127,6 +127,7 @@ class SimTerminal:
             state_file, self.server, lambda: self.replies.entries(time.monotonic()))
         self.drop_replies = 0  # fault hook: swallow this many replies (the request still runs)
         self.delayed = DelayedReplies()  # fault hook: hold the next `count` replies `delay_s` seconds
+        self.random_replies: RandomReplies | None = None  # fault hook: lose or hold a share of order answers
         self.drop_tick_batches = 0  # fault hook: lose this many tick publishes on the wire (seq still moves)
         self.recorder: Any = None  # stress hook: told of tick publishes and orders (bridge.sim.stepped)
         self._arrived_ns = 0  # when the request being answered was read (monotonic ns)
@@ -424,7 +425,7 @@ class SimTerminal:
         reply = self._handled(message)
         if reply["ok"] and request_id:
             self.replies.put(request_id, {"ok": True, "data": reply["data"]}, now)
-        self._reply(self._recorded(message, reply))
+        self._reply(self._recorded(message, reply), first_order_answer=True)
         self._snapshot_due = True  # the trade events follow this step's replies (_step)
 
     def _recorded(self, message: dict[str, Any], reply: dict[str, Any], cached: bool = False) -> dict[str, Any]:
@@ -436,7 +437,14 @@ class SimTerminal:
     def _dead_man_tripped(self, now: float) -> bool:
         return self._last_ping_at is not None and now - self._last_ping_at > self.dead_man_s
 
-    def _reply(self, reply: dict[str, Any]) -> None:
+    def _reply(self, reply: dict[str, Any], first_order_answer: bool = False) -> None:
+        fate = self.random_replies.fate() if first_order_answer and self.random_replies is not None else ""
+        if fate == "drop":
+            logger.info("simulated terminal drops the reply to order {} (random fault)", reply["id"])
+            return
+        if fate == "delay":
+            self.delayed.hold_for(protocol.pack(reply), time.monotonic(), self.random_replies.delay_s)
+            return
         if self.drop_replies > 0:
             self.drop_replies -= 1
             logger.info("simulated terminal drops the reply to {} {} (fault injection)", reply["type"], reply["id"])

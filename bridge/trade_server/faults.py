@@ -11,13 +11,15 @@ This module owns `Faults`, a plain record of scripted misbehaviour, consumed by
 * `rejects` - the next N deals are rejected by the dealer (10006).
 
 `DelayedReplies` is the socket shell's: replies held for a while, then sent (late, maybe
-after the executor gave up waiting and asked again). The server's own switches complete the set: `connected = False` (10031, the terminal lost
+after the executor gave up waiting and asked again). `RandomReplies` too: each first answer to
+an order lost or held with a given chance, seeded (the stress harness's "10% dropped, 5% late"). The server's own switches complete the set: `connected = False` (10031, the terminal lost
 the trade server), `trade_allowed = False` (10027, AutoTrading off in the terminal) and
 `trade_expert = False` (10026, the server forbids expert advisors).
 """
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -78,5 +80,43 @@ class DelayedReplies:
             frames.append(self._held.popleft()[1])
         return frames
 
+    def hold_for(self, frame: bytes, now_s: float, delay_s: float) -> None:
+        """Hold `frame` for `delay_s`, whatever the count (RandomReplies decided it)."""
+        self._held.append((now_s + delay_s, frame))
+
     def __len__(self) -> int:
         return len(self._held)
+
+
+@dataclass
+class RandomReplies:
+    """Each first answer to an order_send is lost (`drop_pct` percent of them) or held `delay_s`
+    (`delay_pct`), decided by a generator seeded with `seed`: the same seed, the same fates in
+    the same order. Answers to a request asked again (from the idempotency cache) are spared, so
+    an order's fate is its first answer's."""
+
+    drop_pct: float = 0.0
+    delay_pct: float = 0.0
+    delay_s: float = 4.0
+    seed: int = 0
+    dropped: int = 0
+    delayed: int = 0
+    answered: int = 0
+    _rng: random.Random | None = field(default=None, repr=False)
+
+    def fate(self) -> str:
+        """'drop', 'delay' or '' for the next first answer."""
+        if self._rng is None:
+            self._rng = random.Random(self.seed)
+        roll = self._rng.random() * 100.0
+        self.answered += 1
+        if roll < self.drop_pct:
+            self.dropped += 1
+            return "drop"
+        if roll < self.drop_pct + self.delay_pct:
+            self.delayed += 1
+            return "delay"
+        return ""
+
+    def counts(self) -> dict[str, int]:
+        return {"order_replies": self.answered, "dropped": self.dropped, "delayed": self.delayed}
