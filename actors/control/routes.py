@@ -192,9 +192,15 @@ def _link_health(board: StatusBoard, login: int) -> dict[str, Any]:
 def _readiness(board: StatusBoard, login: int) -> dict[str, Any]:
     """An extension of the STATUS account rows: `connected` is the link; `ready` says the
     handshake and reconciliation are done too (orders are taken), `reconciling` what is still
-    awaited from the terminal (asked again with backoff until it answers)."""
-    return {"ready": bool(board.get(f"account:{login}", {}).get("ready")),
-            "reconciling": list(board.get(f"terminal:{login}", {}).get("reconciling", []))}
+    awaited from the terminal (asked again with backoff until it answers), `reconciliation` the
+    last one's counts (the `Reconciled` event: reason, confirmed, filled while down, never
+    placed, orphans and what was done with them, phantoms, when)."""
+    account = board.get(f"account:{login}", {})
+    reconciling = list(board.get(f"terminal:{login}", {}).get("reconciling", []))
+    if account.get("reconciling"):  # the account's own step: the journal's side or the deal history
+        reconciling.append(account["reconciling"])
+    return {"ready": bool(account.get("ready")), "reconciling": reconciling,
+            "reconciliation": account.get("reconciliation") or None}
 
 
 def _operator_view(board: StatusBoard, login: int) -> dict[str, Any]:

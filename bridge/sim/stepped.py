@@ -12,8 +12,9 @@ This module owns the simulated terminal's stress mode (`run.py sim --stepped PLA
   published, when each `order_send` was read and answered, link changes, and at the end the
   terminal's positions and deals;
 * `run_stepped` - the process loop: a PULL socket takes `{"step": n}`, `{"link": bool}`,
-  `{"faults": {...}}` and `{"stop": true}` from the harness while the terminal runs in its
-  thread.
+  `{"faults": {...}}`, `{"shock": pips}` (every price jumps at the next step), `{"open":
+  request}` (a trade by hand while the link is down) and `{"stop": true}` from the harness
+  while the terminal runs in its thread; with the link down, steps still move the market.
 Nothing here is used unless a plan is given; the terminal's only hooks are `recorder` calls.
 """
 
@@ -120,19 +121,23 @@ class StepFeed:
         self.rng = np.random.default_rng([plan.seed, 0x57E9])
         self.log_mid = {name: math.log(spec.sim_start_price) for name, spec in self.specs.items()}
         self.next_step = 0
+        self.shock_pips = 0.0  # a jump of every price at the next step (the harness's `shock` command)
 
     def advance(self, to_ms: int) -> list[Tick]:
         last = (to_ms - self.plan.start_ms) // self.plan.step_ms
         first = max(self.next_step, last - MAX_CATCH_UP_STEPS + 1)
         ticks: list[Tick] = []
+        shock = self.shock_pips if first <= last else 0.0
         for step in range(first, last + 1):
             time_ms = self.plan.start_ms + step * self.plan.step_ms
             for name, spec in self.specs.items():
-                ticks.append(self._tick(name, spec, step, time_ms))
+                ticks.append(self._tick(name, spec, step, time_ms, shock if step == first else 0.0))
+        if first <= last:
+            self.shock_pips = 0.0
         self.next_step = max(self.next_step, last + 1)
         return ticks
 
-    def _tick(self, name: str, spec: Any, step: int, time_ms: int) -> Tick:
+    def _tick(self, name: str, spec: Any, step: int, time_ms: int, shock_pips: float = 0.0) -> Tick:
         if step:
             dt_s = self.plan.step_ms / 1000
             move = spec.sim_volatility * math.sqrt(dt_s) * self.rng.standard_normal()
@@ -141,6 +146,9 @@ class StepFeed:
                 mid = math.exp(self.log_mid[name])
                 move += math.copysign(self.plan.spike_pips * pip / mid, self.rng.standard_normal())
             self.log_mid[name] += move
+            if shock_pips:
+                pip = spec.point * (10 if spec.digits in (3, 5) else 1)
+                self.log_mid[name] += shock_pips * pip / math.exp(self.log_mid[name])
         bid, ask = quote(math.exp(self.log_mid[name]), int(spec.sim_spread_points), spec.point, spec.digits)
         return name, time_ms, bid, ask
 
@@ -252,8 +260,18 @@ def run_stepped(terminal: Any, plan_path: str | Path) -> int:
 
 
 def _command(terminal: Any, stamps: Stamps, command: dict[str, Any], stopping: threading.Event) -> None:
+    if "shock" in command:  # every price jumps this many pips at the next step
+        terminal.feed.shock_pips = float(command["shock"])
     if "step" in command:
         terminal.clock.to_step(int(command["step"]))
+        if not terminal.running:  # the EA is cut off; the broker's market goes on
+            terminal.advance_offline()
+    if "open" in command:  # a trade made by hand in the terminal, while the EA is cut off
+        try:
+            result = terminal.open_by_hand(command["open"])
+        except RuntimeError as exc:
+            result = {"error": str(exc)}
+        stamps.event("by_hand", request=command["open"], result=result)
     if "faults" in command:
         apply_faults(terminal, command["faults"])
         stamps.event("faults", **command["faults"])

@@ -183,6 +183,26 @@ class SimTerminal:
         """Simulate an EA restart: a new `boot`, a fresh session and a new hello."""
         self._restart_requested = True
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def advance_offline(self) -> None:
+        """While the socket loop is stopped (the EA cut off from the executor), the broker's
+        market goes on: quotes reach the trade server, so stops and targets are hit meanwhile."""
+        if self.running:
+            raise RuntimeError("the terminal's loop owns the trade server while it runs")
+        self._advance_market()
+        self._pending_ticks.clear()  # never published: the executor reads what happened from history
+        self._pending_bars.clear()
+
+    def open_by_hand(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A trade someone makes in the terminal itself while the EA is cut off (an orphan to
+        the executor: no magic, no client order id); the MqlTradeResult."""
+        if self.running:
+            raise RuntimeError("the terminal's loop owns the trade server while it runs")
+        return self.server.order_send(dict(request), now_ms=self.clock.now_ms())
+
     # --- lifecycle ---
 
     def closed_notice(self) -> str | None:
