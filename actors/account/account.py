@@ -27,7 +27,6 @@ of orders changes it many times over.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from actors import errors
@@ -35,7 +34,7 @@ from actors import messages as m
 from actors.account.entries import Entries
 from actors.account.entry_sizing import EntrySizing
 from actors.account.exit_manager import ExitManager
-from actors.account.in_flight import InFlight
+from actors.account.in_flight import FlightIndex, Flights, InFlight
 from actors.account.job_runner import CloseJobs
 from actors.account.market import Market
 from actors.account.orders import Orders
@@ -70,8 +69,9 @@ class Account(Supervised):
         self.login = login
         self.board = board
         self.view = AccountView(login)
-        self.in_flight: dict[str, InFlight] = {}  # client order id -> an order sent and not yet answered
-        self.pipeline = Pipeline()  # orders not sent yet, each waiting for an answer (by correlation id)
+        self.flights = FlightIndex()  # counts over every order not ended, in flight or in the pipeline
+        self.in_flight = Flights(self.flights)  # client order id -> an order sent and not yet answered
+        self.pipeline = Pipeline(self.flights)  # orders not sent yet, each waiting for an answer (by correlation id)
         market = Market(login=login, view=self.view, board=board)
         self.recovery = Recovery(login=login, view=self.view, market=market, in_flight=self.in_flight,
                                  directory=directory, generation=generation)
@@ -79,11 +79,11 @@ class Account(Supervised):
                              pipeline=self.pipeline, recovery=self.recovery, directory=directory, post=self._post,
                              flush=self._flush_post, on_done=self._order_done, generation=generation,
                              ask_deals=lambda ticket, exit_needed: self.reconciliation.want_deals(ticket, exit_needed))
-        sizing = EntrySizing(login=login, view=self.view, board=board, flights=self._flights)
+        sizing = EntrySizing(login=login, view=self.view, board=board, flights=self.flights)
         self.entries = Entries(login=login, market=market, sizing=sizing, orders=self.orders, pipeline=self.pipeline,
                                board=board, directory=directory, ready=self._ready)
         self.exits = ExitManager(login=login, view=self.view, board=board, orders=self.orders, directory=directory)
-        self.jobs = CloseJobs(login=login, view=self.view, orders=self.orders, flights=self._flights,
+        self.jobs = CloseJobs(login=login, view=self.view, orders=self.orders, flights=self.flights,
                               directory=directory, post=self._post, flush=self._flush_post)
         self.resolutions = Resolutions(login=login, view=self.view, orders=self.orders, in_flight=self.in_flight,
                                        directory=directory, ready=self._ready,
@@ -240,11 +240,6 @@ class Account(Supervised):
             else:
                 self.entries.expired(pending)
             self._post()
-
-    def _flights(self) -> Iterator[InFlight]:
-        """Every order not ended: sent and unanswered, or still in the pipeline."""
-        yield from self.in_flight.values()
-        yield from self.pipeline.flights()
 
     def _post(self) -> None:
         self._dirty = True

@@ -9,6 +9,7 @@ actors.account.job_runner runs them.
 from __future__ import annotations
 
 import time
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 JOB_TIMEOUT_S = 60.0
@@ -32,12 +33,13 @@ class CloseJob:
     filled: set[int] = field(default_factory=set)
     tried: set[int] = field(default_factory=set)  # every ticket a close or removal was sent for
 
-    def to_send(self, busy: set[int], *, new_only: bool = False) -> tuple[set[int], set[int]]:
+    def to_send(self, busy: Container[int], *, new_only: bool = False) -> tuple[set[int], set[int]]:
         """The positions to close and the orders to cancel now: neither one being sent
         (`busy`) nor one that filled and awaits the terminal's next snapshot; `new_only`:
         nor one tried before (a retry waits for the tick)."""
-        skip = busy | self.filled | (self.tried if new_only else set())
-        tickets, orders = self.tickets - skip, self.orders - skip
+        def due(ticket: int) -> bool:
+            return ticket not in busy and ticket not in self.filled and not (new_only and ticket in self.tried)
+        tickets, orders = {t for t in self.tickets if due(t)}, {t for t in self.orders if due(t)}
         self.tried |= tickets | orders
         return tickets, orders
 

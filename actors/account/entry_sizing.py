@@ -12,24 +12,24 @@ once per change of the view's positions, not once per order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from actors import messages as m
 from actors.account import order_requests as orq
-from actors.account.in_flight import InFlight
+from actors.account.in_flight import FlightIndex
 from actors.account.sizing import SizeResult, compute_size, estimate_margin
 from actors.account.view import AccountView
 from actors.runtime.status_board import StatusBoard
 
 class EntrySizing:
-    def __init__(self, *, login: int, view: AccountView, board: StatusBoard,
-                 flights: Callable[[], Iterable[InFlight]]) -> None:
+    def __init__(self, *, login: int, view: AccountView, board: StatusBoard, flights: FlightIndex) -> None:
         self.login = login
         self.view = view
         self.board = board
-        self.flights = flights  # every order not ended: in flight, or in the pipeline
+        self.flights = flights  # counts over every order not ended: in flight, or in the pipeline
         self._exposure_of: tuple[Any, int, Any] | None = None  # (positions dict, its size, symbols dict)
+        self._held_of: tuple[Any, int, int] | None = None  # (positions dict, its size, owners known)
+        self._held: dict[str, list[int]] = {}  # strategy id -> tickets of its open positions
         self._exposure: tuple[tuple[tuple[str, str, float], ...], dict[str, tuple[str, str]]] = ((), {})
 
     def size(self, intent: m.OrderIntent, symbol: dict[str, Any], price: float, trades: list[float]) -> SizeResult:
@@ -48,7 +48,7 @@ class EntrySizing:
         return m.CheckOrder(
             account=self.login, strategy_id=intent.strategy_id, symbol=intent.symbol, side=intent.side,
             volume=volume, closing=False, open_positions=len(self.view.positions) + self.opening(),
-            open_positions_of_strategy=self.view.count(intent.strategy_id) + self.opening(intent.strategy_id),
+            open_positions_of_strategy=len(self._tickets_of(intent.strategy_id)) + self.opening(intent.strategy_id),
             positions=positions, currencies=currencies, required_margin=margin,
             volume_step=float(symbol.get("volume_step", 0.0)), volume_min=float(symbol.get("volume_min", 0.0)))
 
@@ -67,10 +67,22 @@ class EntrySizing:
 
     def held_by(self, strategy_id: str) -> int:
         """Positions the strategy holds or is opening, not counting those being closed."""
-        closing = {f.ticket for f in self.flights() if f.kind == "close"}
-        held = sum(1 for p in self.view.select(strategy_id=strategy_id) if p["ticket"] not in closing)
+        closing = self.flights.closing
+        held = sum(1 for ticket in self._tickets_of(strategy_id) if ticket not in closing)
         return held + self.opening(strategy_id)
 
+    def _tickets_of(self, strategy_id: str) -> list[int]:
+        """The strategy's open positions, from an index rebuilt only when the positions (or
+        what is known of their owners) changed, like the exposure above."""
+        view = self.view
+        key = self._held_of
+        if key is None or key[0] is not view.positions or key[1:] != (len(view.positions),
+                                                                      len(view.strategy_of_ticket)):
+            held: dict[str, list[int]] = {}
+            for ticket in view.positions:
+                held.setdefault(view.strategy_of(ticket), []).append(ticket)
+            self._held, self._held_of = held, (view.positions, len(view.positions), len(view.strategy_of_ticket))
+        return self._held.get(strategy_id, [])
+
     def opening(self, strategy_id: str | None = None) -> int:
-        return sum(1 for f in self.flights()
-                   if f.kind == "open" and (strategy_id is None or f.strategy_id == strategy_id))
+        return self.flights.opening_total if strategy_id is None else self.flights.openings.get(strategy_id, 0)

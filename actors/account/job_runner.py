@@ -7,26 +7,26 @@ flatten to the Supervisor, anything else to whoever asked. One job's state is a 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from loguru import logger
 
 from actors import messages as m
 from actors.account.close_jobs import CloseJob
-from actors.account.in_flight import InFlight
+from actors.account.in_flight import FlightIndex, InFlight
 from actors.account.orders import Orders
 from actors.account.view import AccountView
 from actors.runtime.directory import Directory
 
 
 class CloseJobs:
-    def __init__(self, *, login: int, view: AccountView, orders: Orders, flights: Callable[[], Iterable[InFlight]],
+    def __init__(self, *, login: int, view: AccountView, orders: Orders, flights: FlightIndex,
                  directory: Directory, post: Callable[[], None], flush: Callable[[], None]) -> None:
         self.login = login
         self.view = view
         self.orders = orders
-        self.flights = flights  # every order not ended: in flight, or in the pipeline
+        self.flights = flights  # counts over every order not ended: in flight, or in the pipeline
         self.directory = directory
         self.post = post
         self.flush = flush
@@ -89,13 +89,13 @@ class CloseJobs:
 
     def _sending(self) -> set[str]:
         """The jobs with an order not ended yet."""
-        return {f.job for f in self.flights() if f.job}
+        return set(self.flights.jobs)
 
     def _advance(self, job: CloseJob, *, new_only: bool = False) -> None:
         job.forget_gone(set(self.view.positions), {o["ticket"] for o in self.view.orders})
         if job.done:
             return self._finish(job)
-        busy = {f.ticket for f in self.flights()}  # a ticket being closed is never closed twice at once
+        busy = self.flights.tickets  # a ticket being closed is never closed twice at once
         tickets, orders = job.to_send(busy, new_only=new_only)
         for ticket in tickets:
             position = self.view.positions[ticket]

@@ -9,10 +9,10 @@ and answered by a told message carrying it; the Account waits for nobody meanwhi
              holding its intent (Journal: IntentRecorded / IntentNotRecorded)
     -> sent: it leaves this table for the Account's orders in flight, by client order id.
 
-Each pending order already carries the InFlight it will be sent as, so everything that
-counts orders (an entry against max_positions, a close job not closing a ticket twice, the
-Account's `busy`) counts it from its first stage: the same order is never started twice by
-accident. An answer is taken only at the stage it answers; an answer for nothing pending
+Each pending order already carries the InFlight it will be sent as, counted in the Account's
+FlightIndex from its first stage, so everything that counts orders (an entry against
+max_positions, a close job not closing a ticket twice, the Account's `busy`) counts it: the
+same order is never started twice by accident. An answer is taken only at the stage it answers; an answer for nothing pending
 (late, or for a previous incarnation of the Account: ids carry a per-instance prefix) is
 the caller's to log. A stage unanswered by its deadline ends the order unsent.
 """
@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.account.in_flight import InFlight
+from actors.account.in_flight import FlightIndex, InFlight
 
 PROFITS = "profits"
 RISK = "risk"
@@ -48,7 +47,8 @@ class Pending:
 
 
 class Pipeline:
-    def __init__(self) -> None:
+    def __init__(self, index: FlightIndex | None = None) -> None:
+        self.index = index if index is not None else FlightIndex()  # shared with the Account's flights
         self.items: dict[str, Pending] = {}
         self._prefix = uuid.uuid4().hex[:8]
         self._ids = itertools.count(1)
@@ -60,6 +60,7 @@ class Pipeline:
         pending = Pending(corr=f"{self._prefix}-{next(self._ids)}", stage=stage, flight=flight,
                           deadline=now + STAGE_TIMEOUT_S, **fields)
         self.items[pending.corr] = pending
+        self.index.add(flight)
         return pending
 
     def move(self, pending: Pending, stage: str, now: float) -> None:
@@ -72,16 +73,15 @@ class Pipeline:
         pending = self.items.get(corr)
         if pending is None or pending.stage != stage:
             return None
-        return self.items.pop(corr)
+        self.drop(pending)
+        return pending
 
     def drop(self, pending: Pending) -> None:
-        self.items.pop(pending.corr, None)
+        if self.items.pop(pending.corr, None) is not None:
+            self.index.remove(pending.flight)
 
     def expired(self, now: float) -> list[Pending]:
         late = [p for p in self.items.values() if now >= p.deadline]
         for pending in late:
-            del self.items[pending.corr]
+            self.drop(pending)
         return late
-
-    def flights(self) -> Iterator[InFlight]:
-        return (p.flight for p in self.items.values())
