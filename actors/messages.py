@@ -308,7 +308,8 @@ class AccountInfoUpdated:
 class PositionsSnapshot:
     """The terminal's whole word on open positions and orders. `seq` grows with every snapshot
     the Terminals of this process tell (0: unnumbered); the newest one's is on the board
-    (`positions_seq:<login>`), so an Account behind skips those a newer one follows."""
+    (`positions_seq:<login>`, with the EA's version), so an Account behind skips those a
+    newer one follows."""
     account: int
     positions: tuple[Map, ...]
     orders: tuple[Map, ...] = ()

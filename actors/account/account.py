@@ -94,6 +94,8 @@ class Account(Supervised):
                                              orphans=orphans, on_done=self._reconciled)
         self.ticker: Ticker | None = None
         self._balance_told: int | None = None  # the tz offset of the last RecordBalance told
+        self.snapshot_seq = 0  # of the newest positions snapshot applied
+        self.bars_handled: dict[str, int] = {}  # strategy id -> the newest bar it told it had acted on
         self._dirty = False  # the status changed since it was last posted
         self._posted_at = 0.0
         self._posted_busy = -1
@@ -131,7 +133,7 @@ class Account(Supervised):
             case m.SymbolsUpdated(symbols=symbols):
                 self.view.symbols = dict(symbols)
                 self._post()
-            case m.PositionsSnapshot(seq=seq) if seq and seq < self.board.get(f"positions_seq:{self.login}", 0):
+            case m.PositionsSnapshot(seq=seq) if seq and seq < self.board.get(f"positions_seq:{self.login}", (0,))[0]:
                 pass  # a newer snapshot is queued behind this one: it says all this one does
             case m.PositionsSnapshot():
                 self._on_snapshot(message)
@@ -184,8 +186,11 @@ class Account(Supervised):
                 self.exits.on_quote(message)
             case m.RegisterExits():
                 self.exits.register(message)
-            case m.StrategyBar():
+            case m.StrategyBar(strategy_id=strategy_id, time=bar_time):
                 self.exits.on_bar(message)
+                # A strategy tells its bar after its intents: the bar handled here, so are they.
+                self.bars_handled[strategy_id] = bar_time
+                self._post()
             case _:
                 return super().on_receive(message)
         return None
@@ -203,6 +208,7 @@ class Account(Supervised):
         self._post()
 
     def _on_snapshot(self, snap: m.PositionsSnapshot) -> None:
+        self.snapshot_seq = max(self.snapshot_seq, snap.seq)
         first = not self.view.synced  # the first since the link came up: reconcile before trading
         changed = self.view.apply_snapshot(snap.positions, snap.orders)
         if first:
@@ -256,8 +262,11 @@ class Account(Supervised):
         for row in snapshot["positions"]:
             sides = held.setdefault(row["strategy_id"], {})
             sides[row["side"]] = sides.get(row["side"], 0) + 1
+        # `snapshot_seq`, `bars`: the newest snapshot applied and each strategy's newest bar handled
+        # (a replay knows from them that the account has caught up with the terminal and a bar).
         self.board.post(f"account:{self.login}", {**snapshot, "held": held, "ready": self._ready(),
-                                                  "busy": self._posted_busy,
+                                                  "busy": self._posted_busy, "snapshot_seq": self.snapshot_seq,
+                                                  "bars": dict(self.bars_handled),
                                                   "reconciliation": self.reconciliation.last,
                                                   "reconciling": self.reconciliation.waiting_for})
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from actors.app.config import load_config
 from actors.control.client import ControlClient
 from actors.app.ports import free_endpoint
 from actors.app.service import Service
+from actors.account.exits import ExitPlan
 from bridge import mt5
 from bridge.history.bars import HistoryFileError, bar_period_ms, load_bars
 from bridge.history.ticks import TickHistory, load_ticks
@@ -167,12 +167,14 @@ class _Run:
         def terminal(config: Any) -> SimTerminal:
             sim = SimTerminal(ctl_endpoint=config.ea_ctl_endpoint, md_endpoint=config.ea_md_endpoint,
                               login=REPLAY_LOGIN, clock=ManualClock(start_ms), balance=balance,
-                              tz_offset_s=tz_offset_s, history_minutes=0, feed=self.feed, poll_ms=1, md_publish_s=0.0,
+                              tz_offset_s=tz_offset_s, history_minutes=0, feed=self.feed, poll_ms=20, md_publish_s=0.0,
                               enforce_sessions=False)  # the file is the market: its ticks, its hours
+            # poll_ms: a push wakes the terminal's loop (ReplayFeed.fileno); idle, it has nothing to do.
             self.feed.clock = sim.clock
             return sim
         self.service = Service(self.config, sim_factory=terminal)
         self.client: ControlClient | None = None
+        self.quotes_matter = True
 
     def __enter__(self) -> _Run:
         self.service.start()
@@ -186,9 +188,13 @@ class _Run:
         if self.client is not None:
             self.client.close()
         self.service.stop()
+        self.feed.close()
 
     # --- steps ---
     def start_strategy(self, strategy: dict[str, Any]) -> None:
+        # Exits decided on quotes (partials, breakeven, trailing, time): the driver must also wait
+        # for the account to handle every quote before it moves the price on.
+        self.quotes_matter = not ExitPlan.from_settings(strategy.get("settings") or {}).empty
         reply = self.client.request("START_STRATEGY", {"strategy_id": STRATEGY_ID, "strategy": strategy})
         if not reply["ok"]:
             raise ReplayError(f"strategy refused: {reply['error']['code']}: {reply['error']['message']}")
@@ -238,6 +244,8 @@ class _Run:
         return data
 
     # --- synchronisation ---
+    # Every wait is on the status board (StatusBoard.wait: woken by each post, no polling, no
+    # round trip through an actor's mailbox), except for plans that act on quotes (below).
     def _push(self, ticks: list) -> None:
         self.feed.push(ticks)
         if not self.feed.wait_drained(SYNC_TIMEOUT_S):
@@ -245,37 +253,46 @@ class _Run:
         self._settle()
 
     def _wait_bar(self, bar_time: int) -> None:
-        self._wait(lambda: (self.service.board.get(f"strategy:{STRATEGY_ID}", {}).get("last_bar") or 0) >= bar_time,
+        """Until the strategy has evaluated the bar and the account has handled what it said
+        (a strategy tells its bar after its intents), then until what that caused has settled."""
+        self._wait(lambda: (self.service.board.get(f"strategy:{STRATEGY_ID}", {}).get("last_bar") or 0) >= bar_time
+                   and self._account().get("bars", {}).get(STRATEGY_ID, 0) >= bar_time,
                    f"the strategy to evaluate the bar of {bar_time}")
         self._settle()
 
     def _settle(self) -> None:
-        """Until the executor has seen the terminal's latest positions and nothing is in flight."""
-        account = self.service.directory.get(f"account:{REPLAY_LOGIN}")
-        for _ in range(2):  # orders sent while settling change the terminal again: settle twice
-            self._wait(self._synced, "the executor to see the terminal's positions")
-            account.ask(m.Ping(), timeout=SYNC_TIMEOUT_S)  # everything told to the account is handled
-            self._wait(lambda: self._account().get("busy") == 0, "orders in flight to complete")
+        """Until the executor has heard the terminal's last trade and has nothing in flight."""
+        if self.quotes_matter:
+            # Exits that act on quotes: every quote told to the account must be handled, which
+            # only its mailbox can say (a Ping behind them).
+            account = self.service.directory.get(f"account:{REPLAY_LOGIN}")
+            for _ in range(2):  # orders sent while settling change the terminal again: settle twice
+                self._wait(self._synced, "the executor to see the terminal's positions")
+                account.ask(m.Ping(), timeout=SYNC_TIMEOUT_S)
+                self._wait(self._caught_up, "orders in flight to complete")
+            return
+        self._wait(self._caught_up, "the executor to see the terminal's positions and finish its orders")
 
     def _synced(self) -> bool:
-        terminal = self.service.directory.get(f"terminal:{REPLAY_LOGIN}")
-        if terminal is None:
-            return False
-        seen = terminal.proxy().positions_version.get(timeout=SYNC_TIMEOUT_S)
-        return seen == self.service.sim.server.version
+        """The Terminal has heard the terminal's positions as they are now."""
+        told = self.service.board.get(f"positions_seq:{REPLAY_LOGIN}")
+        return told is not None and told[1] == self.service.sim.server.version
+
+    def _caught_up(self) -> bool:
+        """Synced, the account has applied that snapshot, and it has no order or close job running.
+        (The trade server's version moves when an order fills, before its reply: an order done
+        but whose snapshot is still on its way is not caught up.)"""
+        told = self.service.board.get(f"positions_seq:{REPLAY_LOGIN}")
+        account = self._account()
+        return (told is not None and told[1] == self.service.sim.server.version
+                and account.get("snapshot_seq", 0) >= told[0] and account.get("busy") == 0)
 
     def _account(self) -> dict[str, Any]:
         return self.service.board.get(f"account:{REPLAY_LOGIN}", {})
 
     def _wait(self, condition: Callable[[], Any], what: str) -> Any:
-        deadline = time.monotonic() + SYNC_TIMEOUT_S
-        delay = 0.0002
-        while True:
-            value = condition()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                logger.error("replay stalled waiting for {}", what)
-                raise ReplayError(f"replay stalled waiting for {what}")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.005)
+        value = self.service.board.wait(condition, SYNC_TIMEOUT_S)
+        if not value:
+            logger.error("replay stalled waiting for {}", what)
+            raise ReplayError(f"replay stalled waiting for {what}")
+        return value

@@ -292,9 +292,10 @@ class Terminal(Supervised):
     def _tell_snapshot(self) -> None:
         # Each snapshot is the whole state: posted before it is told, the newest one's number lets
         # an Account behind skip the older ones queued (the EA sends one after every trade). On the
-        # process's monotonic clock, so a restarted Terminal's numbers still grow.
+        # process's monotonic clock, so a restarted Terminal's numbers still grow. With it the EA's
+        # version of the positions: a replay knows from it that the executor has heard the last trade.
         seq = time.monotonic_ns()
-        self.board.post(f"positions_seq:{self.login}", seq)
+        self.board.post(f"positions_seq:{self.login}", (seq, self.positions_version))
         self.directory.tell(self.account_name, m.PositionsSnapshot(account=self.login, positions=self.positions,
                                                                    orders=self.orders, seq=seq))
 
