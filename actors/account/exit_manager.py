@@ -44,8 +44,7 @@ class ExitManager:
         # A position the view learnt from its fill has no time yet: it opened "now" on the
         # terminal's clock (its newest quote), never this machine's, which a fast simulator or
         # a replay leaves far behind.
-        quotes = self.board.with_prefix(f"quote:{self.login}:").values()
-        now_ms = max((q[0] for q in quotes if q), default=time.time_ns() // 1_000_000)
+        now_ms = self.board.get(f"last_tick:{self.login}") or time.time_ns() // 1_000_000
         self.book.sync(self.view.positions, self.view.strategy_of, now_ms, self._tz_offset())
 
     def on_quote(self, batch: m.TickBatch) -> None:

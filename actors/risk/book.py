@@ -1,6 +1,10 @@
 """What the RiskGuard knows of its account between orders (pure): money, the day's start,
 the equity peak, recent order times. It turns a CheckOrder into the `Book` the checks read.
 
+The open positions and their currencies come with every order; while they are the same
+objects (the Account builds them once per change of its positions), their Book form and net
+currency exposure are built once and shared by every order.
+
 Order times are kept only for the rate window (a minute of server time), per account and per
 strategy, so a check costs the same after a million orders as after ten. Times are pruned
 against the newest time seen; a server clock that goes back (a new terminal, a replay run
@@ -14,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors.risk.correlation import currency_exposure
 from actors.risk.model import Book
 
 DAY_MS = 86_400_000
@@ -28,6 +33,9 @@ class RiskBook:
     day_start_balance: float | None = None
     sent: deque = field(default_factory=deque)  # time_ms of the openings in the rate window, oldest first
     sent_by_strategy: dict[str, deque] = field(default_factory=dict)  # the same, per strategy
+    # (positions, currencies) as the last CheckOrder had them, and their Book form and exposure
+    _exposure_of: tuple[Any, Any] = (None, None)
+    _exposure: tuple[tuple, dict, dict] = ((), {}, {})
 
     def on_account(self, info: Mapping[str, Any], now_ms: int, tz_offset_s: int) -> None:
         """A new AccountInfo: track the equity peak and the balance the server day started with."""
@@ -60,17 +68,25 @@ class RiskBook:
         if own is not None and not own:
             del self.sent_by_strategy[order.strategy_id]
         info = self.info
+        positions, currencies, exposure = self._positions_of(order)
         return Book(
             open_positions=order.open_positions, open_positions_of_strategy=order.open_positions_of_strategy,
             trading_state=trading_state, kill_switch=kill_switch,
             balance=info.get("balance"), equity=info.get("equity"), day_start_balance=self.day_start_balance,
             peak_equity=self.peak_equity, margin=info.get("margin"), margin_free=info.get("margin_free"),
             margin_level=info.get("margin_level") or None, required_margin=order.required_margin,
-            positions=tuple(tuple(p) for p in order.positions),
-            currencies={k: tuple(v) for k, v in (order.currencies or {}).items()},
+            positions=positions, currencies=currencies, exposure=exposure,
             orders_last_minute=self._in_window(self.sent, now_ms),
             orders_last_minute_of_strategy=own_count,
         )
+
+    def _positions_of(self, order: Any) -> tuple[tuple, dict, dict]:
+        if self._exposure_of[0] is not order.positions or self._exposure_of[1] is not order.currencies:
+            positions = tuple(tuple(p) for p in order.positions)
+            currencies = {k: tuple(v) for k, v in (order.currencies or {}).items()}
+            self._exposure_of = (order.positions, order.currencies)  # held: their ids stay theirs
+            self._exposure = (positions, currencies, currency_exposure(positions, currencies))
+        return self._exposure
 
     def account_book(self, *, trading_state: str, kill_switch: bool) -> Book:
         """The book without an order: for the breach checks after every account update."""

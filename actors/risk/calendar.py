@@ -11,6 +11,7 @@ followed by Tuesday 00:00–22:00 closes on Tuesday at 22:00, not at Monday's mi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -37,6 +38,17 @@ def clock(week_s: int) -> str:
 def session_stretches(sessions: Iterable[Session]) -> list[tuple[int, int]]:
     """Merged [start, end) stretches in seconds on three consecutive weeks, so a stretch that
     wraps the week's end is whole around the middle week (where the checks look)."""
+    if isinstance(sessions, tuple):  # a symbol's sessions as the RiskGuard holds them: the same every order
+        return list(_stretches_of(sessions))
+    return _stretches(sessions)
+
+
+@functools.lru_cache(maxsize=512)
+def _stretches_of(sessions: tuple[Session, ...]) -> tuple[tuple[int, int], ...]:
+    return tuple(_stretches(sessions))
+
+
+def _stretches(sessions: Iterable[Session]) -> list[tuple[int, int]]:
     spans = sorted((day * DAY_S + start + shift, day * DAY_S + end + shift)
                    for day, start, end in sessions if end > start for shift in (0, WEEK_S, 2 * WEEK_S))
     merged: list[tuple[int, int]] = []

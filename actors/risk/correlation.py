@@ -119,7 +119,8 @@ def decide(symbol: str, side: str, volume: float, positions: Sequence[Position],
     `rho_of(a, b, window)`, when given, answers ρ from pairs already computed (`Correlations.rho`)."""
     correlated: dict[str, tuple[float, str]] = {}
     hedges: dict[str, float] = {}
-    for other, other_side, _ in positions:
+    # Positions on the same symbol and side are judged alike: each such pair once, in order.
+    for other, other_side in dict.fromkeys((other, other_side) for other, other_side, _ in positions):
         if other == symbol or symbol not in closes or other not in closes:
             continue
         rho = rho_of(symbol, other, window) if rho_of is not None else \

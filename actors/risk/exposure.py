@@ -49,7 +49,7 @@ def check_currency_exposure(order: OrderToCheck, book: Book, limits: Mapping[str
     limit = limits.get("max_currency_exposure_lots")
     if order.closing or limit is None:
         return None
-    before = corr.currency_exposure(book.positions, book.currencies)
+    before = book.exposure if book.exposure is not None else corr.currency_exposure(book.positions, book.currencies)
     base, profit = corr.symbol_currencies(order.symbol, book.currencies)
     sign = 1.0 if order.side == "buy" else -1.0
     # |before + s·v| <= limit  <=>  v <= limit − s·before, per currency the order moves (s = ±1).

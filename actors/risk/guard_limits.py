@@ -23,12 +23,25 @@ class GuardLimits:
         self.login = login
         self.otp = otp
         self.configured_defaults = configured_defaults  # the service config's, per account type
-        self.overrides: dict[str, Any] = {}
+        self._overrides: dict[str, Any] = {}
         # Never from user input: the terminal tells. Until it has, the live rules apply (fail closed).
         self.account_type = "unknown"
+        self._current: tuple[str, dict[str, Any]] | None = None  # (rules type, limits) until they change
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return self._overrides
+
+    @overrides.setter
+    def overrides(self, value: dict[str, Any]) -> None:
+        self._overrides, self._current = value, None
 
     def current(self) -> dict[str, Any]:
-        return {**self.defaults(), **self.overrides}
+        """The limits in force: built once per change (every order is checked against them),
+        handed out as a copy nobody's edit can reach."""
+        if self._current is None or self._current[0] != self.rules_type():
+            self._current = (self.rules_type(), {**self.defaults(), **self._overrides})
+        return dict(self._current[1])
 
     def defaults(self) -> dict[str, Any]:
         account_type = self.rules_type()
@@ -64,4 +77,5 @@ class GuardLimits:
             except ConfirmationRequired as exc:
                 raise errors.ControlError(errors.CONFIRMATION_REQUIRED, str(exc),
                                           {"accounts": [self.login], "keys": keys}) from None
-        self.overrides.update(cleaned)
+        self._overrides.update(cleaned)
+        self._current = None

@@ -26,19 +26,23 @@ class GuardMarket:
         self.directory = directory
         self.context = RiskContext()  # sessions, calendar and closes, fetched ahead of need
         self.terminal_boot: str | None = None
+        self._symbols_of: tuple[Any, frozenset[str]] = (None, frozenset())  # a CheckOrder's positions, their symbols
 
     def tz_offset_s(self) -> int:
         return int(self.board.get(f"terminal:{self.login}", {}).get("tz_offset_s", 0))
 
     def server_utc_ms(self) -> int | None:
-        quotes = self.board.with_prefix(f"quote:{self.login}:")
-        latest_tick = max((q[0] for q in quotes.values() if q), default=None)
-        return server_now(self.board.get(f"clock:{self.login}"), time.monotonic(), latest_tick_ms=latest_tick)
+        return server_now(self.board.get(f"clock:{self.login}"), time.monotonic(),
+                          latest_tick_ms=self.board.get(f"last_tick:{self.login}"))
 
     def with_market(self, book: Book, msg: m.CheckOrder, server_ms: int | None) -> Book:
         """The book with what the time, news and correlation checks read (None: not known yet)."""
-        symbols = {msg.symbol, *(p[0] for p in msg.positions)}
-        self.context.want(symbols)
+        if self._symbols_of[0] is not msg.positions:  # the same positions as the last order's: the same symbols
+            held = frozenset(p[0] for p in msg.positions)
+            self.context.want(held)
+            self._symbols_of = (msg.positions, held)
+        symbols = self._symbols_of[1] | {msg.symbol}
+        self.context.want((msg.symbol,))
         tz_offset_s = self.tz_offset_s()
         return dataclasses.replace(
             book, server_time_ms=None if server_ms is None else server_ms + tz_offset_s * 1000,

@@ -62,6 +62,8 @@ class Book:
     required_margin: float | None = None  # order_calc_margin of this order
     positions: tuple[Position, ...] = ()
     currencies: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # symbol -> (base, profit)
+    # correlation.currency_exposure(positions, currencies), when the caller has it (None: computed by the check)
+    exposure: Mapping[str, float] | None = None
     # symbol -> recent closes, oldest first. None: correlation not judged at all; a mapping
     # without a symbol involved means that symbol's history is not known (yet).
     closes: Mapping[str, Sequence[float]] | None = None

@@ -17,6 +17,7 @@ Who writes what (each key has exactly one writer), and who reads it:
 | `positions_seq:<login>`     | terminal/terminal.py           | (number, EA version) of the newest positions snapshot told | account (skips older ones queued), replay |
 | `symbols:<login>`           | terminal/terminal.py           | symbol properties by name         | market data, risk guard |
 | `quote:<login>:<symbol>`    | terminal/market_data.py        | (time_msc, bid, ask) of the newest tick | account, exits, risk guard |
+| `last_tick:<login>`         | terminal/market_data.py        | time_msc of the account's newest tick, any symbol | risk guard, exits (the server's "now") |
 | `account:<login>`           | account/account.py             | money, positions, orders          | risk guard, strategy, control routes, replay |
 | `risk:<login>`              | risk/guard.py                  | limits, account type, trading state | account sizing, control routes, replay |
 | `supervisor`                | app/supervisor.py              | tree state, kill switch           | account, risk guard, control routes |
@@ -31,8 +32,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-KEY_PREFIXES = ("terminal:", "clock:", "tz:", "positions_seq:", "symbols:", "quote:", "account:", "risk:", "supervisor",
-                "strategies", "strategy:")
+KEY_PREFIXES = ("terminal:", "clock:", "tz:", "positions_seq:", "symbols:", "quote:", "last_tick:", "account:", "risk:",
+                "supervisor", "strategies", "strategy:")
 RECHECK_S = 0.05  # `wait` checks again this often anyway: a condition may also read state that is not posted
 
 

@@ -61,6 +61,7 @@ class MarketData(Supervised):
         self.sequencers: dict[tuple[int, str], TickSequencer] = {}
         self.ticker: Ticker | None = None
         self.ticks_seen = 0
+        self.last_tick: dict[int, int] = {}  # account -> the newest tick time posted (`last_tick:<login>`)
         self._tracebacks = Refusals()  # when a failure's traceback is worth the debug log again
 
     def on_start(self) -> None:
@@ -174,6 +175,9 @@ class MarketData(Supervised):
         if quotable:
             time_msc, bid, ask = quotable[-1]
             self.board.post(f"quote:{batch.account}:{batch.symbol}", (time_msc, bid, ask))
+            if time_msc > self.last_tick.get(batch.account, 0):  # the account's newest tick, any symbol
+                self.last_tick[batch.account] = time_msc
+                self.board.post(f"last_tick:{batch.account}", time_msc)
             # The Account manages exits on the latest quote; older ticks of the batch add nothing.
             self.directory.tell(f"account:{batch.account}", m.TickBatch(
                 account=batch.account, symbol=batch.symbol, seq=batch.seq, time_msc=(time_msc,), bid=(bid,),
