@@ -649,22 +649,22 @@ class ReconciliationLoaded:
 
 @message
 class AuditCommand:
+    """One control command for the audit trail (actors/journal/audit.py): `client` is the
+    peer (address and ZAP name), `key_id` the key that signed it."""
     request_id: str | None
     type: str
     data: Map | None
     ok: bool
     error_code: str = ""
     client: str = ""
-    """One control command for the audit trail (actors/journal/audit.py): `client` is the
-    peer (address and ZAP name), `key_id` the key that signed it."""
+    key_id: str = ""
+    duration_ms: int = 0
 
 
 @message
 class RecordBalance:
     """The account's balance as the terminal reports it (Account -> Journal). The journal
     keeps the first one per account: where the performance report's equity curve starts.
-    key_id: str = ""
-    duration_ms: int = 0
     `tz_offset_s` is the trade server's offset from UTC: where its days begin."""
     account: int
     balance: float
