@@ -114,9 +114,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                  disconnect_every_s=300.0, disconnect_for_s=20.0, settle_s=40.0,
                  targets={"rss_growth_mb": ("<", 5.0), "lost": ("==", 0), "duplicates": ("==", 0),
                           "orphans": ("==", 0)}),
-    # 1 000 orders (50 strategies x 20 bars) with 10% of the order answers lost and 5% late past the
+    # 1 000 orders and more (50 strategies x 22 bars) with 10% of the order answers lost and 5% late past the
     # request timeout: every order once, nothing lost, nothing unknown (RELIABILITY.md L2-L5).
-    "faults": dict(strategies=50, symbols=10, tick_rate=0.5, bars=20, drop_order_replies_pct=10.0,
+    "faults": dict(strategies=50, symbols=10, tick_rate=0.5, bars=22, drop_order_replies_pct=10.0,
                    delay_order_replies_pct=5.0, delay_s=4.0, settle_s=40.0, floor_samples=0,
                    targets={"lost": ("==", 0), "duplicates": ("==", 0), "orphans": ("==", 0), "unsettled": ("==", 0),
                             "phantoms": ("==", 0)}),
