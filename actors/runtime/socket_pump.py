@@ -20,6 +20,7 @@ import zmq
 from loguru import logger
 
 _STOP = b"\x00stop"
+OUTBOUND_PER_ROUND = 1000  # frames written per poll round before the inbound sockets are read
 BIND_RETRY_S = 2.0
 _ids = itertools.count(1)
 
@@ -124,13 +125,20 @@ class SocketPump:
             poller.register(sock, zmq.POLLIN)
             names[sock] = name
         while True:
-            for sock, _ in poller.poll():
-                if sock is pump_end:
-                    frames = pump_end.recv_multipart()
+            ready = dict(poller.poll())
+            # Outbound first, everything queued (bounded): an order must not wait behind a
+            # thousand inbound frames per frame it sends, as one frame per poll round made it.
+            if pump_end in ready:
+                for _ in range(OUTBOUND_PER_ROUND):
+                    try:
+                        frames = pump_end.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
                     if frames[0] == _STOP:
                         return
                     self._write(sockets, frames[0].decode(), frames[1:])
-                else:
+            for sock in ready:
+                if sock is not pump_end:
                     self._drain(sock, names[sock])
 
     def _drain(self, sock: zmq.Socket, name: str, limit: int = 1000) -> None:

@@ -22,6 +22,7 @@ from loguru import logger
 
 from actors import messages as m
 from actors.runtime.directory import Directory
+from actors.runtime.mailbox import LanedInbox
 from actors.runtime.generations import Generations
 from actors.runtime.supervision import Supervised
 from actors.terminal.ea_link import EaLink, PendingRequest
@@ -45,6 +46,12 @@ HOLD_ORDERS_S = 5.0
 
 
 class Terminal(Supervised):
+    # Orders leave before the EA's messages queued ahead of them (actors.runtime.mailbox): after a
+    # burst of fills the replies and events of the first orders would hold up the last ones.
+    @staticmethod
+    def _create_actor_inbox() -> LanedInbox:
+        return LanedInbox((m.SubmitOrder,))
+
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate,
                  generations: Generations | None = None) -> None:
         super().__init__(name=f"terminal:{login}", parent="supervisor", directory=directory)
