@@ -384,12 +384,15 @@ class SimTerminal:
     # --- CTL: requests ---
 
     def _drain_requests(self, ctl: zmq.Socket, now: float) -> None:
+        # Every frame waiting is read, its arrival noted, before any is answered: a request arrived
+        # when it reached the terminal, not when answering those before it let the loop read it.
+        arrived = []
         for _ in range(MAX_FRAMES_PER_STEP):
             try:
-                frames = ctl.recv_multipart(zmq.NOBLOCK)
+                arrived.append((ctl.recv_multipart(zmq.NOBLOCK), time.monotonic_ns()))
             except zmq.Again:
-                return
-            self._arrived_ns = time.monotonic_ns()
+                break
+        for frames, self._arrived_ns in arrived:
             if len(frames) != 1:
                 logger.warning("simulated terminal ignores a {}-frame message; expected 1", len(frames))
                 continue
