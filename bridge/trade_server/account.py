@@ -144,6 +144,9 @@ def charge_swaps(server: ServerState, after_ms: int, upto_ms: int) -> int:
 
 def stop_out(server: ServerState, now: int) -> list[int]:
     """Close the largest loser while the margin level is below `margin_so_so`; tickets closed."""
+    if not server.positions:  # no margin used: nothing to stop out (and no account_info on every quote)
+        server.margin_call = False
+        return []
     closed: list[int] = []
     for _ in range(MAX_STOP_OUTS):
         info = server.account_info()
