@@ -7,10 +7,12 @@ A traceback is for the developer: stderr shows an exception as one line (its typ
 unless the level is DEBUG or TRACE; the JSON file always keeps the whole traceback.
 
 The JSON file is written by a thread of its own (`_FileWriter`): a line costs the actor that
-logs it its JSON and a queue put, never a file write, a rotation, or a wait behind a slow
-disk. (loguru's `enqueue=True` pickles every line through a multiprocessing pipe, about four
-times dearer, and the order path logs every event.) The writer drains what is waiting and
-writes it at once, through loguru's own file sink: same file, same rotation and retention.
+logs it the record loguru makes and a queue put, never its JSON, a file write, a rotation, or
+a wait behind a slow disk. (loguru's `enqueue=True` pickles every line through a
+multiprocessing pipe, about four times dearer, and the order path logs every event.) The
+writer wakes at most every WRITE_EVERY_S, so a burst of orders is not competing with it for
+the interpreter, turns what is waiting into loguru's own JSON lines (`serialize=True`'s) and
+writes them at once through loguru's own file sink: same file, same rotation and retention.
 """
 
 from __future__ import annotations
@@ -21,15 +23,19 @@ import logging
 import queue
 import sys
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
+from loguru._handler import Handler  # its _serialize_record: the JSON of serialize=True, made in the writer
 
 STDERR_FORMAT = "<green>{time:HH:mm:ss.SSS}</green> <level>{level: <8}</level> <cyan>{name}</cyan> {message}"
 VERBOSE_LEVELS = ("TRACE", "DEBUG")
 LOG_FILE = Path("logs") / "executor.jsonl"
 LOG_ROTATION = "20 MB"  # a new file past this size; `run.py doctor` reports both
 LOG_RETENTION = 10  # rotated files kept
+WRITE_EVERY_S = 0.05  # the writer's pace: lines reach the file at most this late (and at exit)
 
 
 def stderr_format(level: str):
@@ -55,7 +61,7 @@ class _FileWriter:
 
     def __init__(self, path: Path) -> None:
         # An independent logger (loguru's documented way: a deep copy of the logger while it has
-        # no handler) whose one handler is the rotating file; lines arrive serialized, go out raw.
+        # no handler) whose one handler is the rotating file; lines go out raw, as serialized here.
         self._file = copy.deepcopy(logger)
         self._file.add(path, level=0, format="{message}", rotation=LOG_ROTATION, retention=LOG_RETENTION,
                        backtrace=False, diagnose=False, catch=True)
@@ -63,8 +69,11 @@ class _FileWriter:
         self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
         self._thread.start()
 
-    def put(self, line: str) -> None:
-        self._queue.put(line)
+    def put(self, message: Any) -> None:
+        """The sink: loguru's formatted text (its default format) with its record. `extra` is
+        copied now: another sink's formatting may add to it after this one."""
+        record = message.record
+        self._queue.put((str(message), {**record, "extra": dict(record["extra"])}))
 
     def stop(self) -> None:
         """Write what is waiting, then end the thread."""
@@ -75,14 +84,16 @@ class _FileWriter:
 
     def _run(self) -> None:
         while True:
-            lines = [self._queue.get()]
-            while len(lines) < 1000:
+            items = [self._queue.get()]
+            time.sleep(WRITE_EVERY_S)  # what the next moments log joins this write
+            while True:
                 try:
-                    lines.append(self._queue.get_nowait())
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            stop = lines[-1] is self._STOP
-            text = "".join(line for line in lines if line is not self._STOP)
+            stop = any(item is self._STOP for item in items)
+            text = "".join(Handler._serialize_record(text, record) for item in items if item is not self._STOP
+                           for text, record in (item,))
             if text:
                 self._file.opt(raw=True).log("DEBUG", text)
             if stop:
@@ -118,7 +129,7 @@ def setup_logging(data_dir: Path | None, level: str = "INFO", *, stderr: bool = 
     if data_dir is not None:  # first: the writer's logger is a copy of this one while it has no handler
         (data_dir / LOG_FILE).parent.mkdir(parents=True, exist_ok=True)
         _writer = _FileWriter(data_dir / LOG_FILE)
-        logger.add(_writer.put, level="DEBUG", serialize=True, backtrace=False, diagnose=False)
+        logger.add(_writer.put, level="DEBUG", backtrace=False, diagnose=False)  # loguru's default format
     if stderr:
         logger.add(sys.stderr, level=level, format=stderr_format(level), backtrace=False, diagnose=False)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO, force=True)
