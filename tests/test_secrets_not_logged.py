@@ -34,7 +34,9 @@ def test_no_secret_is_logged_or_audited(executor_factory, tmp_path, monkeypatch,
         board = executor.service.board
         login = executor.config.sim.login
         wait_for(lambda: board.get(f"account:{login}", {}).get("ready"), timeout=30, message="the terminal")
-        assert client.request("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1}, otp=code)["ok"]
+        wait_for(lambda: board.get(f"quote:{login}:EURUSD"), timeout=30, message="a EURUSD quote")
+        opened = client.request("OPEN_POSITION", {"symbol": "EURUSD", "side": "buy", "volume": 0.1}, otp=code)
+        assert opened["ok"], opened
         assert client.request("UPDATE_RISK_LIMITS", {"limits": {"max_positions": 5}}, otp=code)["ok"]
         wrong = ControlClient(executor.config.control_endpoint, timeout_s=10, curve=local,
                               key=keys.ControlKey("default", "?", bytes(32)))

@@ -75,6 +75,12 @@ class _FileWriter:
         record = message.record
         self._queue.put((str(message), {**record, "extra": dict(record["extra"])}))
 
+    def flush(self, timeout_s: float = 5.0) -> None:
+        """Return once every line logged before the call is in the file."""
+        written = threading.Event()
+        self._queue.put(written)
+        written.wait(timeout_s)
+
     def stop(self) -> None:
         """Write what is waiting, then end the thread."""
         if self._thread.is_alive():
@@ -92,10 +98,13 @@ class _FileWriter:
                 except queue.Empty:
                     break
             stop = any(item is self._STOP for item in items)
-            text = "".join(Handler._serialize_record(text, record) for item in items if item is not self._STOP
+            flushes = [item for item in items if isinstance(item, threading.Event)]
+            text = "".join(Handler._serialize_record(text, record) for item in items if isinstance(item, tuple)
                            for text, record in (item,))
             if text:
                 self._file.opt(raw=True).log("DEBUG", text)
+            for written in flushes:
+                written.set()
             if stop:
                 return
 
@@ -111,6 +120,13 @@ def _stop_writer() -> None:
 
 
 atexit.register(_stop_writer)
+
+
+def flush_logs() -> None:
+    """Everything logged so far is in the log file when this returns (a service stopping in a
+    process that goes on, as in the tests, must leave its last lines readable)."""
+    if _writer is not None:
+        _writer.flush()
 
 
 class _InterceptHandler(logging.Handler):

@@ -22,6 +22,7 @@ from loguru import logger
 from actors import messages as m
 from actors.app.config import ServiceConfig, file_values, sim_options
 from actors.app.data_dir_lock import DataDirLock
+from actors.app.logs import flush_logs
 from actors.journal.backup import RUNNING_CONFIG
 from actors.app import curve_setup
 from actors.control.keys import KeysError, ensure_keys, key_path
@@ -127,6 +128,7 @@ class Service:
         if self.lock.held:
             self.lock.release()
             logger.info("executor stopped")
+        flush_logs()
 
     def __enter__(self) -> Service:
         return self.start()
