@@ -6,10 +6,8 @@ Thin on purpose: parse, call, map failures to exit codes (0 ok, 1 runtime failur
 place, because they are what a user reads (`--help`); what they mean lives in the packages:
 the service's configuration and its precedence in `actors.app.config`, the simulated
 terminal (`sim` and its faults) in `bridge.sim.options`, replay in `actors.app.replay`,
-the `ctl` commands in `actors.control.ctl`, the control keys in `actors.control.keys`, the
-CURVE keys in `actors.runtime.curve_keys`, secrets at rest in `actors.runtime.sealing`, the
-audit trail in `actors.journal.audit_check`,
-the TOTP secret in `actors.runtime.confirmation`,
+the `ctl` commands in `actors.control.ctl`, the `keys`, `secrets` and `audit` commands in
+`actors.app.admin_commands`, the TOTP secret in `actors.runtime.confirmation`,
 journal backups in `actors.journal.backup`, the readiness checks in `actors.app.doctor`, the
 config file and its example in `actors.app.config_file` and `config_example`. Every option
 that names an endpoint is checked at parse time (`actors.app.endpoints`).
@@ -202,12 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from actors.app import admin_commands
     from actors.control import ctl
 
     args = build_parser().parse_args(argv)
     commands = {"service": run_service, "sim": run_sim, "ctl": run_ctl, "replay": run_replay,
-                "otp-setup": run_otp_setup, "keys": run_keys, "backup": run_backup, "restore": run_restore,
-                "doctor": run_doctor, "config": run_config, "secrets": run_secrets, "audit": run_audit}
+                "otp-setup": run_otp_setup, "keys": admin_commands.run_keys, "backup": run_backup,
+                "restore": run_restore, "doctor": run_doctor, "config": run_config,
+                "secrets": admin_commands.run_secrets, "audit": admin_commands.run_audit}
     try:
         code = commands[args.command](args)
         sys.stdout.flush()  # inside the try: a reader gone away is seen here, not at exit
@@ -396,100 +396,6 @@ def run_restore(args: argparse.Namespace) -> int:
         print(f"the journal it replaced is kept at {done.replaced}")
     print("the next start reconciles against the terminal: positions, orders and deals since the backup "
           "are read from it")
-    return 0
-
-
-def run_keys(args: argparse.Namespace) -> int:
-    from actors.control import keys
-
-    try:
-        match args.keys_command:
-            case "add":
-                print(keys.show_secret(*keys.add_key(args.data_dir, args.role, args.name), "added"))
-            case "list":
-                print(keys.show_keys(list(keys.load_keys(args.data_dir).values())))
-            case "revoke":
-                key = keys.revoke_key(args.data_dir, args.key_id)
-                print(f"key {key.key_id} revoked; a running executor refuses it from its next request")
-            case "rotate":
-                print(keys.show_secret(*keys.rotate_key(args.data_dir, args.key_id), "rotated (the old secret "
-                                                                                      "no longer works)"))
-            case _:
-                return run_curve_keys(args)
-    except (keys.KeysError, OSError) as exc:
-        print(f"run.py keys: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def run_curve_keys(args: argparse.Namespace) -> int:
-    from actors.runtime import curve_keys
-    from actors.runtime.curve_keys import CurveKeysError, show_made, show_lists
-
-    try:
-        match args.keys_command:
-            case "curve-client":
-                print(show_made(curve_keys.add_client(args.data_dir, args.name, args.out), args.data_dir))
-            case "curve-terminal":
-                print(show_made(curve_keys.add_terminal(args.data_dir, args.login, args.out), args.data_dir,
-                                terminal=True))
-            case "curve-list":
-                print(show_lists(args.data_dir))
-            case "curve-revoke":
-                kind = curve_keys.TERMINALS if args.terminal else curve_keys.CLIENTS
-                curve_keys.remove_entry(args.data_dir, kind, args.name)
-                print(f"{args.name} taken off {curve_keys.allow_list_path(args.data_dir, kind)}; a running executor "
-                      "refuses its key from its next connection")
-    except (CurveKeysError, OSError) as exc:
-        print(f"run.py keys: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def run_secrets(args: argparse.Namespace) -> int:
-    from actors.runtime import sealing
-
-    try:
-        match args.secrets_command:
-            case "new-key":
-                key = sealing.new_seal_key()
-                if args.keyring:
-                    sealing.store_in_keyring(key)
-                    print(f"seal key stored in the OS keyring ({sealing.KEYRING_SERVICE}/{sealing.KEYRING_USER}); "
-                          f"`run.py secrets seal --data-dir {args.data_dir}` seals the files with it")
-                else:
-                    print(key)
-                    print(f"keep it out of the data dir: set {sealing.ENV_VAR} to it in the service's environment, "
-                          f"then `run.py secrets seal --data-dir {args.data_dir}`", file=sys.stderr)
-            case "seal" | "unseal":
-                changed = sealing.reseal(args.data_dir, sealed=args.secrets_command == "seal")
-                print(f"{args.secrets_command}ed {len(changed)} file(s)" + "".join(f"\n  {p}" for p in changed))
-            case "check":
-                warnings = sealing.secret_file_warnings(args.data_dir)
-                print("\n".join(warnings) if warnings else f"secret files in {args.data_dir}: owner-only" +
-                      (", sealed" if sealing.seal_key() else " (not sealed: no seal key configured)"))
-                return 1 if warnings else 0
-    except sealing.SealError as exc:
-        print(f"run.py secrets: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"run.py secrets: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def run_audit(args: argparse.Namespace) -> int:
-    from actors.journal import audit_check
-
-    try:
-        if args.audit_command == "verify":
-            report = audit_check.verify(args.data_dir)
-            print(report.text())
-            return 0 if report.ok else 1
-        print(audit_check.show(audit_check.tail(args.data_dir, args.n)))
-    except audit_check.AuditReadError as exc:
-        print(f"run.py audit: {exc}", file=sys.stderr)
-        return 1
     return 0
 
 
