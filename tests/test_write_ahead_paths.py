@@ -78,6 +78,9 @@ def test_every_path_that_sends_writes_its_intent_first(executor_factory, monkeyp
     opened = executor.ok("OPEN_POSITION", {"symbol": "USDJPY", "side": "buy", "volume": 0.1})
     sends(spy, "MODIFY_POSITION", lambda: executor.ok("MODIFY_POSITION", {"ticket": opened["ticket"], "tp": 0.0,
                                                                           "sl": opened["price"] - 1.0}))
+    # The requote fault takes the next deal of any origin: the flipping strategy, trading every
+    # bar, would otherwise race the close for it.
+    executor.ok("PAUSE_STRATEGY", {"strategy_id": "flip"})
     server.faults.requotes = 1  # the next deal is requoted: retried under the same client order id
     sends(spy, "a requote retried", lambda: executor.ok("CLOSE_POSITION", {"ticket": opened["ticket"]}),
           at_least=2)
