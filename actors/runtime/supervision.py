@@ -1,8 +1,9 @@
 """Supervision building blocks (Erlang/OTP semantics; pykka has none of its own).
 
-`RestartIntensity` is the pure rule "at most N restarts in W seconds". `Supervised` is the
-mixin every supervised actor uses so that a crash is reported to its parent; because pykka
-skips `on_failure` when `on_start` raises, parents also poll `is_alive()`.
+`RestartIntensity` is the pure rule "at most N restarts in W seconds". `Supervised` (on its own
+thread) and `LaneSupervised` (on a shared lane) are what every supervised actor derives from so
+that a crash is reported to its parent; because pykka skips `on_failure` when `on_start`
+raises, parents also poll `is_alive()`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from loguru import logger
 
 from actors import messages as m
 from actors.runtime.directory import Directory
+from actors.runtime.lanes import LaneActor
 
 
 def stop_actor(directory: Directory, name: str, ref: pykka.ActorRef | None, timeout: float) -> None:
@@ -51,8 +53,8 @@ class RestartIntensity:
         return len(self._times)
 
 
-class Supervised(pykka.ThreadingActor):
-    """An actor whose crash is told to its parent as `ActorFailed(name, error)`."""
+class _Supervision:
+    """What makes an actor supervised, on whichever loop it runs (a thread or a lane)."""
 
     def __init__(self, *, name: str, parent: str, directory: Directory) -> None:
         super().__init__()
@@ -70,7 +72,7 @@ class Supervised(pykka.ThreadingActor):
             return
 
         @functools.wraps(original)
-        def on_start(self: Supervised) -> None:
+        def on_start(self: _Supervision) -> None:
             # Registered before on_start runs, so replies to what on_start asks for find us.
             self.directory.register(self.name, self.actor_ref)
             try:
@@ -90,3 +92,11 @@ class Supervised(pykka.ThreadingActor):
                    traceback: TracebackType | None) -> None:
         logger.opt(exception=(exception_type, exception_value, traceback)).error("{} crashed", self.name)
         self.directory.tell(self.parent, m.ActorFailed(name=self.name, error=repr(exception_value)))
+
+
+class Supervised(_Supervision, pykka.ThreadingActor):
+    """An actor on its own thread whose crash is told to its parent as `ActorFailed(name, error)`."""
+
+
+class LaneSupervised(_Supervision, LaneActor):
+    """The same on a shared lane thread (actors.runtime.lanes): for many small actors, the strategies."""

@@ -27,7 +27,7 @@ from actors.runtime.directory import Directory
 from actors.indicators.cache import IndicatorCache
 from actors.rules.program import Signals, compile_rules
 from actors.runtime.status_board import StatusBoard
-from actors.runtime.supervision import Supervised
+from actors.runtime.supervision import LaneSupervised
 
 HISTORY_MARGIN = 10
 MIN_HISTORY = 50
@@ -36,7 +36,7 @@ ATR_SIZING = ("atr_based", "volatility_based")
 SIGNALS = "signals"  # first item of a shared-store key that holds a rules text's Signals
 
 
-class Strategy(Supervised):
+class Strategy(LaneSupervised):
     def __init__(self, *, strategy_id: str, account: int, definition: dict[str, Any], paused: bool,
                  directory: Directory, board: StatusBoard, cache: IndicatorCache | None = None) -> None:
         super().__init__(name=f"strategy:{strategy_id}", parent="strategies", directory=directory)
