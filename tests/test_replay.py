@@ -15,7 +15,8 @@ from actors.app.replay import ReplayError, replay, replay_file
 from actors.control.views import to_text
 from actors.control.ctl import UsageError
 from bridge.history.bars import HistoryFileError, bar_period_ms, load_bars
-from bridge.history.replay_feed import bar_ticks
+from bridge.history.replay_feed import ReplayFeed, bar_ticks
+from bridge.sim.clock import ManualClock
 
 ROOT = Path(__file__).resolve().parent.parent
 H1_STRATEGY = json.loads((ROOT / "examples" / "sma_cross_h1.json").read_text())
@@ -93,6 +94,32 @@ def test_ticks_of_a_bar_rebuild_exactly_that_bar():
     rebuilt = builder.series.arrays()
     for name in ("open", "high", "low", "close"):
         assert rebuilt._asdict()[name].tolist() == bars[name][:-1].tolist()  # the last bar is still forming
+
+
+def test_a_held_push_stops_where_the_trade_server_changed_until_released():
+    """The terminal's loop takes a push tick by tick (each reaches the trade server before the
+    next is given); the ticks from `hold_from` on go in only if the ones before changed nothing."""
+    feed, clock, version = ReplayFeed(), ManualClock(0), [0]
+    feed.clock, feed.watch = clock, lambda: version[0]
+    ticks = [("EURUSD", t, 1.1, 1.1001) for t in (10, 20, 30, 40)]
+
+    def loop_step() -> list:  # what SimTerminal._advance_market does, with a stop hit on time 20
+        taken = []
+        for tick in feed.advance(0):
+            taken.append(tick[1])
+            version[0] += tick[1] == 20
+        return taken
+
+    feed.push(ticks[:3], hold_from=2)
+    assert not feed.wait_drained(0)  # nothing taken yet
+    assert loop_step() == [10, 20] and feed.held and clock.now_ms() == 20
+    assert feed.wait_drained(0)  # the driver hears the loop stopped at the hold
+    assert loop_step() == []  # held: the loop takes nothing until released
+    feed.release()
+    assert loop_step() == [30] and not feed.held and feed.wait_drained(0) and clock.now_ms() == 30
+    feed.push(ticks[3:], hold_from=0)  # nothing changed before the hold: straight through
+    assert loop_step() == [40] and not feed.held and feed.wait_drained(0)
+    feed.close()
 
 
 @pytest.fixture(scope="module")

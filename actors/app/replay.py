@@ -171,6 +171,7 @@ class _Run:
                               enforce_sessions=False)  # the file is the market: its ticks, its hours
             # poll_ms: a push wakes the terminal's loop (ReplayFeed.fileno); idle, it has nothing to do.
             self.feed.clock = sim.clock
+            self.feed.watch = lambda: sim.server.version  # what a hold waits on (ReplayFeed.push)
             return sim
         self.service = Service(self.config, sim_factory=terminal)
         self.client: ControlClient | None = None
@@ -205,14 +206,14 @@ class _Run:
         forming: int | None = None  # open time of the strategy bar being built
         ticks_of_bars = bar_ticks(self.symbol, bars, period, point=self.spec.point, digits=self.spec.digits,
                                   default_spread_points=self.spec.sim_spread_points)
+        rest: list = []  # the forming bar's ticks after its open, pushed with the next bar's open
         for ticks in ticks_of_bars:
             opening = bar_open_time(ticks[0][1], timeframe, self.tz_offset_s)
-            self._push(ticks[:1])
+            self._push(rest + ticks[:1], hold_from=len(rest))
             if forming is not None and opening != forming:
                 self._wait_bar(forming)
-            forming = opening
-            self._push(ticks[1:])
-        self._settle()
+            forming, rest = opening, ticks[1:]
+        self._push(rest)
 
     def play_ticks(self, history: TickHistory, timeframe: str) -> int:
         """The file's ticks in lockstep; returns how many strategy bars they span."""
@@ -246,11 +247,26 @@ class _Run:
     # --- synchronisation ---
     # Every wait is on the status board (StatusBoard.wait: woken by each post, no polling, no
     # round trip through an actor's mailbox), except for plans that act on quotes (below).
-    def _push(self, ticks: list) -> None:
-        self.feed.push(ticks)
+    def _push(self, ticks: list, hold_from: int | None = None) -> None:
+        """`ticks` into the terminal, then until the executor has settled. With `hold_from`,
+        ticks[hold_from:] go in at once only if ticks[:hold_from] changed nothing at the trade
+        server (or its positions matter to no exit acting on quotes); else the executor settles
+        first, as if they were two pushes."""
+        if hold_from is not None and self.quotes_matter:  # every quote is waited for: two pushes
+            if hold_from:
+                self._push(ticks[:hold_from])
+            ticks, hold_from = ticks[hold_from:], None
+        self.feed.push(ticks, hold_from=hold_from)
+        self._drained()
+        if self.feed.held:
+            self._settle()
+            self.feed.release()
+            self._drained()
+        self._settle()
+
+    def _drained(self) -> None:
         if not self.feed.wait_drained(SYNC_TIMEOUT_S):
             raise ReplayError("the replay terminal stopped taking ticks")
-        self._settle()
 
     def _wait_bar(self, bar_time: int) -> None:
         """Until the strategy has evaluated the bar and the account has handled what it said

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -64,13 +64,28 @@ def file_ticks(symbol: str, ticks: Any, timeframe: str, tz_offset_s: int) -> Ite
 
 
 class ReplayFeed:
-    """A price feed filled by the replay driver and drained by the terminal's loop."""
+    """A price feed filled by the replay driver and drained by the terminal's loop.
+
+    A push may hold its ticks from `hold_from` on: the terminal's loop takes them only if the
+    trade server did not change (`watch()`, e.g. its positions version) while it took the ones
+    before; if it did, they wait (`held`) until the driver, having let the executor catch up,
+    calls `release()`. So a bar's rest and the next bar's open go in one push, yet the open
+    never runs ahead of an executor that has a stop or a target to hear about first.
+    `wait_drained` returns once the loop has handed every tick it took to the trade server
+    (or stopped at a hold), not merely taken them off the queue.
+    """
 
     def __init__(self) -> None:
         self._ticks: deque[Tick] = deque()
         self._lock = threading.Lock()
         self._drained = threading.Condition(self._lock)
+        self._holds: deque[int] = deque()  # positions (counted from the first tick ever pushed) that may hold
+        self._pushed = 0  # ticks ever pushed
+        self._taken = 0  # ticks ever handed to the terminal's loop
+        self._taking = False  # the loop is between taking ticks and having handed them all over
+        self.held = False  # stopped at a hold, until release()
         self.clock: Any = None  # the terminal's ManualClock: moved to each tick's time
+        self.watch: Callable[[], Any] | None = None  # the trade server's state a hold compares
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -86,31 +101,72 @@ class ReplayFeed:
             except OSError:
                 pass
 
-    def push(self, ticks: list[Tick]) -> None:
+    def push(self, ticks: list[Tick], *, hold_from: int | None = None) -> None:
+        """Queue `ticks`; with `hold_from`, ticks[hold_from:] wait if the trade server changes
+        while ticks[:hold_from] go in (or are already held when `watch` is not set)."""
         with self._lock:
+            if hold_from is not None and hold_from < len(ticks):
+                self._holds.append(self._pushed + hold_from)
             self._ticks.extend(ticks)
+            self._pushed += len(ticks)
+        self._wake()
+
+    def release(self) -> None:
+        """Let the held ticks go in (the executor has caught up)."""
+        with self._lock:
+            if not self.held:
+                return
+            self.held = False
+            self._holds.popleft()
+        self._wake()
+
+    def _wake(self) -> None:
         try:
             os.write(self._wake_w, b"!")
         except OSError:  # full (the loop is already woken) or closed
             pass
 
-    def advance(self, to_ms: int) -> list[Tick]:
+    def advance(self, to_ms: int) -> Iterator[Tick]:
+        """The ticks the terminal may take now, one by one: each is handed to the trade server
+        before the next is given, so a hold sees what the ticks before it did."""
         try:
             while os.read(self._wake_r, 4096):
                 pass
         except OSError:  # empty (BlockingIOError) or closed
             pass
         with self._lock:
-            ticks = list(self._ticks)
-            self._ticks.clear()
-            if ticks and self.clock is not None:
-                self.clock.set(ticks[-1][1])
-            self._drained.notify_all()
-        return ticks
+            if self.held or not self._ticks:
+                return iter(())
+            self._taking = True
+        return self._take()
+
+    def _take(self) -> Iterator[Tick]:
+        try:
+            state = self.watch() if self.watch is not None else None
+            while True:
+                with self._lock:
+                    if not self._ticks:
+                        return
+                    if self._holds and self._holds[0] == self._taken:
+                        if self.watch is None or self.watch() != state:
+                            self.held = True
+                            return
+                        self._holds.popleft()  # nothing changed: the hold has nothing to wait for
+                    end = self._holds[0] - self._taken if self._holds else len(self._ticks)
+                    chunk = [self._ticks.popleft() for _ in range(end)]
+                    self._taken += end
+                    if self.clock is not None:
+                        self.clock.set(chunk[-1][1])
+                yield from chunk
+        finally:
+            with self._lock:
+                self._taking = False
+                self._drained.notify_all()
 
     def wait_drained(self, timeout: float) -> bool:
+        """Until every tick pushed was handed to the trade server, or the rest is held."""
         with self._lock:
-            return self._drained.wait_for(lambda: not self._ticks, timeout)
+            return self._drained.wait_for(lambda: not self._taking and (not self._ticks or self.held), timeout)
 
     def history_m1(self, symbol: str, minutes: int) -> None:
         return None  # a replay starts with no history: the file is the whole market
