@@ -4,6 +4,12 @@ This module owns what the simulator can answer about the past, the way a termina
 history does: `copy_rates_from_pos` (position 0 = the forming bar) and `copy_ticks_from`.
 Bars of every timeframe are seeded from the feed's M1 history and then built from live
 ticks; both stores are fixed-size rings, so memory stays flat however long it runs.
+
+A tick costs little when it comes (`on_quote`: its flags, and a place in the symbol's
+pending lists); the ring and the bars of every timeframe take the pending ticks in a batch
+(`_catch_up`: numpy over the batch, one Python step per bar) when something reads them, when
+bars are watched (`closed_bars`), or every `PENDING_MAX` ticks. A batch builds exactly the
+bars `CandleBuilder` builds tick by tick (`_Bars`; tests/test_sim_market.py compares them).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from bridge.candles import TIMEFRAMES, Bar, CandleBuilder, aggregate, bar_open_time
+from bridge.candles import TIMEFRAMES, Bar, BarArrays, CandleBuilder, aggregate, bar_open_time, bar_open_times, timeframe_ms
 from bridge import mt5
 from bridge.server_tz import ServerTz, as_server_tz
 
@@ -24,6 +30,7 @@ TIMEFRAME_BY_NUMBER = {
 MIN_BAR_CAPACITY = 2000
 WEEK_MS = 7 * 86_400_000
 DEFAULT_TICK_CAPACITY = 20_000
+PENDING_MAX = 4096  # ticks a symbol keeps pending before its ring and bars take them anyway
 
 
 def timeframe_name(value: Any) -> str:
@@ -55,6 +62,16 @@ class TickRing:
         self._time[slot], self._bid[slot], self._ask[slot], self._flags[slot] = time_msc, bid, ask, flags
         self._next = (slot + 1) % self.capacity
         self._count = min(self._count + 1, self.capacity)
+
+    def extend(self, times: np.ndarray, bids: np.ndarray, asks: np.ndarray, flags: np.ndarray) -> None:
+        """`append` of each tick, in one go."""
+        if len(times) > self.capacity:
+            times, bids, asks, flags = times[-self.capacity:], bids[-self.capacity:], asks[-self.capacity:], flags[-self.capacity:]
+        n = len(times)
+        slots = (self._next + np.arange(n)) % self.capacity
+        self._time[slots], self._bid[slots], self._ask[slots], self._flags[slots] = times, bids, asks, flags
+        self._next = (self._next + n) % self.capacity
+        self._count = min(self._count + n, self.capacity)
 
     def last(self) -> tuple[int, float, float] | None:
         if not self._count:
@@ -94,6 +111,102 @@ def rate_rows(bars: list[Bar]) -> dict[str, list]:
     }
 
 
+class _Bars:
+    """One symbol's `timeframe` bars: the closed ones in a ring, and the forming one. They are
+    what `CandleBuilder` builds from the same ticks (bridge/candles.py): a tick older than the
+    last one taken is ignored, as is one in a period already closed; one in the forming bar's
+    period updates it (highest high, lowest low, last close, one more tick, smallest spread);
+    one in a later period closes it and opens the next. `add` takes a batch: numpy over the
+    ticks, one Python step per period they fall in."""
+
+    def __init__(self, timeframe: str, tz: ServerTz, capacity: int, seeded: CandleBuilder) -> None:
+        self.timeframe, self.tz, self.capacity = timeframe, tz, capacity
+        self._time = np.zeros(capacity, dtype=np.int64)
+        self._columns = [np.zeros(capacity) for _ in range(7)]  # open, high, low, close, tick_volume, spread, real_volume
+        self._next = 0  # the slot the next closed bar goes into
+        self._count = 0
+        closed = seeded.series.arrays()
+        self._append(closed.time.tolist(), list(zip(*[c.tolist() for c in closed[1:]])) if len(closed.time) else [])
+        bar = seeded.forming
+        # [time, open, high, low, close, tick_volume, spread, real_volume] of the forming bar
+        self._forming: list | None = None if bar is None else [
+            bar.time, bar.open, bar.high, bar.low, bar.close, bar.tick_volume, bar.spread, bar.real_volume]
+        self._last_tick_ms: int | None = None  # the newest tick taken (seeding takes none)
+
+    @property
+    def forming(self) -> Bar | None:
+        return None if self._forming is None else Bar(*self._forming)
+
+    @property
+    def last_time(self) -> int | None:
+        return int(self._time[(self._next - 1) % self.capacity]) if self._count else None
+
+    def arrays(self, n: int | None = None) -> BarArrays:
+        """The newest `n` closed bars (all when None), oldest first, as copies."""
+        take = self._count if n is None else max(0, min(n, self._count))
+        order = np.arange(self._next - take, self._next) % self.capacity
+        return BarArrays(self._time[order], *(column[order] for column in self._columns))
+
+    def _append(self, times: list[int], rows: list) -> None:
+        """Closed bars (time, and the other columns as rows), oldest first."""
+        if not times:
+            return
+        if len(times) > self.capacity:
+            times, rows = times[-self.capacity:], rows[-self.capacity:]
+        n = len(times)
+        slots = (self._next + np.arange(n)) % self.capacity
+        self._time[slots] = times
+        for column, values in zip(self._columns, zip(*rows)):
+            column[slots] = values
+        self._next = (self._next + n) % self.capacity
+        self._count = min(self._count + n, self.capacity)
+
+    def add(self, times: np.ndarray, bids: np.ndarray, spreads: np.ndarray, in_order: bool,
+            want_closed: bool) -> list[tuple[int, Bar]]:
+        """Take the ticks (times in ms UTC, bids, spreads in points); `in_order`: their times
+        never go back. With `want_closed`, the bars they closed with the index of the tick that
+        closed each."""
+        opened = bar_open_times(times, self.timeframe, self.tz)
+        if in_order and (self._last_tick_ms is None or int(times[0]) >= self._last_tick_ms) \
+                and bool(np.all(opened[1:] >= opened[:-1])):
+            # Periods never go back either: each run of ticks in one period acts as one.
+            starts = np.flatnonzero(np.r_[True, opened[1:] != opened[:-1]])
+            ends = np.r_[starts[1:], len(times)] - 1
+            groups = zip(starts.tolist(), opened[starts].tolist(), bids[starts].tolist(),
+                         np.maximum.reduceat(bids, starts).tolist(), np.minimum.reduceat(bids, starts).tolist(),
+                         bids[ends].tolist(), (ends - starts + 1).tolist(), np.minimum.reduceat(spreads, starts).tolist(),
+                         times[ends].tolist())
+        else:  # one tick at a time, the older ones left out as CandleBuilder leaves them
+            groups = ((i, o, b, b, b, b, 1, s, t) for i, (o, b, s, t) in enumerate(zip(
+                opened.tolist(), bids.tolist(), spreads.tolist(), times.tolist())))
+        forming, last_closed, last_tick = self._forming, self.last_time, self._last_tick_ms
+        closed_times, closed_rows, closed_at = [], [], []
+        for at, opens_at, first, high, low, close, ticks, spread, newest in groups:
+            if last_tick is not None and newest < last_tick:
+                continue  # older than the newest tick taken (only one tick at a time)
+            if last_closed is not None and opens_at <= last_closed:
+                continue  # a period already closed
+            last_tick = newest
+            if forming is not None and opens_at == forming[0]:
+                forming[2] = max(forming[2], high)
+                forming[3] = min(forming[3], low)
+                forming[4] = close
+                forming[5] += ticks
+                forming[6] = min(forming[6], spread)
+                continue
+            if forming is not None:
+                closed_times.append(forming[0])
+                closed_rows.append(forming[1:])
+                closed_at.append(at)
+                last_closed = forming[0]
+            forming = [opens_at, first, high, low, close, ticks, spread, 0.0]
+        self._forming, self._last_tick_ms = forming, last_tick
+        self._append(closed_times, closed_rows)
+        if not want_closed:
+            return []
+        return [(at, Bar(time, *row)) for at, time, row in zip(closed_at, closed_times, closed_rows)]
+
+
 class SimMarket:
     """Ticks and bars of all `symbols` (name → SymbolSpec), seeded with `history` M1 rates."""
 
@@ -106,23 +219,31 @@ class SimMarket:
         first = [int(rates["time"][0]) for rates in history.values() if rates is not None and len(rates["time"])]
         self.history_from_ms = min(first, default=start_ms) - WEEK_MS
         self._ticks = {name: TickRing(tick_capacity) for name in self.symbols}
-        self._builders = {
-            name: {tf: self._seeded_builder(spec, tf, history.get(name), history_minutes, start_ms)
+        self._bars = {
+            name: {tf: self._seeded_bars(spec, tf, history.get(name), history_minutes, start_ms)
                    for tf in TIMEFRAMES}
             for name, spec in self.symbols.items()
         }
+        self._points = {name: spec.point for name, spec in self.symbols.items()}
+        self._last: dict[str, tuple[int, float, float] | None] = {name: None for name in self.symbols}
+        # Ticks not yet in the ring and the bars: time, bid, ask, flags.
+        self._pending: dict[str, tuple[list, list, list, list]] = {name: ([], [], [], []) for name in self.symbols}
+        # Symbols whose closed bars someone wants (bar subscriptions): kept for `closed_bars`.
+        self.watched: set[str] = set()
+        self._closed: dict[str, list[tuple[int, int, str, Bar]]] = {}
+        self._caught = {name: 0 for name in self.symbols}  # ticks each symbol's bars have taken
 
-    def _seeded_builder(self, spec: Any, timeframe: str, m1: Mapping[str, Any] | None,
-                        history_minutes: int, start_ms: int) -> CandleBuilder:
+    def _seeded_bars(self, spec: Any, timeframe: str, m1: Mapping[str, Any] | None,
+                     history_minutes: int, start_ms: int) -> _Bars:
         bars_in_history = history_minutes * 60 // mt5.TIMEFRAME_SECONDS[timeframe] + 2
-        builder = CandleBuilder(timeframe, self.tz,
-                                capacity=max(MIN_BAR_CAPACITY, bars_in_history), point=spec.point)
+        capacity = max(MIN_BAR_CAPACITY, bars_in_history)
+        builder = CandleBuilder(timeframe, self.tz, capacity=capacity, point=spec.point)
         if m1 is not None and len(m1["time"]):
             rates = m1 if timeframe == "M1" else aggregate(m1, timeframe, self.tz)
             # A higher-timeframe bar that started before the start is still forming at start.
             forming = int(rates["time"][-1]) == bar_open_time(start_ms, timeframe, self.tz)
             builder.seed(rates, last_is_forming=forming)
-        return builder
+        return _Bars(timeframe, self.tz, capacity, builder)
 
     def tz_now(self, now_ms: int) -> dict[str, Any]:
         """What hello and terminal_info say of the server's zone: the offset now and the table
@@ -130,26 +251,70 @@ class SimMarket:
         return {"tz_offset_s": self.tz.offset_at(now_ms),
                 "tz_history": self.tz.window(min(self.history_from_ms, now_ms), now_ms).to_wire()}
 
+    def on_quote(self, symbol: str, time_msc: int, bid: float, ask: float) -> int:
+        """Record a tick; returns its MT5 flags. The ring and the bars take it later (`_catch_up`)."""
+        flags = tick_flags(self._last[symbol], bid, ask)
+        self._last[symbol] = (time_msc, bid, ask)
+        times, bids, asks, all_flags = self._pending[symbol]
+        times.append(time_msc)
+        bids.append(bid)
+        asks.append(ask)
+        all_flags.append(flags)
+        if len(times) >= PENDING_MAX:
+            self._catch_up(symbol)
+        return flags
+
     def on_tick(self, symbol: str, time_msc: int, bid: float, ask: float) -> tuple[int, list[tuple[str, Bar]]]:
         """Record a tick; returns its MT5 flags and the (timeframe, bar) pairs it closed."""
-        ring = self._ticks[symbol]
-        flags = tick_flags(ring.last(), bid, ask)
-        ring.append(time_msc, bid, ask, flags)
-        closed = []
-        for timeframe, builder in self._builders[symbol].items():
-            bar = builder.on_tick(time_msc, bid, ask)
-            if bar is not None:
-                closed.append((timeframe, bar))
-        return flags, closed
+        watched = symbol in self.watched
+        if not watched:
+            self._catch_up(symbol)  # the ticks before this one, unwatched as they came
+        self.watched.add(symbol)
+        try:
+            flags = self.on_quote(symbol, time_msc, bid, ask)
+            return flags, self.closed_bars(symbol)
+        finally:
+            if not watched:
+                self.watched.discard(symbol)
+
+    def closed_bars(self, symbol: str) -> list[tuple[str, Bar]]:
+        """The (timeframe, bar) pairs closed by the ticks since the last call, in the order the
+        ticks closed them (timeframes in TIMEFRAMES order for one tick); `symbol` must be watched."""
+        self._catch_up(symbol)
+        closed = self._closed.pop(symbol, [])
+        closed.sort(key=lambda entry: entry[:2])
+        return [(timeframe, bar) for _, _, timeframe, bar in closed]
+
+    def _catch_up(self, symbol: str) -> None:
+        """The pending ticks of `symbol` into its ring and the bars of every timeframe."""
+        pending = self._pending[symbol]
+        if not pending[0]:
+            return
+        times = np.asarray(pending[0], dtype=np.int64)
+        bids, asks = np.asarray(pending[1], dtype=np.float64), np.asarray(pending[2], dtype=np.float64)
+        self._ticks[symbol].extend(times, bids, asks, np.asarray(pending[3], dtype=np.int64))
+        for column in pending:
+            column.clear()
+        point = self._points[symbol]
+        # CandleBuilder.spread_points, tick by tick: round half to even, as Python's round
+        spreads = np.rint((asks - bids) / point).astype(np.int64) if point > 0 else np.zeros(len(times), np.int64)
+        in_order = bool(np.all(times[1:] >= times[:-1]))
+        want = symbol in self.watched
+        offset = self._caught[symbol]
+        self._caught[symbol] += len(times)
+        for order, (timeframe, bars) in enumerate(self._bars[symbol].items()):
+            for at, bar in bars.add(times, bids, spreads, in_order, want):
+                self._closed.setdefault(symbol, []).append((offset + at, order, timeframe, bar))
 
     def copy_rates_from_pos(self, symbol: str, timeframe: Any, start_pos: int, count: int) -> dict[str, list]:
         """`count` bars ending `start_pos` bars back from the newest (0 = forming), oldest first."""
-        builder = self._builders[self._known(symbol)][timeframe_name(timeframe)]
+        bars_of = self._bars[self._known(symbol)][timeframe_name(timeframe)]
         if start_pos < 0 or count < 0:
             raise ValueError(f"start_pos and count must not be negative (got {start_pos}, {count})")
-        forming = builder.forming
+        self._catch_up(symbol)
+        forming = bars_of.forming
         closed_needed = start_pos + count - (1 if forming else 0)
-        a = builder.series.arrays(max(0, closed_needed))
+        a = bars_of.arrays(max(0, closed_needed))
         bars = [Bar(int(a.time[i]), float(a.open[i]), float(a.high[i]), float(a.low[i]),
                     float(a.close[i]), int(a.volume[i]), int(a.spread[i]), float(a.real_volume[i]))
                 for i in range(len(a.time))]
@@ -162,6 +327,7 @@ class SimMarket:
         ring = self._ticks[self._known(symbol)]
         if flags == mt5.COPY_TICKS_TRADE:  # FX quotes carry no trade ticks
             return tick_columns([], [], [], [])
+        self._catch_up(symbol)
         return ring.copy_from(int(date_from), int(count))
 
     def _known(self, symbol: str) -> str:

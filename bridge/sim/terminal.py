@@ -507,17 +507,26 @@ class SimTerminal:
 
     def _advance_market(self) -> None:
         self._market_ms = self.clock.now_ms()
+        subscriptions = self.requests.subscriptions
+        # Bars are built when read, unless subscribed to: then after every step (closed_bars).
+        self.market.watched = {symbol for symbol, _ in subscriptions}
+        on_quote, market_quote, pending = self.server.on_quote, self.market.on_quote, self._pending_ticks
         for symbol, time_msc, bid, ask in self.feed.advance(self._market_ms):
             if self.enforce_sessions and not session_open(self.symbols[symbol], time_msc, self.server_tz):
                 continue  # a closed market has no ticks, whatever the feed says
             # The trade server sees every tick first, so SL/TP trigger at the right price.
-            self.server.on_quote(symbol, time_msc, bid, ask)
-            flags, closed = self.market.on_tick(symbol, time_msc, bid, ask)
-            columns = self._pending_ticks.setdefault(symbol, ([], [], [], []))
-            for column, value in zip(columns, (time_msc, bid, ask, flags)):
-                column.append(value)
-            for timeframe, bar in closed:
-                if (symbol, timeframe) in self.requests.subscriptions:
+            on_quote(symbol, time_msc, bid, ask)
+            flags = market_quote(symbol, time_msc, bid, ask)
+            columns = pending.get(symbol)
+            if columns is None:
+                columns = pending[symbol] = ([], [], [], [])
+            columns[0].append(time_msc)
+            columns[1].append(bid)
+            columns[2].append(ask)
+            columns[3].append(flags)
+        for symbol in [name for name in pending if name in self.market.watched]:
+            for timeframe, bar in self.market.closed_bars(symbol):
+                if (symbol, timeframe) in subscriptions:
                     self._pending_bars.append((symbol, timeframe, bar))
 
     def _publish_market(self, md: zmq.Socket) -> None:
