@@ -126,7 +126,7 @@ class _Bars:
         self._next = 0  # the slot the next closed bar goes into
         self._count = 0
         closed = seeded.series.arrays()
-        self._append(closed.time.tolist(), list(zip(*[c.tolist() for c in closed[1:]])) if len(closed.time) else [])
+        self._append(closed.time, list(closed[1:]))
         bar = seeded.forming
         # [time, open, high, low, close, tick_volume, spread, real_volume] of the forming bar
         self._forming: list | None = None if bar is None else [
@@ -147,16 +147,16 @@ class _Bars:
         order = np.arange(self._next - take, self._next) % self.capacity
         return BarArrays(self._time[order], *(column[order] for column in self._columns))
 
-    def _append(self, times: list[int], rows: list) -> None:
-        """Closed bars (time, and the other columns as rows), oldest first."""
-        if not times:
-            return
-        if len(times) > self.capacity:
-            times, rows = times[-self.capacity:], rows[-self.capacity:]
+    def _append(self, times: Any, columns: Any) -> None:
+        """Closed bars, oldest first: their times, and the other seven columns."""
         n = len(times)
+        if not n:
+            return
+        if n > self.capacity:
+            times, columns, n = times[-self.capacity:], [column[-self.capacity:] for column in columns], self.capacity
         slots = (self._next + np.arange(n)) % self.capacity
         self._time[slots] = times
-        for column, values in zip(self._columns, zip(*rows)):
+        for column, values in zip(self._columns, columns):
             column[slots] = values
         self._next = (self._next + n) % self.capacity
         self._count = min(self._count + n, self.capacity)
@@ -167,19 +167,21 @@ class _Bars:
         never go back. With `want_closed`, the bars they closed with the index of the tick that
         closed each."""
         opened = bar_open_times(times, self.timeframe, self.tz)
-        if in_order and (self._last_tick_ms is None or int(times[0]) >= self._last_tick_ms) \
-                and bool(np.all(opened[1:] >= opened[:-1])):
-            # Periods never go back either: each run of ticks in one period acts as one.
+        forming, last_closed, last_tick = self._forming, self.last_time, self._last_tick_ms
+        if in_order and (last_tick is None or int(times[0]) >= last_tick) and bool(np.all(opened[1:] >= opened[:-1])):
+            # Periods never go back either: each run of ticks in one period acts as one tick.
             starts = np.flatnonzero(np.r_[True, opened[1:] != opened[:-1]])
             ends = np.r_[starts[1:], len(times)] - 1
-            groups = zip(starts.tolist(), opened[starts].tolist(), bids[starts].tolist(),
-                         np.maximum.reduceat(bids, starts).tolist(), np.minimum.reduceat(bids, starts).tolist(),
-                         bids[ends].tolist(), (ends - starts + 1).tolist(), np.minimum.reduceat(spreads, starts).tolist(),
-                         times[ends].tolist())
+            runs = (starts, opened[starts], bids[starts], np.maximum.reduceat(bids, starts),
+                    np.minimum.reduceat(bids, starts), bids[ends], ends - starts + 1,
+                    np.minimum.reduceat(spreads, starts), times[ends])
+            first_opens = int(runs[1][0])
+            if (last_closed is None or first_opens > last_closed) and (forming is None or first_opens >= forming[0]):
+                return self._add_runs(runs, want_closed)  # none left out: every run after the first opens a bar
+            groups = zip(*(column.tolist() for column in runs))
         else:  # one tick at a time, the older ones left out as CandleBuilder leaves them
             groups = ((i, o, b, b, b, b, 1, s, t) for i, (o, b, s, t) in enumerate(zip(
                 opened.tolist(), bids.tolist(), spreads.tolist(), times.tolist())))
-        forming, last_closed, last_tick = self._forming, self.last_time, self._last_tick_ms
         closed_times, closed_rows, closed_at = [], [], []
         for at, opens_at, first, high, low, close, ticks, spread, newest in groups:
             if last_tick is not None and newest < last_tick:
@@ -188,11 +190,7 @@ class _Bars:
                 continue  # a period already closed
             last_tick = newest
             if forming is not None and opens_at == forming[0]:
-                forming[2] = max(forming[2], high)
-                forming[3] = min(forming[3], low)
-                forming[4] = close
-                forming[5] += ticks
-                forming[6] = min(forming[6], spread)
+                self._merge(forming, high, low, close, ticks, spread)
                 continue
             if forming is not None:
                 closed_times.append(forming[0])
@@ -201,10 +199,43 @@ class _Bars:
                 last_closed = forming[0]
             forming = [opens_at, first, high, low, close, ticks, spread, 0.0]
         self._forming, self._last_tick_ms = forming, last_tick
-        self._append(closed_times, closed_rows)
+        self._append(closed_times, list(zip(*closed_rows)))
         if not want_closed:
             return []
         return [(at, Bar(time, *row)) for at, time, row in zip(closed_at, closed_times, closed_rows)]
+
+    @staticmethod
+    def _merge(forming: list, high: float, low: float, close: float, ticks: int, spread: int) -> None:
+        forming[2] = max(forming[2], high)
+        forming[3] = min(forming[3], low)
+        forming[4] = close
+        forming[5] += ticks
+        forming[6] = min(forming[6], spread)
+
+    def _add_runs(self, runs: tuple, want_closed: bool) -> list[tuple[int, Bar]]:
+        """`add` when the first run of ticks updates the forming bar or opens the next one, and
+        each run after it opens the next one: the closed bars are columns of the runs."""
+        starts, opens_at, first, high, low, close, ticks, spread, newest = runs
+        forming, count = self._forming, len(starts)
+        merged = forming is not None and int(opens_at[0]) == forming[0]
+        if merged:
+            self._merge(forming, float(high[0]), float(low[0]), float(close[0]), int(ticks[0]), int(spread[0]))
+        new = slice(1 if merged else 0, count - 1)  # the runs that open a bar the next run closes
+        head = [] if forming is None or (merged and count == 1) else [forming]
+        closed_times = np.r_[[bar[0] for bar in head], opens_at[new]].astype(np.int64)
+        closed = [np.r_[[bar[k] for bar in head], column[new]].astype(np.float64)
+                  for k, column in enumerate((first, high, low, close, ticks, spread), start=1)]
+        closed.append(np.r_[[bar[7] for bar in head], np.zeros(len(closed_times) - len(head))])
+        if not (merged and count == 1):
+            self._forming = [int(opens_at[-1]), float(first[-1]), float(high[-1]), float(low[-1]),
+                             float(close[-1]), int(ticks[-1]), int(spread[-1]), 0.0]
+        self._last_tick_ms = int(newest[-1])
+        self._append(closed_times, closed)
+        if not want_closed:
+            return []
+        closed_at = starts[1 if merged else 0:] if head else starts[new.start + 1:]
+        return [(at, Bar(time, o, h, lo, c, int(n), int(s), rv)) for at, time, o, h, lo, c, n, s, rv in zip(
+            closed_at.tolist(), closed_times.tolist(), *(column.tolist() for column in closed))]
 
 
 class SimMarket:
