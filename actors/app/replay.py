@@ -12,10 +12,15 @@ file makes the same trades:
 2. the rest of bar k's ticks go in (low/high/close: SL and TP may trigger) and the driver
    waits until the executor has seen the terminal's resulting positions;
 3. next bar.
+Steps 2. and the next 1. are one push (`ReplayFeed.push` with `hold_from`): one terminal step
+and one tick batch per bar. The open waits at the terminal only if the ticks before it changed
+the trade server; then the driver waits as in 2. before it lets the open go (always, for exits
+that act on quotes: they need the wait of 2. on every quote).
 A tick file (`replay_ticks`) goes in as it is: per bar of the strategy's timeframe, its first
-tick alone (it closes the previous bar: wait as in 1.), then the rest in pushes of at most
-`TICKS_PER_PUSH`, each followed by the wait of 2. The file's first bars warm the
-indicators up, as in a bars replay: the terminal starts with no history.
+tick (it closes the previous bar: wait as in 1.), then the rest in pushes of at most
+`TICKS_PER_PUSH`, each followed by the wait of 2.; a bar's last push goes with the next bar's
+first tick, as above. The file's first bars warm the indicators up, as in a bars replay: the
+terminal starts with no history.
 At the end it asks PERFORMANCE_REQUEST, through the control socket like any client.
 `replay_file` is `run.py replay`: the strategy file read, the history file replayed, the
 report worded for a terminal.
@@ -233,13 +238,17 @@ class _Run:
         """The file's ticks in lockstep; returns how many strategy bars they span."""
         bars = 0
         forming: int | None = None
+        last: list = []  # the forming bar's last push, pushed with the next bar's first tick
         for opening, ticks in file_ticks(self.symbol, history, timeframe, self.tz_offset_s):
-            self._push(ticks[:1])
+            self._push(last + ticks[:1], hold_from=len(last))
             if forming is not None:
                 self._wait_bar(forming)
             forming, bars = opening, bars + 1
-            for start in range(1, len(ticks), TICKS_PER_PUSH):
-                self._push(ticks[start:start + TICKS_PER_PUSH])
+            pushes = [ticks[start:start + TICKS_PER_PUSH] for start in range(1, len(ticks), TICKS_PER_PUSH)]
+            for push in pushes[:-1]:
+                self._push(push)
+            last = pushes[-1] if pushes else []
+        self._push(last)
         return bars
 
     def report(self, bar_count: int, strategy_bars: bool = False) -> dict[str, Any]:
