@@ -358,14 +358,6 @@ class DealsSinceFetched:
     error: str = ""
 
 
-@message
-class TradeTransaction:
-    account: int
-    trans: Map
-    request: Map | None = None
-    result: Map | None = None
-
-
 # ------------------------------------------------------------------ bridge plumbing ---
 @message
 class EaMessage:

@@ -44,9 +44,8 @@ from actors.account.recovery import Recovery
 from actors.account.resolutions import Resolutions
 from actors.account.view import AccountView
 from actors.runtime.directory import Directory
-from actors.runtime.mailbox import LanedInbox
 from actors.runtime.status_board import StatusBoard
-from actors.runtime.supervision import Supervised
+from actors.runtime.supervision import LaneSupervised
 from actors.runtime.ticker import Ticker
 
 START_TIMEOUT_S = 5.0
@@ -56,10 +55,11 @@ POST_EVERY_S = 0.05
 URGENT = (m.RiskDecision, m.IntentRecorded, m.IntentNotRecorded, m.TradeProfitsLoaded, m.Flatten)
 
 
-class Account(Supervised):
-    @staticmethod
-    def _create_actor_inbox() -> LanedInbox:
-        return LanedInbox(URGENT)
+class Account(LaneSupervised):
+    # On the strategies' lane (actors.runtime.lanes): an intent is taken up as soon as a strategy
+    # has told it, with no thread to wake, ahead of the strategies still waiting for the bar.
+    urgent_messages = URGENT
+    lane_first = (m.OrderIntent, m.CloseStrategyPositions, *URGENT)
 
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard, generation: int = 0,
                  orphans: str = "adopt") -> None:
@@ -137,8 +137,6 @@ class Account(Supervised):
                 pass  # a newer snapshot is queued behind this one: it says all this one does
             case m.PositionsSnapshot():
                 self._on_snapshot(message)
-            case m.TradeTransaction():
-                pass  # a positions snapshot follows every change; deals are read from history
             case m.OrderIntent() if (why := self.reconciliation.blocked(message.strategy_id)):
                 self.entries.refuse(message, "", [f"strategy {message.strategy_id} waits: {why}"], errors.UNAVAILABLE)
             case m.OrderIntent():

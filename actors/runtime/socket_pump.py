@@ -15,6 +15,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import zmq
 from loguru import logger
@@ -25,7 +26,8 @@ BIND_RETRY_S = 2.0
 _ids = itertools.count(1)
 
 SocketSetup = Callable[[zmq.Context], dict[str, zmq.Socket]]
-Receiver = Callable[[str, list[bytes]], None]
+Receiver = Callable[..., None]
+Peer = tuple[str, str]  # (IP address, ZAP user id), "" where the transport has none
 
 
 class PumpStartError(RuntimeError):
@@ -34,14 +36,18 @@ class PumpStartError(RuntimeError):
 
 class SocketPump:
     def __init__(self, name: str, setup: SocketSetup, on_receive: Receiver,
-                 context: zmq.Context | None = None, *, peers: tuple[str, ...] = ()) -> None:
+                 context: zmq.Context | None = None, *, peers: tuple[str, ...] = (), batched: bool = False) -> None:
         """`peers`: sockets whose frames come to `on_receive` with a third argument, the
         sender's (IP address, ZAP user id), "" where the transport has none: the control
-        socket's audit says who sent a command, the Gateway which key an EA holds."""
+        socket's audit says who sent a command, the Gateway which key an EA holds.
+        `batched`: `on_receive(socket name, [(frames, peer), ...])` once per drain of a socket,
+        everything that was waiting: one message to the actor instead of one per frame, and
+        the actor sees what a burst holds (a snapshot superseded by the next one in it)."""
         self.name = name
         self._setup = setup
         self._on_receive = on_receive
         self._peers = frozenset(peers)
+        self._batched = batched
         self._context = context or zmq.Context.instance()
         self._address = f"inproc://pump-{name}-{next(_ids)}"
         self._actor_end: zmq.Socket | None = None
@@ -144,22 +150,32 @@ class SocketPump:
     def _drain(self, sock: zmq.Socket, name: str, limit: int = 1000) -> None:
         # Bounded so one chatty socket cannot starve the outbound queue.
         with_peer = name in self._peers
+        batch: list[tuple[list[bytes], Peer]] = []
         for _ in range(limit):
             try:
                 if with_peer:  # zero-copy frames carry the connection's properties
                     parts = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                    item = ([p.bytes for p in parts], (_property(parts[-1], "Peer-Address"),
+                                                      _property(parts[-1], "User-Id")))
                 else:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                    item = (sock.recv_multipart(zmq.NOBLOCK), ("", ""))
             except zmq.Again:
-                return
-            try:
-                if with_peer:
-                    self._on_receive(name, [p.bytes for p in parts], (_property(parts[-1], "Peer-Address"),
-                                                                      _property(parts[-1], "User-Id")))
-                else:
-                    self._on_receive(name, frames)
-            except Exception:  # noqa: BLE001 - a receiver bug must not kill the pump
-                logger.exception("{}: receiver failed on a frame from {}", self.name, name)
+                break
+            if self._batched:
+                batch.append(item)
+            else:
+                self._deliver(name, *item, with_peer)
+        if batch:
+            self._deliver(name, batch, None, False)
+
+    def _deliver(self, name: str, frames: Any, peer: Peer | None, with_peer: bool) -> None:
+        try:
+            if with_peer:
+                self._on_receive(name, frames, peer)
+            else:
+                self._on_receive(name, frames)
+        except Exception:  # noqa: BLE001 - a receiver bug must not kill the pump
+            logger.exception("{}: receiver failed on frames from {}", self.name, name)
 
     def _write(self, sockets: dict[str, zmq.Socket], name: str, frames: list[bytes]) -> None:
         sock = sockets.get(name)

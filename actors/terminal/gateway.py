@@ -37,13 +37,15 @@ from bridge.shapes.messages import CTL, MD, check_message, kind_of
 from bridge.shapes.refusals import Refusals
 
 MAX_PARKED = 100
+SNAPSHOTS = (protocol.POSITIONS, protocol.ORDERS)  # events that carry the whole state: the newest replaces the rest
 
 
 @dataclass(frozen=True, slots=True)
 class _Inbound:
     socket: str
-    frames: list[bytes]
-    peer: tuple[str, str] = ("", "")  # (IP address, ZAP user id: mt5-<login> of the CURVE key)
+    # What one drain of the socket held: each message's frames and its peer, the (IP address,
+    # ZAP user id: mt5-<login> of the CURVE key) of the connection it came on.
+    batch: list[tuple[list[bytes], tuple[str, str]]]
 
 
 class Gateway(Supervised):
@@ -69,9 +71,9 @@ class Gateway(Supervised):
     def on_start(self) -> None:
         self.guard = self.guard_spec.start() if self.guard_spec else None
         self.pump = SocketPump("gateway", self._make_sockets,
-                               lambda s, f, peer=("", ""): self.actor_ref.tell(_Inbound(s, f, peer)),
+                               lambda socket, batch: self.actor_ref.tell(_Inbound(socket, batch)),
                                context=self.guard.context if self.guard else None,
-                               peers=("ctl", "md") if self.keys_bound else ())
+                               peers=("ctl", "md") if self.keys_bound else (), batched=True)
         try:
             self.pump.start()
         except BaseException:
@@ -110,15 +112,12 @@ class Gateway(Supervised):
 
     def on_receive(self, message: Any) -> Any:
         match message:
-            case _Inbound(socket=socket, frames=frames, peer=peer):
-                try:
-                    if socket == "ctl":
-                        self._on_ctl(frames, peer)
-                    else:
-                        self._on_md(frames, peer)
-                except Exception as exc:  # noqa: BLE001 - the last line: one frame never stops the Gateway
-                    logger.opt(exception=True).debug("gateway failed on a {} frame", socket)
-                    self._reject(f"{socket.upper()} frame that broke the Gateway: {type(exc).__name__}: {exc}")
+            case _Inbound(socket="ctl", batch=batch):
+                for frames, peer, body in self._superseded_dropped(batch):
+                    self._guarded("ctl", self._on_ctl, frames, peer, body)
+            case _Inbound(socket=socket, batch=batch):
+                for frames, peer in batch:
+                    self._guarded(socket, self._on_md, frames, peer)
             case m.SendToEa(account=account, message=body):
                 self.pump.send("ctl", [protocol.routing_id(account), protocol.pack(body)])
             case m.TerminalDiscovered(account=account):
@@ -128,18 +127,47 @@ class Gateway(Supervised):
                 return super().on_receive(message)
         return None
 
-    def _on_ctl(self, frames: list[bytes], peer: tuple[str, str] = ("", "")) -> None:
+    def _guarded(self, socket: str, handler: Any, *args: Any) -> None:
+        try:
+            handler(*args)
+        except Exception as exc:  # noqa: BLE001 - the last line: one frame never stops the Gateway
+            logger.opt(exception=True).debug("gateway failed on a {} frame", socket)
+            self._reject(f"{socket.upper()} frame that broke the Gateway: {type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _superseded_dropped(batch: list[tuple[list[bytes], tuple[str, str]]]) -> list[tuple[Any, ...]]:
+        """The batch without the snapshots a later one in it replaces, each with its decoded
+        body (None where it does not decode: `_on_ctl` says why).
+
+        A positions or orders event is the whole state (MT5_BRIDGE.md), and the EA sends one
+        after every change: after a burst of fills the batch holds dozens, each listing every
+        position. Only the newest of each kind per account says anything; checking the rest
+        field by field was the Gateway's largest cost."""
+        decoded = []
+        for frames, peer in batch:
+            try:
+                body = protocol.unpack(frames[1]) if len(frames) == 2 else None
+            except protocol.ProtocolError:
+                body = None
+            decoded.append((frames, peer, body))
+        keys = [(frames[0], body["type"]) if isinstance(body, dict) and body.get("type") in SNAPSHOTS
+                and not protocol.is_reply(body) else None for frames, _peer, body in decoded]
+        newest = {key: i for i, key in enumerate(keys) if key is not None}
+        return [item for i, (item, key) in enumerate(zip(decoded, keys)) if key is None or newest[key] == i]
+
+    def _on_ctl(self, frames: list[bytes], peer: tuple[str, str] = ("", ""), body: Any = None) -> None:
         login = protocol.login_from_routing_id(frames[0])
         if login is None or len(frames) != 2:
             self._reject(f"CTL frame from {frames[0][:40]!r}: expected routing id mt5-<login> and one payload")
             return
         if self._impostor(login, peer, "CTL"):
             return
-        try:
-            body = protocol.unpack(frames[1])
-        except protocol.ProtocolError as exc:
-            self._refuse(login, "undecodable", str(exc))
-            return
+        if body is None:
+            try:
+                body = protocol.unpack(frames[1])
+            except protocol.ProtocolError as exc:
+                self._refuse(login, "undecodable", str(exc))
+                return
         why = check_message(body, CTL)
         if why is not None:
             request_id = body.get("id") if protocol.is_reply(body) and isinstance(body.get("id"), str) else ""

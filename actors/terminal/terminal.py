@@ -22,9 +22,8 @@ from loguru import logger
 
 from actors import messages as m
 from actors.runtime.directory import Directory
-from actors.runtime.mailbox import LanedInbox
 from actors.runtime.generations import Generations
-from actors.runtime.supervision import Supervised
+from actors.runtime.supervision import LaneSupervised
 from actors.terminal.ea_link import EaLink, PendingRequest
 from actors.terminal.handshake import Handshake, step_of
 from actors.runtime.kill_switch import KillGate
@@ -45,12 +44,10 @@ FETCHES = (m.FetchRates, m.FetchTicks, m.FetchDeals, m.FetchDealsSince, m.FetchS
 HOLD_ORDERS_S = 5.0
 
 
-class Terminal(Supervised):
+class Terminal(LaneSupervised):
     # Orders leave before the EA's messages queued ahead of them (actors.runtime.mailbox): after a
     # burst of fills the replies and events of the first orders would hold up the last ones.
-    @staticmethod
-    def _create_actor_inbox() -> LanedInbox:
-        return LanedInbox((m.SubmitOrder,))
+    urgent_messages = lane_first = (m.SubmitOrder,)  # on the Account's lane, ahead (actors.runtime.lanes)
 
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate,
                  generations: Generations | None = None) -> None:
@@ -182,9 +179,7 @@ class Terminal(Supervised):
             case protocol.HELLO:
                 self._on_hello(body, now)
             case protocol.TRADE_TRANSACTION:
-                self.directory.tell(self.account_name, m.TradeTransaction(
-                    account=self.login, trans=body.get("trans") or {}, request=body.get("request"),
-                    result=body.get("result")))
+                pass  # checked at the Gateway, then unused: a positions snapshot follows every change, deals come from history
             case protocol.POSITIONS if isinstance(body.get("positions"), (list, tuple)):
                 self.positions = tuple(body["positions"])
                 self.positions_version = body.get("version")
