@@ -57,6 +57,18 @@ def test_a_run_with_a_bad_row_keeps_the_others_in_order(db):
     assert told.messages == [("w", "a done"), ("w", "b lost"), ("w", "c done")]
 
 
+def test_a_run_longer_than_one_statement_is_written_whole_and_in_order(db):
+    # 700 rows of 2 parameters: more than one multi-row INSERT holds (MAX_PARAMETERS).
+    batch, told = Batch(), Told()
+    for i in range(700):
+        value = None if i == 650 else str(i)  # NOT NULL: the bad row is in the second statement
+        batch.row(INSERT_META, (f"k{i:03d}", value), f"k{i}", reply_to="w", done=i, failed=lambda e, i=i: -i)
+    assert batch.commit(db, told) == 1
+    written = read(db, "SELECT key FROM meta WHERE key LIKE 'k%' ORDER BY rowid")
+    assert written == [(f"k{i:03d}",) for i in range(700) if i != 650]
+    assert [m for _w, m in told.messages] == [-i if i == 650 else i for i in range(700)]
+
+
 def test_a_step_that_fails_leaves_nothing_half_written(db):
     def half() -> None:
         MetaRow.create(key="half", value="x")
