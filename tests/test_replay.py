@@ -182,3 +182,36 @@ def test_run_py_replay_prints_the_report_as_json(history):
                               "--strategy", str(ROOT / "examples" / "sma_cross_h1.json")],
                              capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert missing.returncode == 1 and "cannot read /nonexistent.csv" in missing.stderr
+
+
+def _bar_ticks_one_by_one(symbol, bars, period_ms, *, point, digits, default_spread_points):
+    """bar_ticks as it was written first, a bar and a tick at a time: the reference."""
+    leg_ms = (period_ms - max(1, period_ms // 20)) / 3
+    for i in range(len(bars["time"])):
+        t0 = int(bars["time"][i])
+        o, h, lo, c = (float(bars[k][i]) for k in ("open", "high", "low", "close"))
+        corners = (o, lo, h, c) if c >= o else (o, h, lo, c)
+        spread = round((float(bars["spread"][i]) or default_spread_points) * point, digits)
+        ticks = [(symbol, t0, o, round(o + spread, digits))]
+        for leg, (start, end) in enumerate(zip(corners, corners[1:])):
+            steps = max(1, min(8, int(round(abs(end - start) / point))))
+            for step in range(1, steps + 1):
+                price = round(start + (end - start) * step / steps, digits)
+                time_msc = t0 + int(leg_ms * (leg + step / steps))
+                if price != ticks[-1][2] or step == steps:
+                    ticks.append((symbol, time_msc, price, round(price + spread, digits)))
+        yield ticks
+
+
+@pytest.mark.parametrize(("digits", "scale", "period_ms"), [(5, 0.002, 3_600_000), (3, 0.3, 60_000), (2, 5.0, 86_400_000)])
+def test_bar_ticks_computed_for_all_bars_at_once_are_the_ticks_of_one_bar_at_a_time(digits, scale, period_ms):
+    rng = np.random.default_rng(digits)
+    n, point = 3000, 10.0 ** -digits
+    open_ = np.round(1.0 + np.cumsum(rng.normal(0, scale, n)) * 0.01 + 100 * (digits < 5), digits)
+    close = np.round(open_ + rng.normal(0, scale, n) * rng.choice([0, 0.01, 1], n), digits)  # some flat bars
+    high = np.round(np.maximum(open_, close) + np.abs(rng.normal(0, scale, n)) * rng.choice([0, 0.003, 1], n), digits)
+    low = np.round(np.minimum(open_, close) - np.abs(rng.normal(0, scale, n)) * rng.choice([0, 0.003, 1], n), digits)
+    bars = {"time": 1_767_571_200_000 + np.arange(n, dtype=np.int64) * period_ms, "open": open_, "high": high,
+            "low": low, "close": close, "spread": rng.choice([0.0, 7.0, 15.0], n), "tick_volume": np.zeros(n)}
+    args = dict(point=point, digits=digits, default_spread_points=12)
+    assert list(bar_ticks("X", bars, period_ms, **args)) == list(_bar_ticks_one_by_one("X", bars, period_ms, **args))

@@ -32,22 +32,68 @@ STEPS_PER_LEG = 8
 
 def bar_ticks(symbol: str, bars: dict[str, np.ndarray], period_ms: int, *, point: float, digits: int,
               default_spread_points: float) -> Iterator[list[Tick]]:
-    """Per bar, its ticks in time order within the bar's period; the first is the open."""
+    """Per bar, its ticks in time order within the bar's period; the first is the open.
+
+    Per bar: the open (its ask the open plus the spread), then along each of the three legs
+    between the corners `steps` = max(1, min(STEPS_PER_LEG, the leg's length in points))
+    evenly spaced ticks, each price `round(start + (end - start) * step / steps, digits)` at
+    `t0 + int(leg_ms * (leg + step / steps))`, left out when it repeats the price before it
+    (except a leg's last). Computed for every bar at once, with Python's own rounding."""
+    n = len(bars["time"])
+    if not n:
+        return
     leg_ms = (period_ms - max(1, period_ms // 20)) / 3  # the close lands just before the next bar
-    for i in range(len(bars["time"])):
-        t0 = int(bars["time"][i])
-        o, h, lo, c = (float(bars[k][i]) for k in ("open", "high", "low", "close"))
-        corners = (o, lo, h, c) if c >= o else (o, h, lo, c)
-        spread = round((float(bars["spread"][i]) or default_spread_points) * point, digits)
-        ticks = [(symbol, t0, o, round(o + spread, digits))]
-        for leg, (start, end) in enumerate(zip(corners, corners[1:])):
-            steps = max(1, min(STEPS_PER_LEG, int(round(abs(end - start) / point))))
-            for step in range(1, steps + 1):
-                price = round(start + (end - start) * step / steps, digits)
-                time_msc = t0 + int(leg_ms * (leg + step / steps))
-                if price != ticks[-1][2] or step == steps:
-                    ticks.append((symbol, time_msc, price, round(price + spread, digits)))
-        yield ticks
+    t0 = np.asarray(bars["time"], dtype=np.int64)
+    o, h, lo, c = (np.asarray(bars[k], dtype=np.float64) for k in ("open", "high", "low", "close"))
+    rising = c >= o
+    corners = np.stack([o, np.where(rising, lo, h), np.where(rising, h, lo), c], axis=1)  # (n, 4)
+    spread_points = np.asarray(bars["spread"], dtype=np.float64)
+    spread = _round(np.where(spread_points != 0, spread_points, default_spread_points) * point, digits)
+    starts, ends = corners[:, :3], corners[:, 1:]  # (n, 3): the legs
+    steps = np.maximum(1, np.minimum(STEPS_PER_LEG, _round(np.abs(ends - starts) / point, 0).astype(np.int64)))
+    step = np.arange(1, STEPS_PER_LEG + 1)  # (8,)
+    taken = step[None, None, :] <= steps[:, :, None]  # (n, 3, 8)
+    fraction = step[None, None, :] / steps[:, :, None]  # step / steps, as Python divides them
+    prices = _round(starts[:, :, None] + (ends - starts)[:, :, None] * step[None, None, :] / steps[:, :, None], digits)
+    times = t0[:, None, None] + np.trunc(leg_ms * (np.arange(3)[None, :, None] + fraction)).astype(np.int64)
+    # A price equal to the one before is left out (a leg moves one way: the one before is the last
+    # kept, or equal to it); a leg's last tick always stays.
+    flat_prices = np.where(taken, prices, np.nan).reshape(n, -1)
+    before = np.concatenate([o[:, None], flat_prices[:, :-1]], axis=1)
+    previous = _carried(before)
+    keep = taken.reshape(n, -1) & ((flat_prices != previous) | (step[None, None, :] == steps[:, :, None]).reshape(n, -1))
+    open_asks = _round(o + spread, digits).tolist()
+    asks = _round(flat_prices + spread[:, None], digits)
+    opens, times_l = o.tolist(), t0.tolist()
+    flat_times = times.reshape(n, -1)
+    for i in range(n):
+        kept = keep[i]
+        yield [(symbol, times_l[i], opens[i], open_asks[i])] + list(zip(
+            [symbol] * int(kept.sum()), flat_times[i][kept].tolist(), flat_prices[i][kept].tolist(),
+            asks[i][kept].tolist()))
+
+
+def _carried(before: np.ndarray) -> np.ndarray:
+    """`before` (each slot's price one slot back, NaN where that slot holds no tick) with each
+    NaN replaced by the price before it: the price of the nearest tick before each slot."""
+    filled = before.copy()
+    for column in range(1, filled.shape[1]):  # 24 columns
+        missing = np.isnan(filled[:, column])
+        filled[missing, column] = filled[missing, column - 1]
+    return filled
+
+
+def _round(values: np.ndarray, digits: int) -> np.ndarray:
+    """Python's `round(x, digits)` of each value (correctly rounded, halves to even): numpy's
+    rounding where the scaled value is clearly off a half, Python's own where it is close."""
+    values = np.asarray(values, dtype=np.float64)
+    scale = 10.0 ** digits
+    scaled = values * scale
+    near_half = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) < 1e-6
+    rounded = np.rint(scaled) / scale
+    for index in zip(*np.nonzero(near_half & np.isfinite(values))):
+        rounded[index] = round(float(values[index]), digits)
+    return rounded
 
 
 def file_ticks(symbol: str, ticks: Any, timeframe: str, tz_offset_s: int) -> Iterator[tuple[int, list[Tick]]]:
