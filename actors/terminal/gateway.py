@@ -13,7 +13,7 @@ Terminal is told (it counts, logs and fails the request it answered), or, while 
 Terminal does not exist yet, the refusal is logged here.
 
 Frames for an EA (`SendToEa`: orders among them) go out before the EA's messages still
-waiting to be checked (actors.runtime.mailbox): after a burst of trades the EA's replies and
+waiting to be checked (its lane's `lane_first`): after a burst of trades the EA's replies and
 snapshots queue up here, and an order that waited behind them would leave late for nothing.
 """
 
@@ -28,8 +28,7 @@ from loguru import logger
 
 from actors import messages as m
 from actors.runtime.directory import Directory
-from actors.runtime.mailbox import LanedInbox
-from actors.runtime.supervision import Supervised
+from actors.runtime.supervision import LaneSupervised
 from actors.runtime.socket_pump import SocketPump
 from actors.runtime.zap import CurveServer, GuardSpec
 from bridge import protocol
@@ -48,10 +47,10 @@ class _Inbound:
     batch: list[tuple[list[bytes], tuple[str, str]]]
 
 
-class Gateway(Supervised):
-    @staticmethod
-    def _create_actor_inbox() -> LanedInbox:
-        return LanedInbox((m.SendToEa,))
+class Gateway(LaneSupervised):
+    # On the order path's lane (actors.runtime.lanes): the Terminal's frame for the EA reaches the
+    # pump's inproc socket without waking a thread of its own; the pump thread is the one hop left.
+    urgent_messages = lane_first = (m.SendToEa,)
 
     def __init__(self, *, ctl_endpoint: str, md_endpoint: str, directory: Directory,
                  guard: GuardSpec | None = None) -> None:
@@ -113,8 +112,8 @@ class Gateway(Supervised):
     def on_receive(self, message: Any) -> Any:
         match message:
             case _Inbound(socket="ctl", batch=batch):
-                for frames, peer, body in self._superseded_dropped(batch):
-                    self._guarded("ctl", self._on_ctl, frames, peer, body)
+                for frames, peer, body, checked in self._superseded_dropped(batch):
+                    self._guarded("ctl", self._on_ctl, frames, peer, body, checked)
             case _Inbound(socket=socket, batch=batch):
                 for frames, peer in batch:
                     self._guarded(socket, self._on_md, frames, peer)
@@ -136,26 +135,37 @@ class Gateway(Supervised):
 
     @staticmethod
     def _superseded_dropped(batch: list[tuple[list[bytes], tuple[str, str]]]) -> list[tuple[Any, ...]]:
-        """The batch without the snapshots a later one in it replaces, each with its decoded
-        body (None where it does not decode: `_on_ctl` says why).
+        """The batch without the snapshots a later valid one in it replaces: (frames, peer,
+        decoded body or None where it does not decode, True when the body is already checked).
 
         A positions or orders event is the whole state (MT5_BRIDGE.md), and the EA sends one
-        after every change: after a burst of fills the batch holds dozens, each listing every
-        position. Only the newest of each kind per account says anything; checking the rest
-        field by field was the Gateway's largest cost."""
+        after every change: after a burst of fills a batch holds dozens, each listing every
+        position. Checking each field by field was the Gateway's largest cost; only the newest
+        valid one per account says anything. An invalid one is never passed over: it is
+        refused and counted like any bad message."""
         decoded = []
         for frames, peer in batch:
             try:
                 body = protocol.unpack(frames[1]) if len(frames) == 2 else None
             except protocol.ProtocolError:
                 body = None
-            decoded.append((frames, peer, body))
-        keys = [(frames[0], body["type"]) if isinstance(body, dict) and body.get("type") in SNAPSHOTS
-                and not protocol.is_reply(body) else None for frames, _peer, body in decoded]
-        newest = {key: i for i, key in enumerate(keys) if key is not None}
-        return [item for i, (item, key) in enumerate(zip(decoded, keys)) if key is None or newest[key] == i]
+            decoded.append([frames, peer, body, False])
+        by_key: dict[tuple[bytes, str], list[int]] = {}
+        for i, (frames, _peer, body, _checked) in enumerate(decoded):
+            if isinstance(body, dict) and body.get("type") in SNAPSHOTS and not protocol.is_reply(body):
+                by_key.setdefault((frames[0], body["type"]), []).append(i)
+        dropped: set[int] = set()
+        for indices in by_key.values():
+            for n in range(len(indices) - 1, 0, -1):  # the newest valid one replaces those before it
+                item = decoded[indices[n]]
+                if check_message(item[2], CTL) is None:
+                    item[3] = True
+                    dropped.update(indices[:n])
+                    break
+        return [tuple(item) for i, item in enumerate(decoded) if i not in dropped]
 
-    def _on_ctl(self, frames: list[bytes], peer: tuple[str, str] = ("", ""), body: Any = None) -> None:
+    def _on_ctl(self, frames: list[bytes], peer: tuple[str, str] = ("", ""), body: Any = None,
+                checked: bool = False) -> None:
         login = protocol.login_from_routing_id(frames[0])
         if login is None or len(frames) != 2:
             self._reject(f"CTL frame from {frames[0][:40]!r}: expected routing id mt5-<login> and one payload")
@@ -168,7 +178,7 @@ class Gateway(Supervised):
             except protocol.ProtocolError as exc:
                 self._refuse(login, "undecodable", str(exc))
                 return
-        why = check_message(body, CTL)
+        why = None if checked else check_message(body, CTL)
         if why is not None:
             request_id = body.get("id") if protocol.is_reply(body) and isinstance(body.get("id"), str) else ""
             self._refuse(login, kind_of(body), why, request_id)
