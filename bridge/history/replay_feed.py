@@ -183,10 +183,11 @@ class ReplayFeed:
         with self._lock:
             if self.held or not self._ticks:
                 return iter(())
-            self._taking = True
         return self._take()
 
     def _take(self) -> Iterator[Tick]:
+        with self._lock:  # here, not in advance: a generator never started never runs its finally
+            self._taking = True
         try:
             state = self.watch() if self.watch is not None else None
             while True:
