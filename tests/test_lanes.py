@@ -114,34 +114,3 @@ def test_new_actors_go_to_a_fresh_lane_when_one_message_holds_the_lane(own_lanes
     release.set()
     assert held.get(timeout=5) == "released"
 
-
-class Urgent:
-    """A message that puts its actor ahead of the lane's others."""
-
-
-class OrderPath(Recorder):
-    lane_first = (Urgent,)
-
-
-def test_a_lane_first_message_puts_its_actor_ahead_of_those_waiting(own_lanes):
-    log: list = []
-    blocker = Recorder.start([])
-    waiting = [Recorder.start(log) for _ in range(3)]
-    order_path = OrderPath.start(log)
-    for ref in (blocker, *waiting, order_path):
-        ref.ask("sync", timeout=5)  # all started, the lane idle
-    log.clear()
-    release = threading.Event()
-    held = blocker.ask(release, block=False)  # holds the lane while the others queue up
-    for i, ref in enumerate(waiting):
-        ref.tell(("bar", i))
-    order_path.tell(("bookkeeping", 0))  # an ordinary message: in line behind the others
-    urgent = Urgent()
-    order_path.tell(urgent)  # promotes it past the three waiting
-    release.set()
-    held.get(timeout=5)
-    order_path.ask("sync", timeout=5)
-    for ref in waiting:
-        ref.ask("sync", timeout=5)
-    assert log[:2] == [("bookkeeping", 0), urgent]  # the actor's own order kept, the actor ahead
-    assert log[2:5] == [("bar", 0), ("bar", 1), ("bar", 2)]

@@ -45,7 +45,7 @@ from actors.account.resolutions import Resolutions
 from actors.account.view import AccountView
 from actors.runtime.directory import Directory
 from actors.runtime.status_board import StatusBoard
-from actors.runtime.supervision import LaneSupervised
+from actors.runtime.supervision import Supervised
 from actors.runtime.ticker import Ticker
 
 START_TIMEOUT_S = 5.0
@@ -55,11 +55,8 @@ POST_EVERY_S = 0.05
 URGENT = (m.RiskDecision, m.IntentRecorded, m.IntentNotRecorded, m.TradeProfitsLoaded, m.Flatten)
 
 
-class Account(LaneSupervised):
-    # On the strategies' lane (actors.runtime.lanes): an intent is taken up as soon as a strategy
-    # has told it, with no thread to wake, ahead of the strategies still waiting for the bar.
+class Account(Supervised):
     urgent_messages = URGENT
-    lane_first = (m.OrderIntent, m.CloseStrategyPositions, *URGENT)
 
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard, generation: int = 0,
                  orphans: str = "adopt") -> None:

@@ -33,7 +33,7 @@ from actors.runtime.confirmation import OtpVerifier
 from actors.runtime.directory import Directory
 from actors.runtime.kill_switch import LOCK_SECONDS, KillGate
 from actors.runtime.status_board import StatusBoard
-from actors.runtime.supervision import LaneSupervised
+from actors.runtime.supervision import Supervised
 from actors.runtime.ticker import Ticker
 
 JOURNAL_TIMEOUT_S = 5.0
@@ -44,9 +44,7 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class RiskGuard(LaneSupervised):
-    lane_first = (m.CheckOrder,)  # on the Account's lane, ahead of the strategies (actors.runtime.lanes)
-
+class RiskGuard(Supervised):
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate,
                  otp: OtpVerifier | None = None, defaults: dict[str, dict[str, Any]] | None = None,
                  lock_s: float = LOCK_SECONDS) -> None:

@@ -1,31 +1,28 @@
-"""Lane actors: many pykka actors sharing one thread: the strategies and the order path.
+"""Lane actors: many pykka actors sharing one thread, for the strategies.
 
 A strategy is an actor: its own state, its own mailbox, one message at a time, supervised,
 stopped and restarted alone. It need not be a thread. With a thread each, a closed bar woke
 fifty threads, and they queued for the interpreter lock ahead of the Account that should be
 sending the first of their orders: the profile showed ≈0.1 ms per strategy spent in thread
-hand-overs, and the order path starting only after the last strategy had run. Every hop
-between threads costs a wake-up and a turn at the lock, which a busy thread holds for up to
-the switch interval (5 ms).
+hand-overs and the order path starting only after the last strategy had run. On a lane the
+strategies of a bar run back to back on one thread, and their intents reach the Account while
+the lane is still working.
 
-So the strategies and the actors an order passes through on its way out (Account, RiskGuard,
-Terminal) share one lane: a `tell` between them is a queue append, no thread is woken, and
-an order's next step (the `lane_first` messages: an intent, a risk check, a journaled intent,
-a submit) runs ahead of the strategies still waiting.
-The first strategy's intent is checked, journaled and sent while the other strategies of the
-bar are still to run. Threads remain where a thread is the point: the Journal (its fsync
-runs while the lane works), the socket owners (Gateway, ControlServer), MarketData.
+Only the strategies: the order path (Account, RiskGuard, Terminal, Gateway, MarketData) was
+tried on the lane too, and measured worse (bar50 p99 ≈ 60-100 ms against ≈ 30-50 ms with
+threads): a lane busy with a bar's strategies holds the interpreter lock for up to the switch
+interval at a time, and the Journal's commit and the socket pump, which must stay threads,
+waited behind it at every turn.
 
 `LaneActor` is a pykka actor type built on pykka's extension points for new actor types
 (`_create_actor_inbox`, `_create_future`, `_start_actor_loop`): its mailbox schedules the actor
 on a `Lane` when a message arrives, and the lane's thread runs `on_start`, then the messages,
 each with pykka's semantics (a reply to `ask`, `on_failure` on a crash, `_ActorStop`, the
 remaining asks failed on stop). An actor on a lane must never block on another actor of its
-lane (an `ask` would wait for itself): lane actors ask only thread actors (the Journal, at start).
+lane (an `ask` would wait for itself); strategies only `tell`.
 
 A message that runs for long holds up its lane: `Lanes.lane()` gives new actors a fresh lane
-when the current one has been busy on one message for `STUCK_S`, and says which actor held it
-(the supervisor's pings find the actors stuck behind it and restart them there).
+when the current one has been busy on one message for `STUCK_S`, and says which actor held it.
 """
 
 from __future__ import annotations
@@ -45,12 +42,10 @@ SLICE = 8  # messages an actor handles before the lane moves on, so one busy act
 
 
 class Lane:
-    """One thread running the ready actors' messages in the order they became ready; an actor
-    with a message of its `lane_first` types (the order path's) goes ahead of the others."""
+    """One thread running the ready actors' messages in the order they became ready."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._first: deque[LaneActor] = deque()
         self._ready: deque[LaneActor] = deque()
         self._wake = threading.Condition(threading.Lock())
         self.busy_with: str | None = None
@@ -58,19 +53,10 @@ class Lane:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def schedule(self, actor: LaneActor, first: bool) -> None:
+    def schedule(self, actor: LaneActor) -> None:
         with self._wake:
-            (self._first if first else self._ready).append(actor)
+            self._ready.append(actor)
             self._wake.notify()
-
-    def promote(self, actor: LaneActor) -> None:
-        """A waiting actor that has just been sent a lane-first message goes ahead."""
-        with self._wake:
-            try:
-                self._ready.remove(actor)
-            except ValueError:
-                return  # already taken by the thread: it is running, and will see the message
-            self._first.append(actor)
 
     def stuck_for(self, now: float) -> float:
         return now - self.busy_since if self.busy_with is not None else 0.0
@@ -78,9 +64,9 @@ class Lane:
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._first and not self._ready:
+                while not self._ready:
                     self._wake.wait()
-                actor = (self._first or self._ready).popleft()
+                actor = self._ready.popleft()
             self.busy_since, self.busy_with = time.monotonic(), str(actor)
             try:
                 actor._run_slice()  # noqa: SLF001 - the lane is the actor's loop
@@ -112,84 +98,60 @@ class Lanes:
 LANES = Lanes()
 
 
-IDLE, FIRST, READY, RUNNING = "idle", "first", "ready", "running"  # where a LaneInbox's actor is
-
-
 class LaneInbox:
-    """An actor's mailbox that schedules its actor on the lane when work arrives. Messages of
-    the `urgent` types are taken before the others, as in actors.runtime.mailbox; messages of
-    the `first` types put the actor ahead of the lane's other actors."""
+    """An actor's mailbox that schedules its actor on the lane when work arrives."""
 
-    def __init__(self, urgent: tuple[type, ...] = (), first: tuple[type, ...] = ()) -> None:
+    def __init__(self) -> None:
         self._messages: deque[Any] = deque()
-        self._urgent: deque[Any] = deque()
-        self.urgent_types = urgent
-        self.first_types = first
-        self._firsts = 0  # lane-first messages waiting
         self._lock = threading.Lock()
-        self._where = IDLE
+        self._scheduled = False
         self.actor: LaneActor | None = None
 
     def put(self, envelope: Any, /) -> None:
-        message = envelope.message
-        urgent = bool(self.urgent_types) and isinstance(message, self.urgent_types)
-        first = bool(self.first_types) and isinstance(message, self.first_types)
         with self._lock:
-            (self._urgent if urgent else self._messages).append(envelope)
-            self._firsts += first
-            where = self._where
-            if self.actor is None or where in (RUNNING, FIRST) or (where == READY and not first):
+            self._messages.append(envelope)
+            if self._scheduled or self.actor is None:
                 return
-            self._where = FIRST if first else READY
-        if where == READY:
-            self.actor._lane.promote(self.actor)  # noqa: SLF001
-        else:
-            self.actor._lane.schedule(self.actor, first)  # noqa: SLF001
+            self._scheduled = True
+        self.actor._lane.schedule(self.actor)  # noqa: SLF001
 
     def get(self) -> Any:
-        return self.take(1)[0]
+        with self._lock:
+            return self._messages.popleft()
 
     def take(self, limit: int) -> list[Any]:
         with self._lock:
-            self._where = RUNNING
-            taken = []
-            while len(taken) < limit and (self._urgent or self._messages):
-                taken.append((self._urgent or self._messages).popleft())
-            if self._firsts:
-                self._firsts -= sum(1 for e in taken if isinstance(e.message, self.first_types))
-            return taken
+            return [self._messages.popleft() for _ in range(min(limit, len(self._messages)))]
 
     def empty(self) -> bool:
         with self._lock:
-            return not self._messages and not self._urgent
+            return not self._messages
 
     def qsize(self) -> int:
         with self._lock:
-            return len(self._messages) + len(self._urgent)
+            return len(self._messages)
 
-    def release(self) -> str:
-        """After a slice: where the actor goes next (IDLE: nothing waits)."""
+    def release(self) -> bool:
+        """After a slice: True if more messages wait (the actor stays scheduled)."""
         with self._lock:
-            self._where = (FIRST if self._firsts else READY) if self._messages or self._urgent else IDLE
-            return self._where
+            self._scheduled = bool(self._messages)
+            return self._scheduled
 
     def start(self, actor: LaneActor) -> None:
         with self._lock:
             self.actor = actor
-            self._where = FIRST  # the first slice runs on_start, then whatever is queued
-        actor._lane.schedule(actor, True)  # noqa: SLF001
+            self._scheduled = True  # the first slice runs on_start, then whatever is queued
+        actor._lane.schedule(actor)  # noqa: SLF001
 
 
 class LaneActor(pykka.Actor):
     """A pykka actor whose loop is a lane's thread shared with other lane actors."""
 
     lanes: Lanes = LANES
-    urgent_messages: tuple[type, ...] = ()  # handled ahead of the rest of its own mailbox
-    lane_first: tuple[type, ...] = ()  # messages that put the actor ahead of the lane's others
 
-    @classmethod
-    def _create_actor_inbox(cls) -> LaneInbox:
-        return LaneInbox(cls.urgent_messages, cls.lane_first)
+    @staticmethod
+    def _create_actor_inbox() -> LaneInbox:
+        return LaneInbox()
 
     @staticmethod
     def _create_future() -> pykka.Future[Any]:
@@ -214,9 +176,8 @@ class LaneActor(pykka.Actor):
             self._actor_loop_teardown()  # the asks still queued fail with ActorDeadError
             inbox.release()
             return
-        where = inbox.release()
-        if where != IDLE:
-            self._lane.schedule(self, where == FIRST)
+        if inbox.release():
+            self._lane.schedule(self)
 
     def _handle(self, envelope: Any) -> None:
         # pykka's actor loop for one message: the reply, or on_failure and the stop.

@@ -9,6 +9,7 @@ raises, parents also poll `is_alive()`.
 from __future__ import annotations
 
 import functools
+import queue
 import time
 from collections import deque
 from types import TracebackType
@@ -19,6 +20,7 @@ from loguru import logger
 from actors import messages as m
 from actors.runtime.directory import Directory
 from actors.runtime.lanes import LaneActor
+from actors.runtime.mailbox import LanedInbox
 
 
 def stop_actor(directory: Directory, name: str, ref: pykka.ActorRef | None, timeout: float) -> None:
@@ -96,6 +98,12 @@ class _Supervision:
 
 class Supervised(_Supervision, pykka.ThreadingActor):
     """An actor on its own thread whose crash is told to its parent as `ActorFailed(name, error)`."""
+
+    urgent_messages: tuple[type, ...] = ()  # handled ahead of the rest of its mailbox (actors.runtime.mailbox)
+
+    @classmethod
+    def _create_actor_inbox(cls) -> queue.Queue:
+        return LanedInbox(cls.urgent_messages) if cls.urgent_messages else queue.Queue()
 
 
 class LaneSupervised(_Supervision, LaneActor):

@@ -13,7 +13,7 @@ Terminal is told (it counts, logs and fails the request it answered), or, while 
 Terminal does not exist yet, the refusal is logged here.
 
 Frames for an EA (`SendToEa`: orders among them) go out before the EA's messages still
-waiting to be checked (its lane's `lane_first`): after a burst of trades the EA's replies and
+waiting to be checked (actors.runtime.mailbox): after a burst of trades the EA's replies and
 snapshots queue up here, and an order that waited behind them would leave late for nothing.
 """
 
@@ -28,7 +28,7 @@ from loguru import logger
 
 from actors import messages as m
 from actors.runtime.directory import Directory
-from actors.runtime.supervision import LaneSupervised
+from actors.runtime.supervision import Supervised
 from actors.runtime.socket_pump import SocketPump
 from actors.runtime.zap import CurveServer, GuardSpec
 from bridge import protocol
@@ -47,10 +47,8 @@ class _Inbound:
     batch: list[tuple[list[bytes], tuple[str, str]]]
 
 
-class Gateway(LaneSupervised):
-    # On the order path's lane (actors.runtime.lanes): the Terminal's frame for the EA reaches the
-    # pump's inproc socket without waking a thread of its own; the pump thread is the one hop left.
-    urgent_messages = lane_first = (m.SendToEa,)
+class Gateway(Supervised):
+    urgent_messages = (m.SendToEa,)
 
     def __init__(self, *, ctl_endpoint: str, md_endpoint: str, directory: Directory,
                  guard: GuardSpec | None = None) -> None:

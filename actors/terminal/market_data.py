@@ -26,7 +26,7 @@ from actors import messages as m
 from bridge.candles import CandleBuilder
 from bridge.server_tz import ServerTz, as_server_tz
 from actors.runtime.directory import Directory
-from actors.runtime.supervision import LaneSupervised
+from actors.runtime.supervision import Supervised
 from actors.runtime.status_board import StatusBoard
 from bridge.shapes.refusals import Refusals
 from bridge.tick_gaps import Tick, TickSequencer
@@ -52,7 +52,7 @@ class Series:
     covered_until: int = -1  # the fetched ticks reach this far; a late live copy is not new
 
 
-class MarketData(LaneSupervised):  # on the strategies' lane: a closed bar reaches them with no thread to wake
+class MarketData(Supervised):
     def __init__(self, *, directory: Directory, board: StatusBoard) -> None:
         super().__init__(name="market_data", parent="supervisor", directory=directory)
         self.board = board

@@ -23,7 +23,7 @@ from loguru import logger
 from actors import messages as m
 from actors.runtime.directory import Directory
 from actors.runtime.generations import Generations
-from actors.runtime.supervision import LaneSupervised
+from actors.runtime.supervision import Supervised
 from actors.terminal.ea_link import EaLink, PendingRequest
 from actors.terminal.handshake import Handshake, step_of
 from actors.runtime.kill_switch import KillGate
@@ -44,10 +44,10 @@ FETCHES = (m.FetchRates, m.FetchTicks, m.FetchDeals, m.FetchDealsSince, m.FetchS
 HOLD_ORDERS_S = 5.0
 
 
-class Terminal(LaneSupervised):
+class Terminal(Supervised):
     # Orders leave before the EA's messages queued ahead of them (actors.runtime.mailbox): after a
     # burst of fills the replies and events of the first orders would hold up the last ones.
-    urgent_messages = lane_first = (m.SubmitOrder,)  # on the Account's lane, ahead (actors.runtime.lanes)
+    urgent_messages = (m.SubmitOrder,)
 
     def __init__(self, *, login: int, directory: Directory, board: StatusBoard, gate: KillGate,
                  generations: Generations | None = None) -> None:
