@@ -44,7 +44,10 @@ class Bad(Exception):
         self.path: list[str | int] = []
 
     def line(self) -> str:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in reversed(self.path)).lstrip(".")
+        # A key is the peer's text: one that is not a plain printable name is shown quoted and
+        # escaped (a key "\n" must not break the one line this makes).
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" if str(p).isprintable() and str(p)
+                        else f"[{_REPR.repr(str(p))}]" for p in reversed(self.path)).lstrip(".")
         return f"{where}: {self.text}" if where else self.text
 
 
