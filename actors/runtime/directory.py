@@ -46,8 +46,10 @@ class Directory:
                 self._refs.pop(name, None)
 
     def get(self, name: str) -> pykka.ActorRef | None:
-        with self._lock:
-            ref = self._refs.get(name)
+        # No lock: one dict lookup is atomic under the interpreter lock (writers hold it only to
+        # keep check-and-set steps whole). Every tell reads here; a contended lock made each one
+        # give up the interpreter lock and queue to get it back.
+        ref = self._refs.get(name)
         return ref if ref is not None and ref.is_alive() else None
 
     def names(self, prefix: str = "") -> list[str]:

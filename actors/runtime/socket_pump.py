@@ -21,6 +21,7 @@ import zmq
 from loguru import logger
 
 _STOP = b"\x00stop"
+_MANY = b"\x00many"  # [_MANY, socket name, frames per message, frames...]: send_many
 OUTBOUND_PER_ROUND = 1000  # frames written per poll round before the inbound sockets are read
 BIND_RETRY_S = 2.0
 _ids = itertools.count(1)
@@ -72,6 +73,19 @@ class SocketPump:
         if self._actor_end is None:
             raise RuntimeError(f"pump {self.name} is not started")
         self._actor_end.send_multipart([socket_name.encode(), *frames])
+
+    def send_many(self, socket_name: str, messages: list[list[bytes]]) -> None:
+        """Several messages of the same number of frames in one hand-over to the pump: each
+        send to the pump lets go of the interpreter lock and waits to get it back, which in
+        a burst of orders cost more than writing the frames."""
+        if len(messages) == 1:
+            return self.send(socket_name, messages[0])
+        if self._actor_end is None:
+            raise RuntimeError(f"pump {self.name} is not started")
+        width = len(messages[0])
+        assert all(len(frames) == width for frames in messages), "send_many: messages of different widths"
+        self._actor_end.send_multipart([_MANY, socket_name.encode(), str(width).encode(),
+                                        *(frame for frames in messages for frame in frames)])
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._actor_end is None:
@@ -142,6 +156,11 @@ class SocketPump:
                         break
                     if frames[0] == _STOP:
                         return
+                    if frames[0] == _MANY:
+                        width = int(frames[2])
+                        for at in range(3, len(frames), width):
+                            self._write(sockets, frames[1].decode(), frames[at:at + width])
+                        continue
                     self._write(sockets, frames[0].decode(), frames[1:])
             for sock in ready:
                 if sock is not pump_end:

@@ -75,8 +75,10 @@ class StatusBoard:
             self._items.pop(key, None)
 
     def get(self, key: str, default: Any = None) -> Any:
-        with self._lock:
-            return self._items.get(key, default)
+        # No lock: one dict lookup is atomic under the interpreter lock, and snapshots are
+        # replaced whole. A contended lock here made every reader give up the interpreter
+        # lock and queue to get it back (≈0.1 ms a read in a burst of orders).
+        return self._items.get(key, default)
 
     def with_prefix(self, prefix: str) -> dict[str, Any]:
         with self._lock:

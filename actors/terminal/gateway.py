@@ -115,8 +115,10 @@ class Gateway(Supervised):
             case _Inbound(socket=socket, batch=batch):
                 for frames, peer in batch:
                     self._guarded(socket, self._on_md, frames, peer)
-            case m.SendToEa(account=account, message=body):
-                self.pump.send("ctl", [protocol.routing_id(account), protocol.pack(body)])
+            case m.SendToEa():
+                # With the ones queued right behind it: a burst of orders goes to the pump at once.
+                burst = [message, *self.actor_inbox.take_urgent(m.SendToEa)]
+                self.pump.send_many("ctl", [[protocol.routing_id(s.account), protocol.pack(s.message)] for s in burst])
             case m.TerminalDiscovered(account=account):
                 for body in self.parked.pop(account, []):
                     self.directory.tell(f"terminal:{account}", m.EaMessage(account=account, message=body))
