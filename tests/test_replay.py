@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +123,24 @@ def test_a_held_push_stops_where_the_trade_server_changed_until_released():
     feed.push(ticks[3:], hold_from=0)  # nothing changed before the hold: straight through
     assert loop_step() == [40] and not feed.held and feed.wait_drained(0)
     feed.close()
+
+
+def test_the_synthetic_h1_generator_writes_the_readme_figures_file_byte_for_byte(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("make_synthetic_h1", ROOT / "examples" / "make_synthetic_h1.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "\n".join(module.synthetic_bars(5000)) + "\n"
+    # The file the README's 5 000-bar replay figure was measured on.
+    assert hashlib.sha256(text.encode()).hexdigest() == "1d1deab57217daf982aa5a16d69ad687a85af51293a76445a32c42c83660d09d"
+    module.main(["--bars", "60", "--out", str(tmp_path / "h1.csv")])
+    assert (tmp_path / "h1.csv").read_text() == "\n".join(text.splitlines()[:61]) + "\n"
+    module.main(["--bars", "60"])
+    assert capsys.readouterr().out == (tmp_path / "h1.csv").read_text()
+    bars = load_bars(tmp_path / "h1.csv", tz_offset_s=7200)
+    assert len(bars["time"]) == 60 and bar_period_ms(bars["time"]) == 3_600_000
+    weekdays = {datetime.fromtimestamp(t / 1000 + 7200, tz=timezone.utc).weekday() for t in bars["time"].tolist()}
+    assert weekdays <= {0, 1, 2, 3, 4}
+    assert bars["open"][1:].tolist() == bars["close"][:-1].tolist()  # each bar opens at the last close
 
 
 @pytest.fixture(scope="module")
