@@ -24,18 +24,22 @@ def start(executor, strategy_id: str, settings: dict) -> dict:
     return position
 
 
-def atr_before(executor, position: dict, period: int = 14) -> list[float]:
-    """TA-Lib's ATR at the last few M1 bars closed before the position opened: the signal bar
-    is one of them (at 600x a bar lasts 100 ms, so the entry may land a bar or two later)."""
-    opened_bar = position["time_msc"] // 60_000 * 60_000
+def atr_at_signal(executor, strategy_id: str, period: int = 14) -> list[float]:
+    """TA-Lib's ATR of the simulator's M1 bars at the bar the strategy acted on (its last
+    signal, on the board), and at the bars on either side (a tick at a bar's edge may land on
+    either side of it). Not the bars before the fill: under load the fill, and this check,
+    may come many 100 ms bars (600x) after the signal."""
+    signal_ms = wait_for(lambda: (executor.service.board.get(f"strategy:{strategy_id}") or {}).get("last_signal"),
+                         message="the strategy's signal")["time"]
     # Read from another thread while the terminal runs: wait until the bars of interest are
     # two bars old, then skip the forming bar and the newest closed one (they may be mid-update).
-    wait_for(lambda: executor.sim.clock.now_ms() > opened_bar + 3 * 60_000, message="two more bars")
-    rates = executor.sim.market.copy_rates_from_pos("EURUSD", "M1", 2, 700)
-    times = np.asarray(rates["time"])
+    wait_for(lambda: executor.sim.clock.now_ms() > signal_ms + 3 * 60_000, message="two more bars")
+    rates = executor.sim.market.copy_rates_from_pos("EURUSD", "M1", 2, 2000)
+    times_ms = np.asarray(rates["time"], dtype=np.int64)  # the simulator keeps bar times in ms
     atr = talib.ATR(*(np.asarray(rates[k], dtype=float) for k in ("high", "low", "close")), timeperiod=period)
-    last_closed = int(np.searchsorted(times, opened_bar)) - 1
-    return [float(a) for a in atr[max(0, last_closed - 3):last_closed + 1] if a == a]
+    at = int(np.searchsorted(times_ms, signal_ms))
+    assert at < len(times_ms) and times_ms[at] == signal_ms, "the signal bar is in the simulator's history"
+    return [float(a) for a in atr[max(0, at - 1):at + 2] if a == a]
 
 
 def value_per_lot(executor, move: float) -> float:
@@ -58,7 +62,7 @@ def test_atr_based_sizing_sets_the_stop_at_k_atr_and_risks_the_percentage(execut
     stop = request["price"] - request["sl"]
     assert abs(position["sl"] - request["sl"]) < 1e-9
     # 0.2 % of 10 000 USD over a stop of 2 ATR, the ATR of the bar the strategy acted on.
-    candidates = atr_before(executor, position)
+    candidates = atr_at_signal(executor, "atr")
     matches = [a for a in candidates
                if abs(position["volume"] - lots(20.0, value_per_lot(executor, 2 * a))) < 1e-9
                and abs(stop - 2 * a) <= 0.6 * 0.00001]  # the SL is rounded to the symbol's 5 digits
@@ -68,7 +72,7 @@ def test_atr_based_sizing_sets_the_stop_at_k_atr_and_risks_the_percentage(execut
 
 def test_volatility_based_sizing_moves_the_position_by_the_target_per_atr(executor):
     position = start(executor, "vol", {"sizing": {"method": "volatility_based", "target_vol_pct": 0.1}})
-    candidates = [lots(10.0, value_per_lot(executor, a)) for a in atr_before(executor, position)]
+    candidates = [lots(10.0, value_per_lot(executor, a)) for a in atr_at_signal(executor, "vol")]
     assert all(0.01 < c < 1.0 for c in candidates)
     assert any(abs(position["volume"] - c) <= 1e-9 for c in candidates), (position["volume"], candidates)
     assert position["sl"] == 0.0  # no stop asked for

@@ -20,6 +20,7 @@ import operator
 from functools import lru_cache
 
 import numpy as np
+from scipy.signal import lfilter
 
 NAN = float("nan")
 
@@ -65,7 +66,6 @@ def linear_recursion(x: np.ndarray, alpha: float, decay: float, seed: float,
 def _filter_into(out: np.ndarray, x: np.ndarray, alpha: float, decay: float,
                  begin: int, end: int) -> None:
     if begin < end:
-        from scipy.signal import lfilter  # here, not at the top: importing scipy costs 0.8 s of every start
         out[begin:end] = lfilter([alpha], [1.0, -decay], x[begin:end],
                                  zi=[decay * out[begin - 1]])[0]
 
@@ -190,7 +190,6 @@ def _product_in_place(row: np.ndarray, matrix: np.ndarray, plus=None) -> None:
 def _block_states(ends: np.ndarray, decay: float, scale: float = 1.0) -> np.ndarray:
     """scale * s where s[b] = ends[b] + decay * s[b-1] along each row, s[-1] = 0."""
     if ends.shape[1] <= _LFILTER_MAX:
-        from scipy.signal import lfilter  # as above: only the strategies that need it pay for it
         return lfilter([scale], [1.0, -decay], ends, axis=-1)
     states = np.array(ends)       # contiguous rows, smoothed in place
     smooth_in_place(list(states), scale, decay, [0.0] * len(states))
