@@ -28,8 +28,6 @@ class EntrySizing:
         self.board = board
         self.flights = flights  # counts over every order not ended: in flight, or in the pipeline
         self._exposure_of: tuple[Any, int, Any] | None = None  # (positions dict, its size, symbols dict)
-        self._held_of: tuple[Any, int, int] | None = None  # (positions dict, its size, owners known)
-        self._held: dict[str, list[int]] = {}  # strategy id -> tickets of its open positions
         self._exposure: tuple[tuple[tuple[str, str, float], ...], dict[str, tuple[str, str]]] = ((), {})
 
     def size(self, intent: m.OrderIntent, symbol: dict[str, Any], price: float, trades: list[float]) -> SizeResult:
@@ -72,17 +70,7 @@ class EntrySizing:
         return held + self.opening(strategy_id)
 
     def _tickets_of(self, strategy_id: str) -> list[int]:
-        """The strategy's open positions, from an index rebuilt only when the positions (or
-        what is known of their owners) changed, like the exposure above."""
-        view = self.view
-        key = self._held_of
-        if key is None or key[0] is not view.positions or key[1:] != (len(view.positions),
-                                                                      len(view.strategy_of_ticket)):
-            held: dict[str, list[int]] = {}
-            for ticket in view.positions:
-                held.setdefault(view.strategy_of(ticket), []).append(ticket)
-            self._held, self._held_of = held, (view.positions, len(view.positions), len(view.strategy_of_ticket))
-        return self._held.get(strategy_id, [])
+        return self.view.tickets_of(strategy_id)
 
     def opening(self, strategy_id: str | None = None) -> int:
         return self.flights.opening_total if strategy_id is None else self.flights.openings.get(strategy_id, 0)

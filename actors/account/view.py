@@ -36,6 +36,11 @@ class AccountView:
     # (position, close time ms) of closes the journal already holds as trades: a deal read again
     # after a restart (reconciliation reads a position's whole history) is not a second trade.
     traded: set[tuple[int, int]] = field(default_factory=set)
+    # strategy id -> tickets of its open positions, rebuilt when the positions or what is known
+    # of their owners changed (keyed by the positions dict itself, its size and the owners'):
+    # a strategy's exit or entry check reads its own positions, not all of them.
+    _owners: dict[str, list[int]] = field(default_factory=dict)
+    _owners_of: tuple[Any, int, int] | None = None
 
     def apply_snapshot(self, positions: Iterable[Mapping[str, Any]], orders: Iterable[Mapping[str, Any]]) -> list[int]:
         """Replace the view with the terminal's; return the tickets that shrank or vanished."""
@@ -72,13 +77,24 @@ class AccountView:
 
     def select(self, *, symbol: str | None = None, strategy_id: str | None = None,
                side: str | None = None) -> list[dict[str, Any]]:
-        return [p for t, p in self.positions.items()
-                if (symbol is None or p["symbol"] == symbol)
-                and (strategy_id is None or self.strategy_of(t) == strategy_id)
+        tickets = self.positions if strategy_id is None else self.tickets_of(strategy_id)
+        return [p for t in tickets if (p := self.positions[t]) is not None
+                and (symbol is None or p["symbol"] == symbol)
                 and (side is None or _side(p["type"]) == side)]
 
     def count(self, strategy_id: str) -> int:
-        return sum(1 for t in self.positions if self.strategy_of(t) == strategy_id)
+        return len(self.tickets_of(strategy_id))
+
+    def tickets_of(self, strategy_id: str) -> list[int]:
+        """The strategy's open positions, in the positions' order."""
+        key = self._owners_of
+        if key is None or key[0] is not self.positions or key[1:] != (len(self.positions),
+                                                                      len(self.strategy_of_ticket)):
+            owners: dict[str, list[int]] = {}
+            for ticket in self.positions:
+                owners.setdefault(self.strategy_of(ticket), []).append(ticket)
+            self._owners, self._owners_of = owners, (self.positions, len(self.positions), len(self.strategy_of_ticket))
+        return self._owners.get(strategy_id, [])
 
     def record_exit_deal(self, deal: Mapping[str, Any],
                          entry: Mapping[str, Any] | None = None) -> m.PositionClosed | None:
