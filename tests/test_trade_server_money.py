@@ -3,7 +3,9 @@ trading sessions; the broker file (account and symbols); fault hooks."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import random
 from datetime import datetime, timezone
 
 import pytest
@@ -12,8 +14,9 @@ from bridge import mt5
 from bridge.sim.config import AccountConfigError, AccountSettings, load_account
 from bridge.trade_server.sessions import day_of_week, session_open
 from bridge.symbols import DEFAULT_SYMBOLS, SymbolConfigError, load_symbols
+from bridge.trade_server import server as server_module
 from bridge.trade_server.server import TradeServer
-from test_trade_server import T0, buy, close, make_server, open_position, sell, with_spec
+from test_trade_server import T0, buy, close, make_server, market, open_position, sell, with_spec
 
 
 def utc_ms(*args) -> int:
@@ -77,6 +80,114 @@ def test_no_stop_out_above_the_level():
     assert server.positions_get() and not server.margin_call
 
 
+class FullChecks(TradeServer):
+    """The trade server with every quote's work done in full, as before it skipped any: the
+    stop-out check by account_info (no MarginBound), a rollover looked for at every quote."""
+
+    _margin_bound = property(lambda self: None, lambda self, value: None)
+
+    def _next_rollover(self, after_ms: int) -> int:
+        return after_ms
+
+
+TRADED = ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD", "USDCHF", "AUDUSD")
+
+
+def scripted_account(seed: int) -> tuple[dict, list[tuple]]:
+    """A small account's terms and a script of quotes (random walks with jumps, hours apart:
+    rollovers, DST) and trades on six symbols, opposite legs included: margin calls and
+    stop-outs happen."""
+    rng = random.Random(seed)
+    symbols = dict(DEFAULT_SYMBOLS)
+    if rng.random() < 0.3:
+        symbols["EURUSD"] = dataclasses.replace(symbols["EURUSD"], margin_hedged_use_leg=True)
+    terms = {"symbols": symbols, "balance": rng.choice([300.0, 1_000.0, 3_000.0]),
+             "leverage": rng.choice([30, 100, 500]), "server_tz": "NY+7",
+             "margin_mode": rng.choice([mt5.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
+                                        mt5.ACCOUNT_MARGIN_MODE_RETAIL_NETTING]),
+             "margin_so_call": rng.choice([60.0, 100.0, 120.0]), "margin_so_so": rng.choice([30.0, 50.0, 80.0])}
+    mids = {name: DEFAULT_SYMBOLS[name].sim_start_price for name in TRADED}
+    now = utc_ms(2024, 3, 4, 0, 0)
+    script: list[tuple] = []
+    for step in range(300):
+        now += rng.choice([1_000, 60_000, 3_600_000, 5 * 3_600_000])
+        if step >= len(TRADED) and rng.random() < 0.2:
+            kind = rng.choice((mt5.ORDER_TYPE_BUY, mt5.ORDER_TYPE_SELL))
+            script.append(("trade", rng.choice(TRADED), kind, rng.choice([0.01, 0.1, 0.5, 1.0]), now,
+                           rng.random() < 0.3))
+            continue
+        name = TRADED[step] if step < len(TRADED) else rng.choice(TRADED)
+        spec = DEFAULT_SYMBOLS[name]
+        mids[name] *= 1.0 + rng.gauss(0.0, 0.02 if rng.random() < 0.1 else 0.002)
+        bid = round(mids[name], spec.digits)
+        script.append(("quote", name, now, bid, round(bid + spec.point * spec.spread, spec.digits)))
+    return terms, script
+
+
+def play_script(server: TradeServer, script: list[tuple]) -> list:
+    """What the server did at each step of `script`: closes, margin call, money, positions."""
+    seen = []
+    for action in script:
+        if action[0] == "quote":
+            done = server.on_quote(*action[1:])
+        else:
+            _, name, kind, volume, now, closing = action
+            positions = server.positions_get(symbol=name)
+            request = (close(positions[0]) if closing and positions
+                       else market(kind, name, volume))
+            done = server.order_send(request, now_ms=now)["retcode"]
+        seen.append((action, done, server.margin_call, server.account_info(), server.positions_get()))
+    return seen
+
+
+def test_a_quote_skips_the_full_stop_out_check_only_when_it_would_find_nothing(monkeypatch):
+    full_checks: dict[type, int] = {}
+    real_stop_out = server_module.stop_out
+
+    def counted(server, now):
+        full_checks[type(server)] = full_checks.get(type(server), 0) + 1
+        return real_stop_out(server, now)
+    monkeypatch.setattr(server_module, "stop_out", counted)
+    stop_outs = margin_calls = 0
+    for seed in range(25):
+        terms, script = scripted_account(seed)
+        fast, full = TradeServer(login=1, **terms), FullChecks(login=1, **terms)
+        seen = play_script(fast, script)
+        assert seen == play_script(full, script), f"seed {seed}"
+        assert fast.history_deals_get() == full.history_deals_get()
+        stop_outs += sum(d["reason"] == mt5.DEAL_REASON_SO for d in fast.history_deals_get())
+        margin_calls += sum(margin_call for _, _, margin_call, _, _ in seen)
+    # The scripts reach margin calls and stop-outs, and the bound spared most quotes their account_info.
+    assert stop_outs > 5 and margin_calls > 5
+    assert full_checks[TradeServer] < full_checks[FullChecks] / 2
+
+
+def test_the_margin_bound_is_at_least_the_margin_after_any_move():
+    server = make_server(with_spec("EURUSD", margin_hedged_use_leg=True), leverage=50)
+    open_position(server, buy(volume=1.0))
+    open_position(server, sell(volume=0.4))
+    open_position(server, sell("USDJPY", volume=0.7))
+    open_position(server, buy("XAUUSD", volume=0.3))
+    legs = server_module.legs_of(server)
+    bound = server_module.MarginBound.of(server, legs)
+    assert bound is not None and bound.bound(server, legs) >= server.account_info()["margin"]
+    rng, checked = random.Random(3), 0
+    quotes = {"EURUSD": (1.10000, 1.10010), "USDJPY": (150.000, 150.012), "XAUUSD": (2350.00, 2350.25)}
+    for step in range(200):
+        name = rng.choice(sorted(quotes))
+        bid, ask = (round(p * (1 + rng.gauss(0, 0.02)), DEFAULT_SYMBOLS[name].digits) for p in quotes[name])
+        if not 0 < bid <= ask:
+            continue
+        quotes[name] = (bid, ask)
+        server.on_quote(name, T0 + step, bid, ask)
+        if server_module.legs_of(server) != legs:
+            break  # a stop-out changed the legs: the bound says no more
+        assert bound.bound(server, legs) >= server.account_info()["margin"]
+        checked += 1
+    assert checked > 100
+    assert bound.bound(server, legs + [("EURUSD", True, 0.01)]) is None  # other legs: no bound
+
+
 # --- swaps ---
 
 TUESDAY_NOON = utc_ms(2024, 3, 5, 12, 0)  # server time UTC+2: rollover at 22:00 UTC
@@ -102,6 +213,29 @@ def test_swaps_are_charged_at_each_rollover_and_tripled_on_wednesday():
     deal = server.history_deals_get(ticket=result["order"])[0]
     assert deal["swap"] == pytest.approx(-43.2)
     assert server.balance == pytest.approx(10_000 + deal["profit"] - 43.2)
+
+
+def test_the_next_rollover_is_found_once_a_server_day_and_swaps_stay_those_of_every_quote(monkeypatch):
+    ends = []
+    real_day_end = server_module.day_end_ms
+    monkeypatch.setattr(server_module, "day_end_ms", lambda at, tz: ends.append(at) or real_day_end(at, tz))
+    servers = [cls(login=1, symbols=DEFAULT_SYMBOLS, server_tz="NY+7") for cls in (TradeServer, FullChecks)]
+    start = utc_ms(2024, 3, 7, 12, 0)  # Thursday; New York's clocks go forward on Sunday the 10th
+    for server in servers:
+        server.on_quote("EURUSD", start, 1.10000, 1.10010)
+        open_position(server, buy(volume=1.0))
+        open_position(server, sell(volume=2.0))
+    ends.clear()
+    for minute in range(1, 7 * 1440, 7):
+        for server in servers:
+            server.on_quote("EURUSD", start + minute * 60_000, 1.10000, 1.10010)
+    fast, full = servers
+    assert fast.positions_get() == full.positions_get()
+    # Thursday, Friday, (no Saturday, Sunday), Monday, Tuesday, Wednesday triple: 7 days' swaps
+    assert [p["swap"] for p in fast.positions_get()] == [pytest.approx(-7.2 * 7), pytest.approx(2 * 2.1 * 7)]
+    # 1 440 quotes; the rollover looked for once a server day, and again at the change of offset
+    # (FullChecks leaves it to charge_swaps, at every quote)
+    assert len(ends) <= 7 + 2, ends
 
 
 def test_partial_close_realizes_its_share_of_the_swap():

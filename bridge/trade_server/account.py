@@ -10,15 +10,19 @@ per-trade arithmetic of `money`:
 * the margin and money an account would have after a request (`order_check`, check 10019);
 * swaps at each server-midnight rollover, in points per lot per day, none for the days that
   close on Saturday or Sunday and triple for `swap_rollover3days`;
-* stop-out: while the margin level is under `margin_so_so` %, close the largest loser.
+* stop-out: while the margin level is under `margin_so_so` %, close the largest loser; on a
+  quote, skipped when a bound of the margin (`MarginBound`, no leg's margin computed) proves
+  the level above both `margin_so_call` and `margin_so_so`: the same outcome, cheaper.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 from bridge import mt5
 from bridge.trade_server.context import TradeContext
+from bridge.trade_server.money import Quote
 from bridge.trade_server.sessions import rollovers_between
 from bridge.trade_server.state import ServerState
 
@@ -41,9 +45,15 @@ def leg_margin(server: ServerState, symbol: str, long: bool, volume: float) -> f
 
 def account_margin(server: ServerState, legs: Iterable[Leg]) -> float:
     """Margin of `legs` in the deposit currency (legs without a quote count nothing)."""
+    legs = list(legs)
+    return combined_margin(server, legs, [leg_margin(server, *leg) or 0.0 for leg in legs])
+
+
+def combined_margin(server: ServerState, legs: list[Leg], margins: list[float]) -> float:
+    """The account's margin from each leg's own: hedged legs of a symbol margined together.
+    Given the legs, it grows with each leg's margin, at most in proportion (`MarginBound`)."""
     sides: dict[str, list[float]] = {}  # symbol -> [buy volume, buy margin, sell volume, sell margin]
-    for symbol, long, volume in legs:
-        margin = leg_margin(server, symbol, long, volume) or 0.0
+    for (symbol, long, volume), margin in zip(legs, margins):
         side = sides.setdefault(symbol, [0.0, 0.0, 0.0, 0.0])
         at = 0 if long else 2
         side[at] += volume
@@ -162,3 +172,87 @@ def stop_out(server: ServerState, now: int) -> list[int]:
         server.close_by_server(loser, mt5.DEAL_REASON_SO, now, comment)
         closed.append(loser.ticket)
     return closed
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MarginBound:
+    """An upper bound of the account's margin at the current quotes, from its margin at the
+    quotes of one moment (`of`), valid while the legs, the symbols' specs and the account's
+    terms stay as they were then (`bound` answers None otherwise).
+
+    Why it holds: a leg's margin (before rounding) is a constant times at most two of its
+    dependencies' prices, each to the power +1 or -1 - the leg's own price in a CFD's amount,
+    and the rate of its margin currency, one cross or two through USD, the leg's own price
+    when it is the cross -, the price of each side fixed by the leg's direction. So if every
+    price (bid and ask) of a dependency moved by a factor within [1/r, r], a leg's margin moved
+    by at most r**2 per dependency (`growth`: their product). Given the legs, the combination
+    (`combined_margin`: sums, hedged rates with non-negative shares, the larger leg) grows with
+    each leg's margin, at most in proportion and at most by the sum of the parts; each rounding
+    (each leg's, the total's) moves it by half a unit of the deposit currency: `slack` covers
+    them all, `count` (the combination of a margin of 1 on every leg) each leg's.
+    """
+
+    legs: list[Leg]
+    terms: tuple  # what else the margin depends on: the symbols' specs, leverage, currency, ...
+    quotes: dict[str, Quote]  # every dependency's quote at that moment
+    margin: float  # the account's margin then
+    slack: float
+
+    @classmethod
+    def of(cls, server: ServerState, legs: list[Leg]) -> MarginBound | None:
+        """The bound from the current quotes; None while a dependency has no quote (a leg
+        without a quote counts nothing, and would count when its quote comes) or a symbol's
+        hedged margin is negative (the combination would not grow with the legs' margins)."""
+        money = server.money
+        names = {symbol for symbol, _, _ in legs}
+        dependencies = set(names)
+        for name in names:
+            spec = server.symbols[name]
+            if spec.margin_hedged < 0:
+                return None
+            dependencies |= money.conversion_symbols(spec.currency_margin)
+        quotes = {name: server.quotes.get(name) for name in sorted(dependencies)}
+        if any(quote is None or quote.bid <= 0 or quote.ask <= 0 for quote in quotes.values()):
+            return None
+        margins = [leg_margin(server, *leg) or 0.0 for leg in legs]
+        unit = 10.0 ** -money.currency_digits
+        count = combined_margin(server, legs, [1.0] * len(legs)) + 1.0  # + 1: its own rounding
+        return cls(legs=legs, terms=_terms(server), quotes=quotes,
+                   margin=combined_margin(server, legs, margins), slack=unit * (count + 1.0))
+
+    def bound(self, server: ServerState, legs: list[Leg]) -> float | None:
+        """At least the account's margin now; None when the legs, specs or terms changed."""
+        if legs != self.legs or _terms(server) != self.terms:
+            return None
+        quotes, growth = server.quotes, 1.0
+        for name, then in self.quotes.items():
+            now = quotes.get(name)
+            if now is None:
+                return None
+            if now is not then:
+                r = max(now.bid / then.bid, then.bid / now.bid, now.ask / then.ask, then.ask / now.ask)
+                growth *= r * r
+        return (growth * (self.margin + self.slack) + self.slack) * (1.0 + 1e-9)
+
+
+def _terms(server: ServerState) -> tuple:
+    """The specs (which cross converts a currency, each leg's formula) and the account's terms:
+    equal (the same spec objects, mostly: compared by identity first), the same margins."""
+    money = server.money
+    return tuple(server.symbols.items()), money.leverage, money.currency, server.netting, money.currency_digits
+
+
+def stop_out_clear(server: ServerState, bound: MarginBound | None) -> bool:
+    """True when `stop_out` would close nothing and leave `margin_call` False: the margin level
+    (equity / margin) is surely at least `margin_so_call` and `margin_so_so`, the margin taken
+    at `bound`'s upper bound (False: not known, call `stop_out`)."""
+    if bound is None:
+        return False
+    upper = bound.bound(server, legs_of(server))
+    if upper is None:
+        return False
+    profit = sum((p.profit + p.swap for p in server.positions.values()), 0.0)  # as `floating`
+    equity = server.balance + server.credit + profit
+    # + 0.01: the level is rounded to 2 digits before it is compared.
+    threshold = max(server.margin_so_call, server.margin_so_so, 0.0) + 0.01
+    return equity > 0 and equity * 100.0 >= threshold * upper

@@ -20,13 +20,14 @@ this is the only module that imports them all and none imports it.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 import random
 from typing import Any
 
 from bridge import mt5
-from bridge.trade_server.account import charge_swaps, projection, stop_out
+from bridge.trade_server.account import MarginBound, charge_swaps, legs_of, projection, stop_out, stop_out_clear
 from bridge.trade_server.checks import RequestError, TradeContext, first_failure, make_context, normalize_request
 from bridge.trade_server.faults import Faults
 from bridge.trade_server.fills import close, close_by, fill, new_order, record
@@ -34,8 +35,9 @@ from bridge.trade_server.money import Money, Quote
 from bridge.trade_server.pending import expire, finish, modify, place, trigger
 from bridge.trade_server.queries import ServerQueries
 from bridge.trade_server.records import Position, position_transaction, transaction
+from bridge.trade_server.sessions import day_end_ms
 from bridge.trade_server.snapshot import Book
-from bridge.server_tz import ServerTz, parse_server_tz
+from bridge.server_tz import ServerTz, as_server_tz, parse_server_tz
 from bridge.symbols import SymbolSpec
 
 __all__ = ["RequestError", "TradeServer"]
@@ -117,6 +119,9 @@ class TradeServer(ServerQueries):
         self._next_request_id = 1
         self._transactions: list[dict[str, Any]] = []
         self._dependencies: dict[str, frozenset[str]] = {}
+        # (zone, from, until, rollover): the next rollover after any instant in [from, until)
+        self._rollover: tuple[ServerTz | None, int, int, int] = (None, 0, 0, 0)
+        self._margin_bound: MarginBound | None = None  # for the stop-out check of each quote
 
     @property
     def netting(self) -> bool:
@@ -206,9 +211,25 @@ class TradeServer(ServerQueries):
         if now_ms <= self.server_time_ms:
             return
         previous, self.server_time_ms = self.server_time_ms, now_ms
-        if previous:
+        if previous and now_ms >= self._next_rollover(previous):
             charge_swaps(self, previous, now_ms)
-        expire(self, now_ms)
+        if self.orders:
+            expire(self, now_ms)
+
+    def _next_rollover(self, after_ms: int) -> int:
+        """The first rollover (server midnight) after `after_ms`: `sessions.day_end_ms`, computed
+        once per server day. The answer for one instant holds for every later one before it, and
+        before the zone's next change of offset (while the offset stays, the server clock reads
+        the same day)."""
+        zone, start, until, end = self._rollover
+        if zone is self.server_tz and start <= after_ms < until:
+            return end
+        end = day_end_ms(after_ms, self.server_tz)
+        entries = as_server_tz(self.server_tz).entries  # (from, offset), in time order
+        following = bisect.bisect_right(entries, after_ms, key=lambda entry: entry[0])
+        until = min(end, entries[following][0]) if following < len(entries) else end
+        self._rollover = (self.server_tz, after_ms, until, end)
+        return end
 
     def on_quote(self, symbol: str, time_msc: int, bid: float, ask: float) -> list[int]:
         """Record a quote and act on it; returns the tickets of positions the server closed
@@ -226,8 +247,17 @@ class TradeServer(ServerQueries):
         fired = self._triggered(symbol, quote)
         for ticket, reason in fired:
             self.close_by_server(self.positions[ticket], reason, time_msc)
-        trigger(self, symbol, quote, time_msc)
-        return [ticket for ticket, _ in fired] + stop_out(self, time_msc)
+        if self.orders:
+            trigger(self, symbol, quote, time_msc)
+        closed = [ticket for ticket, _ in fired]
+        if self.positions and stop_out_clear(self, self._margin_bound):
+            self.margin_call = False  # what stop_out finds at a level above margin_so_call
+            return closed
+        closed += stop_out(self, time_msc)
+        # The margin at these quotes, to bound it at the next ones (MarginBound): computed again
+        # only when the bound no longer proves the level safe, or the positions changed.
+        self._margin_bound = MarginBound.of(self, legs_of(self)) if self.positions else None
+        return closed
 
     def _depends_on(self, symbol: str) -> frozenset[str]:
         """Symbols whose quotes move the profit of a `symbol` position."""

@@ -31,6 +31,7 @@ class ServerState(Protocol):
     history_orders: list[Order]
     history_deals: list[Deal]
     balance: float
+    credit: float
     margin_call: bool  # set by stop-out while the margin level is under margin_so_call
 
     # --- the market and the account's terms: read only ---
