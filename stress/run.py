@@ -12,6 +12,7 @@ not complete (a process did not start or answer; the message names its log), 2 b
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--plot", type=Path, metavar="FILE.png", help="latency, RSS and CPU over time")
     out.add_argument("--run-dir", type=Path, help="where the data dir, logs and stamps go (default: a new temp dir)")
     out.add_argument("--quiet", action="store_true", help="no progress display")
+    out.add_argument("--trace-hops", type=Path, metavar="FILE",
+                     help="stamp every message the executor handles into FILE (python -m stress.hops FILE reads it)")
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument("--warmup-bars", type=int, help="at most this many warm-up bars (default 6)")
     tuning.add_argument("--settle", type=float, metavar="S", help="wait at most S s for the last orders (default 20)")
@@ -103,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     from stress.progress import Progress
     from stress import report
 
+    if args.trace_hops:  # the executor inherits these: stress/hop_trace/sitecustomize.py does the stamping
+        os.environ["STRESS_HOP_TRACE"] = str(args.trace_hops.resolve())
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [str(Path(__file__).resolve().parent / "hop_trace"), *filter(None, [os.environ.get("PYTHONPATH")])])
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix=f"stress-{config.scenario}-{time.strftime('%H%M%S')}-"))
     run_dir.mkdir(parents=True, exist_ok=True)
     try:
