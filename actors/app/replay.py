@@ -55,6 +55,10 @@ from bridge.symbols import DEFAULT_SYMBOLS
 REPLAY_LOGIN = 9_000_001
 STRATEGY_ID = "replay"
 SYNC_TIMEOUT_S = 30.0
+# The board keys the driver's conditions read (StatusBoard.wait(keys=...)): the posts of every
+# tick (quotes, clock, terminal) do not wake it.
+ACCOUNT_KEY, POSITIONS_KEY = f"account:{REPLAY_LOGIN}", f"positions_seq:{REPLAY_LOGIN}"
+RISK_KEY, STRATEGY_KEY = f"risk:{REPLAY_LOGIN}", f"strategy:{STRATEGY_ID}"
 # The replay's journal is thrown away at the end: on a RAM disk where there is one with room, its
 # commits (each fsync'ed, as a live journal's must be) cost no disk round trip.
 SCRATCH_MIN_FREE = 256 * 2**20
@@ -201,7 +205,7 @@ class _Run:
         self.client = ControlClient(self.config.control_endpoint, timeout_s=SYNC_TIMEOUT_S, data_dir=self.config.data_dir)
         self._wait(lambda: self._account().get("ready") and self._synced()
                    and self.service.board.get(f"risk:{REPLAY_LOGIN}", {}).get("account_type") == "demo",
-                   "the replay terminal to connect")
+                   "the replay terminal to connect", keys=(ACCOUNT_KEY, POSITIONS_KEY, RISK_KEY))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -218,7 +222,8 @@ class _Run:
         reply = self.client.request("START_STRATEGY", {"strategy_id": STRATEGY_ID, "strategy": strategy})
         if not reply["ok"]:
             raise ReplayError(f"strategy refused: {reply['error']['code']}: {reply['error']['message']}")
-        self._wait(lambda: self.service.board.get(f"strategy:{STRATEGY_ID}", {}).get("ready"), "the strategy")
+        self._wait(lambda: self.service.board.get(f"strategy:{STRATEGY_ID}", {}).get("ready"), "the strategy",
+                   keys=STRATEGY_KEY)
 
     def play(self, bars: dict, period: int, timeframe_ms: int) -> None:
         timeframe = next(tf for tf, s in mt5.TIMEFRAME_SECONDS.items() if s * 1000 == timeframe_ms)
@@ -268,8 +273,9 @@ class _Run:
         return data
 
     # --- synchronisation ---
-    # Every wait is on the status board (StatusBoard.wait: woken by each post, no polling, no
-    # round trip through an actor's mailbox), except for plans that act on quotes (below).
+    # Every wait is on the status board (StatusBoard.wait: woken by each post of the keys its
+    # condition reads - not by the quotes, clock and terminal posts of every tick -, no polling,
+    # no round trip through an actor's mailbox), except for plans that act on quotes (below).
     def _push(self, ticks: list, hold_from: int | None = None) -> None:
         """`ticks` into the terminal, then until the executor has settled. With `hold_from`,
         ticks[hold_from:] go in at once only if ticks[:hold_from] changed nothing at the trade
@@ -296,7 +302,7 @@ class _Run:
         (a strategy tells its bar after its intents), then until what that caused has settled."""
         self._wait(lambda: (self.service.board.get(f"strategy:{STRATEGY_ID}", {}).get("last_bar") or 0) >= bar_time
                    and self._account().get("bars", {}).get(STRATEGY_ID, 0) >= bar_time,
-                   f"the strategy to evaluate the bar of {bar_time}")
+                   f"the strategy to evaluate the bar of {bar_time}", keys=(STRATEGY_KEY, ACCOUNT_KEY))
         self._settle()
 
     def _settle(self) -> None:
@@ -306,11 +312,12 @@ class _Run:
             # only its mailbox can say (a Ping behind them).
             account = self.service.directory.get(f"account:{REPLAY_LOGIN}")
             for _ in range(2):  # orders sent while settling change the terminal again: settle twice
-                self._wait(self._synced, "the executor to see the terminal's positions")
+                self._wait(self._synced, "the executor to see the terminal's positions", keys=POSITIONS_KEY)
                 account.ask(m.Ping(), timeout=SYNC_TIMEOUT_S)
-                self._wait(self._caught_up, "orders in flight to complete")
+                self._wait(self._caught_up, "orders in flight to complete", keys=(POSITIONS_KEY, ACCOUNT_KEY))
             return
-        self._wait(self._caught_up, "the executor to see the terminal's positions and finish its orders")
+        self._wait(self._caught_up, "the executor to see the terminal's positions and finish its orders",
+                   keys=(POSITIONS_KEY, ACCOUNT_KEY))
 
     def _synced(self) -> bool:
         """The Terminal has heard the terminal's positions as they are now."""
@@ -329,8 +336,10 @@ class _Run:
     def _account(self) -> dict[str, Any]:
         return self.service.board.get(f"account:{REPLAY_LOGIN}", {})
 
-    def _wait(self, condition: Callable[[], Any], what: str) -> Any:
-        value = self.service.board.wait(condition, SYNC_TIMEOUT_S)
+    def _wait(self, condition: Callable[[], Any], what: str, keys: str | tuple[str, ...] | None = None) -> Any:
+        """Until `condition()`; checked again on each post of `keys` (the board keys it reads:
+        StatusBoard.wait), of any key without them."""
+        value = self.service.board.wait(condition, SYNC_TIMEOUT_S, keys=keys)
         if not value:
             logger.error("replay stalled waiting for {}", what)
             raise ReplayError(f"replay stalled waiting for {what}")

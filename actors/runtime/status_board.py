@@ -41,8 +41,9 @@ class StatusBoard:
     def __init__(self) -> None:
         self._items: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._posted = threading.Condition(self._lock)  # for `wait`: told of every post
+        self._posted = threading.Condition(self._lock)  # for `wait` without keys: told of every post
         self._posts = 0
+        self._keyed: list[_Waiter] = []  # `wait`s with keys, told only of posts of their keys
 
     def post(self, key: str, snapshot: Any) -> None:
         # A key outside the table above would be shared state nobody documented.
@@ -51,11 +52,31 @@ class StatusBoard:
             self._items[key] = snapshot
             self._posts += 1
             self._posted.notify_all()
+            for waiter in self._keyed:
+                if key.startswith(waiter.keys):
+                    waiter.posts += 1
+                    waiter.posted.notify()
 
-    def wait(self, condition: Callable[[], Any], timeout: float) -> Any:
+    def wait(self, condition: Callable[[], Any], timeout: float, *,
+             keys: str | tuple[str, ...] | None = None) -> Any:
         """Until `condition()` is true (called without the board's lock: it may read the board,
         and other state), checked again after each post: its value, or None after `timeout`
-        seconds. For the edges (the replay driver, tests), never an actor: actors are told."""
+        seconds. With `keys` (key prefixes, as `str.startswith` takes them), only a post of a
+        key that starts with one of them checks again: the condition must not wait on other
+        posts (other state is still checked every RECHECK_S). For the edges (the replay driver,
+        tests), never an actor: actors are told."""
+        if keys is None:
+            return self._wait_any(condition, timeout)
+        waiter = _Waiter((keys,) if isinstance(keys, str) else tuple(keys), threading.Condition(self._lock))
+        with self._lock:
+            self._keyed.append(waiter)
+        try:
+            return self._wait_keyed(waiter, condition, timeout)
+        finally:
+            with self._lock:
+                self._keyed.remove(waiter)
+
+    def _wait_any(self, condition: Callable[[], Any], timeout: float) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
@@ -70,6 +91,20 @@ class StatusBoard:
                 if self._posts == seen:  # nothing posted since the check: wait for the next post
                     self._posted.wait(min(left, RECHECK_S))
 
+    def _wait_keyed(self, waiter: _Waiter, condition: Callable[[], Any], timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = waiter.posts  # read before the check: a post during it is not missed
+            value = condition()
+            if value:
+                return value
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            with self._lock:
+                if waiter.posts == seen:  # none of its keys posted since the check
+                    waiter.posted.wait(min(left, RECHECK_S))
+
     def remove(self, key: str) -> None:
         with self._lock:
             self._items.pop(key, None)
@@ -83,3 +118,15 @@ class StatusBoard:
     def with_prefix(self, prefix: str) -> dict[str, Any]:
         with self._lock:
             return {k: v for k, v in self._items.items() if k.startswith(prefix)}
+
+
+class _Waiter:
+    """One `wait` with keys: its prefixes, the posts of them so far, and its own condition
+    (on the board's lock), so a post of another key wakes nobody."""
+
+    __slots__ = ("keys", "posted", "posts")
+
+    def __init__(self, keys: tuple[str, ...], posted: threading.Condition) -> None:
+        self.keys = keys
+        self.posted = posted
+        self.posts = 0
