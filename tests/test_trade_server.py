@@ -741,6 +741,37 @@ def test_history_queries_by_order_ticket_position_and_time_window():
     assert [p["ticket"] for p in server.positions_get(group="*USD*,!GBP*")] == [second["order"]]
 
 
+def test_deals_of_a_position_are_those_of_a_scan_of_the_history_in_its_order():
+    server = make_server(margin_mode=mt5.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING)
+
+    def scanned(position: int, **window) -> list[dict]:
+        low, high = window.get("date_from", 0), window.get("date_to", 2**62)
+        return [d.to_dict() for d in server.history_deals if d.position_id == position and low <= d.time_msc <= high]
+
+    def check() -> None:
+        for position in {d.position_id for d in server.history_deals} | {0, 123}:
+            assert server.history_deals_get(position=position) == scanned(position)
+            assert server.history_deals_get(T0 + 3000, T0 + 9000, position=position) == scanned(
+                position, date_from=T0 + 3000, date_to=T0 + 9000)
+    tickets = [server.order_send(buy(volume=0.3), now_ms=T0 + 1000)["order"],
+               server.order_send(sell("GBPUSD", volume=0.3), now_ms=T0 + 2000)["order"]]
+    check()
+    for step, ticket in enumerate(tickets * 2):
+        position = server.positions_get(ticket=ticket)[0]
+        server.order_send(close(position, 0.1), now_ms=T0 + 4000 + step * 2000)
+        check()  # the index takes in the deals appended since
+    assert [d["entry"] for d in server.history_deals_get(position=tickets[0])] == [
+        mt5.DEAL_ENTRY_IN, mt5.DEAL_ENTRY_OUT, mt5.DEAL_ENTRY_OUT]
+    twin = make_server()  # as many deals, of other positions
+    for step in range(len(server.history_deals)):
+        twin.order_send(sell("USDJPY"), now_ms=T0 + 3000 + step)
+    server.restore(twin.book())  # another list of deals: indexed anew
+    check()
+    assert [d["symbol"] for d in server.history_deals_get(position=tickets[0])] == ["USDJPY"]  # the twin's
+    server.order_send(buy(), now_ms=T0 + 20_000)
+    check()
+
+
 def _types(transactions):
     return [tx["trans"]["type_name"] for tx in transactions]
 

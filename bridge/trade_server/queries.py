@@ -23,6 +23,10 @@ from bridge.symbols import match_group
 class ServerQueries:
     """Queries over a TradeServer's state (mixed into TradeServer)."""
 
+    # history_deals by position_id, and (the list, how many of its deals) it holds
+    _deal_index: dict[int, list[Any]]
+    _deals_indexed: tuple[list[Any] | None, int]
+
     # --- money ---
 
     def order_calc_margin(self, action: int, symbol: str, volume: float, price: float) -> float | None:
@@ -70,9 +74,24 @@ class ServerQueries:
                           ticket: int | None = None, position: int | None = None) -> list[dict[str, Any]]:
         """Deals in [date_from, date_to] (ms or datetime); `ticket` is the ORDER ticket, as in MT5."""
         low, high = time_window(date_from, date_to)
-        return [d.to_dict() for d in self.history_deals
+        deals = self.history_deals if position is None else self._deals_of_position(position)
+        return [d.to_dict() for d in deals
                 if low <= d.time_msc <= high and match_group(d.symbol, group)
                 and ticket in (None, d.order) and position in (None, d.position_id)]
+
+    def _deals_of_position(self, position: int) -> list[Any]:
+        """The deals of `position`, in history order, from an index of `history_deals` by
+        position that takes in the deals appended since the last call (history is only ever
+        appended to; a list replaced or shortened, as `restore` does, is indexed anew)."""
+        deals, index = self.history_deals, self._deal_index
+        indexed_list, indexed = self._deals_indexed
+        if indexed_list is not deals or indexed > len(deals):
+            index, indexed = {}, 0
+            self._deal_index = index
+        for deal in deals[indexed:]:
+            index.setdefault(deal.position_id, []).append(deal)
+        self._deals_indexed = (deals, len(deals))
+        return index.get(position, [])
 
     def history_orders_get(self, date_from: int | datetime | None = None,
                            date_to: int | datetime | None = None, *, group: str | None = None,

@@ -107,6 +107,7 @@ class TradeServer(ServerQueries):
         self.orders = {}  # pending orders by ticket
         self.history_orders = []
         self.history_deals = []
+        self._deal_index, self._deals_indexed = {}, (None, 0)  # history_deals by position (queries)
         self.connected = True
         self.trade_expert = True  # the server's permission for expert advisors
         self._trade_allowed = True
