@@ -200,10 +200,18 @@ def read_pty_until(fd: int, wanted: str, deadline: float) -> str:
     return seen
 
 
+def ctrl_c_default() -> None:
+    """In the child, before exec: SIGINT as a terminal gives it. A suite started as a background
+    job of a shell (`bash .ci/run &`) runs with SIGINT ignored, the children inherit that, and
+    Python then never turns Ctrl-C into KeyboardInterrupt: the test would see a CLI that
+    does not stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_top_runs_live_in_a_terminal_until_ctrl_c(service):
     leader, follower = pty.openpty()
     top = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *service.ctl_args("top", "--interval", "0.2")],
-                           stdin=follower, stdout=follower, stderr=follower, cwd=ROOT,
+                           stdin=follower, stdout=follower, stderr=follower, cwd=ROOT, preexec_fn=ctrl_c_default,
                            env={**os.environ, "COLUMNS": "160", "LINES": "60", "TERM": "xterm"})
     os.close(follower)
     try:
@@ -226,7 +234,8 @@ def test_logs_are_readable_and_followed(service):
     lines = tail.stdout.strip().splitlines()
     assert len(lines) == 5 and all(re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC \w+ ", line) for line in lines)
     follower = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *service.ctl_args("logs", "-n", "0", "-f")],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                preexec_fn=ctrl_c_default)
     try:
         deadline = time.monotonic() + 30
         found = ""
