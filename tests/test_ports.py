@@ -20,11 +20,15 @@ def test_endpoints_lie_below_the_ephemeral_range_and_are_all_different():
 
 
 def test_a_port_taken_by_a_listener_is_skipped(monkeypatch):
-    held = socket.socket()
-    try:
-        held.bind(("127.0.0.1", 0))  # whichever port; then narrow the choice to it and the next one
+    for _ in range(50):  # whichever port whose next one is free now (another process may hold it)
+        held = socket.socket()
+        held.bind(("127.0.0.1", 0))
         taken = held.getsockname()[1]
-        held.listen()
+        if ports.bindable(taken + 1):
+            break
+        held.close()
+    try:
+        held.listen()  # then narrow the choice to it and the next one
         monkeypatch.setattr(ports, "LOWEST_PORT", taken)
         monkeypatch.setattr(ports, "ephemeral_low", lambda: taken + 2)
         monkeypatch.setattr(ports, "_handed_out", set())
