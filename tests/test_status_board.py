@@ -73,7 +73,7 @@ def test_a_wait_with_keys_checks_again_only_on_posts_of_its_keys(no_recheck):
     assert waiter.checked_again(DEADLINE_S)
     board.post("account:1", {"ready": True})
     assert waiter.result() == {"ready": True}
-    assert board._keyed == []  # a finished wait is told of posts no more
+    assert board._waiters == []  # a finished wait is told of posts no more
 
 
 def test_one_key_may_be_given_as_a_string(no_recheck):
@@ -103,7 +103,7 @@ def test_a_condition_already_true_or_never_true():
     started = time.monotonic()
     assert board.wait(lambda: board.get("account:2"), 0.2, keys="account:") is None
     assert 0.2 <= time.monotonic() - started < DEADLINE_S
-    assert board._keyed == []
+    assert board._waiters == []
 
 
 def test_a_keyed_wait_still_checks_state_that_is_not_posted_every_recheck():

@@ -41,18 +41,14 @@ class StatusBoard:
     def __init__(self) -> None:
         self._items: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._posted = threading.Condition(self._lock)  # for `wait` without keys: told of every post
-        self._posts = 0
-        self._keyed: list[_Waiter] = []  # `wait`s with keys, told only of posts of their keys
+        self._waiters: list[_Waiter] = []  # each `wait`, told only of posts of its keys
 
     def post(self, key: str, snapshot: Any) -> None:
         # A key outside the table above would be shared state nobody documented.
         assert key.startswith(KEY_PREFIXES), f"status board key {key!r} is not in the documented table"
         with self._lock:
             self._items[key] = snapshot
-            self._posts += 1
-            self._posted.notify_all()
-            for waiter in self._keyed:
+            for waiter in self._waiters:
                 if key.startswith(waiter.keys):
                     waiter.posts += 1
                     waiter.posted.notify()
@@ -65,33 +61,17 @@ class StatusBoard:
         key that starts with one of them checks again: the condition must not wait on other
         posts (other state is still checked every RECHECK_S). For the edges (the replay driver,
         tests), never an actor: actors are told."""
-        if keys is None:
-            return self._wait_any(condition, timeout)
-        waiter = _Waiter((keys,) if isinstance(keys, str) else tuple(keys), threading.Condition(self._lock))
+        keys = ("",) if keys is None else (keys,) if isinstance(keys, str) else tuple(keys)  # "": every key
+        waiter = _Waiter(keys, threading.Condition(self._lock))
         with self._lock:
-            self._keyed.append(waiter)
+            self._waiters.append(waiter)
         try:
-            return self._wait_keyed(waiter, condition, timeout)
+            return self._wait(waiter, condition, timeout)
         finally:
             with self._lock:
-                self._keyed.remove(waiter)
+                self._waiters.remove(waiter)
 
-    def _wait_any(self, condition: Callable[[], Any], timeout: float) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                seen = self._posts
-            value = condition()
-            if value:
-                return value
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            with self._lock:
-                if self._posts == seen:  # nothing posted since the check: wait for the next post
-                    self._posted.wait(min(left, RECHECK_S))
-
-    def _wait_keyed(self, waiter: _Waiter, condition: Callable[[], Any], timeout: float) -> Any:
+    def _wait(self, waiter: _Waiter, condition: Callable[[], Any], timeout: float) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             seen = waiter.posts  # read before the check: a post during it is not missed
